@@ -1,0 +1,40 @@
+/* agent/cli/cli.h - the `hale` command line: a command table (git.c), option parsing shared by
+ * every command, and the exit-code convention: 0 success, 1 runtime failure, 2 usage or
+ * configuration error. */
+#pragma once
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "hale/config.h"
+
+#define HALE_EXIT_OK      0
+#define HALE_EXIT_FAILURE 1
+#define HALE_EXIT_USAGE   2
+
+/* One option a command takes. */
+typedef struct hale_cli_opt {
+    const char *name;     /* "--state" */
+    bool takes_value;     /* "--state S" or "--state=S" */
+    const char **value;   /* where the value goes (borrowed from argv); NULL for flags */
+    bool *flag;           /* set when a flag is given; NULL for valued options */
+} hale_cli_opt;
+
+/* Parse argv[1..] (argv[0] is the command's name) against opts; non-option words are
+ * collected into positional (at most max_pos, else usage error). Returns 0, or HALE_EUSAGE after
+ * printing "hale <cmd>: <what was wrong>" and usage to stderr. --help prints usage to stdout
+ * and returns 1. */
+int hale_cli_parse(int argc, char **argv, const hale_cli_opt *opts, const char *usage,
+                   const char **positional, int max_pos, int *ret_n_pos);
+
+/* The config for --config FILE (or the default file, or built-in defaults). Prints the error
+ * and returns HALE_ECONFIG on failure. *ret_path (may be NULL) gets the file used, or NULL. */
+int hale_cli_load_config(const char *path, hale_config **ret, const char **ret_path);
+
+int hale_cli_main(int argc, char **argv);
+
+/* Commands (cli_*.c). Each gets argv with argv[0] = its own name. */
+int hale_cmd_run(int argc, char **argv);
+int hale_cmd_version(int argc, char **argv);
+int hale_cmd_help(int argc, char **argv);
+int hale_cmd_config(int argc, char **argv);
+int hale_cmd_incidents(int argc, char **argv);

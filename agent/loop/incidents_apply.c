@@ -1,0 +1,366 @@
+/* agent/loop/incidents_apply.c - correlation: each received alert is deduplicated by
+ * fingerprint and episode, attached to the active incident of its group (group_by labels,
+ * within the grouping window) or opens a new one, and resolves its incident when it was the
+ * last one firing. Every change goes to the store inside the caller's transaction. */
+#include "internal.h"
+
+#include "hale/store.h"
+#include "loop/incidents_int.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/json.h"
+
+/* What the store knows of an alert that is not in the cache. */
+struct known {
+    struct alert_entry e; /* its last state */
+    bool found;           /* the store has it */
+};
+
+static int keep_known(const hale_alert_rec *r, void *ud)
+{
+    struct known *k = ud;
+
+    k->found = true;
+    k->e.incident_id = r->incident_id;
+    k->e.starts_ms = r->starts_ms;
+    k->e.status = strcmp(r->status, "firing") == 0 ? HALE_ALERT_FIRING : HALE_ALERT_RESOLVED;
+    return 0;
+}
+
+static const char *label(const hale_alert *a, const char *name)
+{
+    const char *v = json_string_value(json_object_get(a->labels, name));
+
+    return v ? v : "";
+}
+
+/* 'alertname="X",service="Y"' with Prometheus-style escaping, plus the labels as JSON. */
+static int group_of(const hale_incidents *m, const hale_alert *a, hale_buf *key, char **ret_json)
+{
+    json_t *labels = json_object();
+    int r = labels ? 0 : -ENOMEM;
+
+    for (size_t i = 0; r == 0 && i < m->n_group_by; i++) {
+        const char *v = label(a, m->group_by[i]);
+
+        r = hale_buf_printf(key, "%s%s=", i ? "," : "", m->group_by[i]);
+        if (r == 0)
+            r = hale_buf_json_str(key, v, strlen(v));
+        if (r == 0 && json_object_get(a->labels, m->group_by[i]))
+            r = json_object_set_new(labels, m->group_by[i], json_string(v)) < 0 ? -ENOMEM : 0;
+    }
+    if (r == 0) {
+        *ret_json = hale_json_dump_canonical(labels);
+        r = *ret_json ? 0 : -ENOMEM;
+    }
+    json_decref(labels);
+    return r;
+}
+
+static char *title_of(const hale_alert *a, const char *group_key)
+{
+    const char *summary = json_string_value(json_object_get(a->annotations, "summary"));
+    const char *name = label(a, "alertname");
+    char *t;
+    size_t n;
+
+    if (summary && *summary && *name) {
+        n = strlen(name) + strlen(summary) + 3;
+        t = malloc(n);
+        if (t)
+            snprintf(t, n, "%s: %s", name, summary);
+        return t;
+    }
+    return strdup(*name ? name : group_key);
+}
+
+static int record_transition(hale_incidents *m, struct inc *inc, hale_incident_state from,
+                             bool created, const char *reason, int64_t now_ms)
+{
+    hale_transition_rec t = {.incident_id = inc->id,
+                             .from = created ? "" : hale_incident_state_name(from),
+                             .to = hale_incident_state_name(inc->state),
+                             .at_ms = now_ms,
+                             .reason = reason};
+    struct entered *ent;
+    void *arr;
+    int r;
+
+    r = hale_store_transition_add(m->store, &t);
+    if (r < 0 || !m->staged[inc->state])
+        return r;
+    arr = m->entered;
+    r = hale_grow(&arr, &m->cap_entered, m->n_entered, sizeof(*m->entered));
+    m->entered = arr;
+    if (r < 0)
+        return r;
+    ent = &m->entered[m->n_entered];
+    {
+        char payload[96];
+        hale_outbox_rec o = {.incident_id = inc->id, .payload = payload, .created_ms = now_ms,
+                             .due_ms = now_ms};
+        char kind[48];
+
+        snprintf(kind, sizeof(kind), "stage:%s", hale_incident_state_name(inc->state));
+        snprintf(payload, sizeof(payload), "{\"incident_id\":%lld,\"state\":\"%s\"}",
+                 (long long)inc->id, hale_incident_state_name(inc->state));
+        o.kind = kind;
+        r = hale_store_outbox_add(m->store, &o, &ent->outbox_id);
+    }
+    if (r < 0)
+        return r;
+    ent->incident_id = inc->id;
+    ent->state = inc->state;
+    m->n_entered++;
+    return 0;
+}
+
+static int open_incident(hale_incidents *m, const hale_alert *a, hale_buf *key,
+                         char *group_json, int64_t now_ms, struct inc **ret)
+{
+    struct inc *inc = calloc(1, sizeof(*inc));
+    char reason[96];
+    int r;
+
+    if (!inc) {
+        free(group_json);
+        return -ENOMEM;
+    }
+    inc->id = m->next_id;
+    inc->state = HALE_INCIDENT_OPEN;
+    inc->group_labels = group_json;
+    inc->group_key = strdup(key->data ? key->data : "");
+    inc->title = title_of(a, inc->group_key);
+    inc->severity = strdup(a->severity);
+    inc->state_reason = strdup("opened by a firing alert");
+    inc->context = strdup("{}");
+    inc->created_ms = inc->state_since_ms = inc->last_alert_ms = now_ms;
+    inc->version = -1; /* flush writes version + 1: 0 for a new incident */
+    if (!inc->group_key || !inc->title || !inc->severity || !inc->state_reason || !inc->context) {
+        hale__inc_free(inc);
+        return -ENOMEM;
+    }
+    r = hale__incidents_add(m, inc);
+    if (r < 0)
+        return r;
+    m->next_id++;
+    snprintf(reason, sizeof(reason), "opened by alert %s", a->fingerprint);
+    r = hale__incidents_mark_dirty(m, inc);
+    if (r == 0)
+        r = record_transition(m, inc, HALE_INCIDENT_OPEN, true, reason, now_ms);
+    *ret = inc;
+    return r;
+}
+
+/* The active incident a firing alert joins: its group's newest, if active within the window;
+ * otherwise a new one. */
+static int incident_for(hale_incidents *m, const hale_alert *a, int64_t now_ms, struct inc **ret)
+{
+    hale_buf key;
+    char *group_json = NULL;
+    struct inc *inc;
+    int r;
+
+    hale_buf_init(&key, 64u * 1024u);
+    r = group_of(m, a, &key, &group_json);
+    if (r < 0)
+        goto out;
+    inc = hale_map_get(m->by_group, key.data ? key.data : "");
+    if (inc && inc->closed_ms == 0 && now_ms - inc->last_alert_ms <= (int64_t)m->window_ms) {
+        *ret = inc;
+        goto out;
+    }
+    r = open_incident(m, a, &key, group_json, now_ms, ret);
+    group_json = NULL; /* open_incident took it */
+out:
+    free(group_json);
+    hale_buf_release(&key);
+    return r;
+}
+
+static void bump_severity(struct inc *inc, const char *severity)
+{
+    char *copy;
+
+    if (hale_severity_rank(severity) <= hale_severity_rank(inc->severity))
+        return;
+    copy = strdup(severity);
+    if (copy) {
+        free(inc->severity);
+        inc->severity = copy;
+    }
+}
+
+static int set_state(hale_incidents *m, struct inc *inc, hale_incident_state to,
+                     const char *reason, int64_t now_ms)
+{
+    hale_incident_state from = inc->state;
+    char *why = strdup(reason);
+    int r;
+
+    if (!why)
+        return -ENOMEM;
+    r = hale__incidents_mark_dirty(m, inc);
+    if (r < 0) {
+        free(why);
+        return r;
+    }
+    free(inc->state_reason);
+    inc->state_reason = why;
+    inc->state = to;
+    inc->state_since_ms = now_ms;
+    if (hale_incident_state_is_terminal(to))
+        inc->closed_ms = now_ms;
+    return record_transition(m, inc, from, false, reason, now_ms);
+}
+
+int hale_incidents_transition(hale_incidents *m, int64_t id, hale_incident_state to,
+                              const char *reason, int64_t now_ms)
+{
+    struct inc *inc = m->loaded ? hale__incidents_get(m, id) : NULL;
+
+    if (!inc || inc->closed_ms != 0)
+        return HALE_ENOTFOUND;
+    if (!hale_incident_transition_allowed(inc->state, to))
+        return HALE_ESTATE;
+    return set_state(m, inc, to, reason, now_ms);
+}
+
+/* Firing: a re-send or a stale copy changes nothing; a new alert or a new episode joins the
+ * incident of its group. Returns the incident the alert belongs to now (NULL for none). */
+static int apply_firing(hale_incidents *m, const hale_alert *a, const struct alert_entry *e,
+                        struct inc *cur, int64_t now_ms, struct inc **ret)
+{
+    struct inc *inc = NULL;
+    int r;
+
+    if (e && e->status == HALE_ALERT_RESOLVED && e->starts_ms == a->starts_ms) {
+        *ret = cur; /* a late copy of an episode that already resolved */
+        return 0;
+    }
+    if (e && e->status == HALE_ALERT_FIRING && e->incident_id) {
+        /* Still firing: a re-send, or a new startsAt without a resolve in between. It stays
+         * with its incident even when that one was closed (failed, rolled back): a re-send
+         * must never open a second incident. */
+        *ret = cur;
+        if (!cur || cur->closed_ms != 0)
+            return 0;
+        cur->last_alert_ms = now_ms;
+        bump_severity(cur, a->severity);
+        return hale__incidents_mark_dirty(m, cur);
+    }
+    r = incident_for(m, a, now_ms, &inc);
+    if (r < 0)
+        return r;
+    if (!e || e->incident_id != inc->id) {
+        inc->alerts_total++;
+        r = hale__inc_attach_fp(inc, a->fingerprint);
+        if (r < 0)
+            return r;
+    }
+    inc->alerts_firing++;
+    inc->last_alert_ms = now_ms;
+    bump_severity(inc, a->severity);
+    *ret = inc;
+    return hale__incidents_mark_dirty(m, inc);
+}
+
+/* Resolved: the incident loses a firing alert and resolves with its last one. */
+static int apply_resolved(hale_incidents *m, const struct alert_entry *e, struct inc *cur,
+                          int64_t now_ms)
+{
+    int r;
+
+    if (!e || e->status != HALE_ALERT_FIRING || !cur)
+        return 0;
+    if (cur->alerts_firing > 0)
+        cur->alerts_firing--;
+    r = hale__incidents_mark_dirty(m, cur);
+    if (r == 0 && cur->alerts_firing == 0 &&
+        hale_incident_transition_allowed(cur->state, HALE_INCIDENT_RESOLVED))
+        r = set_state(m, cur, HALE_INCIDENT_RESOLVED, "all alerts resolved", now_ms);
+    return r;
+}
+
+static int cache_alert(hale_incidents *m, const hale_alert *a, struct alert_entry *cached,
+                       struct inc *inc)
+{
+    struct alert_entry *e = cached;
+
+    if (!inc) {
+        if (cached)
+            free(hale_map_remove(m->alerts, a->fingerprint));
+        return 0;
+    }
+    if (!e) {
+        e = malloc(sizeof(*e));
+        if (!e || hale_map_put(m->alerts, a->fingerprint, e) < 0) {
+            free(e);
+            return -ENOMEM;
+        }
+    }
+    e->incident_id = inc->id;
+    e->starts_ms = a->starts_ms;
+    e->status = a->status;
+    return 0;
+}
+
+static int store_alert(hale_incidents *m, const hale_alert *a, const char *source,
+                       int64_t incident_id, int64_t event_id, int64_t now_ms)
+{
+    char *labels = hale_json_dump_canonical(a->labels);
+    char *annotations = hale_json_dump_canonical(a->annotations);
+    const char *status = a->status == HALE_ALERT_FIRING ? "firing" : "resolved";
+    hale_alert_rec rec = {.fingerprint = a->fingerprint, .status = status, .labels = labels,
+                          .annotations = annotations, .severity = a->severity,
+                          .source = source, .generator_url = a->generator_url,
+                          .starts_ms = a->starts_ms, .ends_ms = a->ends_ms,
+                          .first_seen_ms = now_ms, .last_seen_ms = now_ms, .seen_count = 1,
+                          .incident_id = incident_id, .last_event_id = event_id};
+    int r = labels && annotations ? 0 : -ENOMEM;
+
+    if (r == 0)
+        r = hale_store_alert_upsert(m->store, &rec);
+    free(labels);
+    free(annotations);
+    return r;
+}
+
+int hale_incidents_apply_alert(hale_incidents *m, const hale_alert *a, const char *source,
+                               int64_t event_id, int64_t now_ms)
+{
+    struct alert_entry *cached;
+    struct known k = {.found = false};
+    struct inc *cur = NULL, *now_in = NULL;
+    const struct alert_entry *e;
+    int r;
+
+    if (!m->loaded && (r = hale_incidents_aborted(m)) < 0)
+        return r;
+    cached = hale_map_get(m->alerts, a->fingerprint);
+    e = cached;
+    if (!e) {
+        r = hale_store_alert_get(m->store, a->fingerprint, keep_known, &k);
+        if (r < 0 && r != HALE_ENOTFOUND)
+            return r;
+        e = k.found ? &k.e : NULL;
+    }
+    if (e && e->incident_id)
+        cur = hale__incidents_get(m, e->incident_id);
+    if (a->status == HALE_ALERT_FIRING) {
+        r = apply_firing(m, a, e, cur, now_ms, &now_in);
+    } else {
+        r = apply_resolved(m, e, cur, now_ms);
+        now_in = cur;
+    }
+    if (r == 0)
+        r = hale_store_alert_receipt(m->store, a->fingerprint, a->starts_ms,
+                                     a->status == HALE_ALERT_FIRING ? "firing" : "resolved",
+                                     event_id, now_ms);
+    if (r >= 0)
+        r = store_alert(m, a, source, now_in ? now_in->id : (e ? e->incident_id : 0), event_id,
+                        now_ms);
+    if (r == 0)
+        r = cache_alert(m, a, cached, now_in && now_in->closed_ms == 0 ? now_in : NULL);
+    return r;
+}

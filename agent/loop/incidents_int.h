@@ -1,0 +1,65 @@
+/* agent/loop/incidents_int.h - private to incidents*.c: the in-memory picture of active
+ * incidents and their alerts, and the work collected during one transaction. */
+#pragma once
+#include "loop/incidents.h"
+#include "util/hashmap.h"
+
+struct inc {
+    int64_t id;                /* incident id */
+    hale_incident_state state; /* current state */
+    char *group_key;           /* owned */
+    char *group_labels;        /* owned compact JSON */
+    char *title;               /* owned */
+    char *severity;            /* owned, "" when none */
+    char *state_reason;        /* owned */
+    char *context;             /* owned compact JSON */
+    int64_t created_ms;        /* see hale_incident_rec for the meaning of these */
+    int64_t updated_ms;
+    int64_t state_since_ms;
+    int64_t last_alert_ms;
+    int64_t closed_ms;
+    int64_t alerts_total;
+    int64_t alerts_firing;
+    int64_t attempts;
+    int64_t version;
+    char (*fps)[HALE_FINGERPRINT_LEN + 1]; /* owned: fingerprints attached to it */
+    size_t n_fps;                          /* used entries in fps */
+    size_t cap_fps;                        /* allocated entries in fps */
+    bool dirty;                            /* changed in the current transaction */
+};
+
+struct alert_entry {
+    int64_t incident_id;      /* the active incident it belongs to */
+    int64_t starts_ms;        /* episode start */
+    hale_alert_status status; /* firing or resolved */
+};
+
+struct entered {
+    int64_t incident_id;       /* who */
+    hale_incident_state state; /* entered */
+    int64_t outbox_id;         /* its work item */
+};
+
+struct hale_incidents {
+    hale_store *store;         /* borrowed */
+    char **group_by;           /* owned, n_group_by entries */
+    size_t n_group_by;         /* labels in group_by */
+    uint64_t window_ms;        /* grouping window */
+    bool staged[HALE_INCIDENT__STATE_COUNT]; /* states a stage handles */
+    bool loaded;               /* caches reflect the store */
+    int64_t next_id;           /* id of the next new incident */
+    hale_map *by_id;           /* decimal id -> struct inc *, owns the incs */
+    hale_map *by_group;        /* group key -> newest active struct inc *, borrowed */
+    hale_map *alerts;          /* fingerprint -> struct alert_entry *, owns the entries */
+    struct inc **dirty;        /* incidents changed in this transaction */
+    size_t n_dirty, cap_dirty; /* used and allocated */
+    struct entered *entered;   /* staged states entered in this transaction */
+    size_t n_entered, cap_entered;
+};
+
+/* incidents.c */
+struct inc *hale__incidents_get(const hale_incidents *m, int64_t id);
+int hale__incidents_add(hale_incidents *m, struct inc *inc); /* takes inc, even on failure */
+void hale__inc_free(struct inc *inc);
+int hale__incidents_mark_dirty(hale_incidents *m, struct inc *inc);
+int hale__inc_attach_fp(struct inc *inc, const char *fp);

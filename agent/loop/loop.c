@@ -1,0 +1,141 @@
+/* agent/loop/loop.c - the controller's lifecycle: build every part from the config, run the
+ * uv loop, reload on SIGHUP, and shut down in reverse order on SIGTERM/SIGINT: stop intake,
+ * answer what was accepted, commit, close handles, close the store. */
+#include "internal.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#define HALE_LOG_MODULE "loop"
+#include "hale/log.h"
+#include "loop/loop_int.h"
+#include "util/strparse.h"
+#include "util/timeutil.h"
+
+
+static hale_store *api_store(void *ud)
+{
+    return ((hale_loop *)ud)->store;
+}
+
+static bool api_ready(void *ud, const char **why)
+{
+    hale_loop *l = ud;
+
+    if (l->draining)
+        *why = "shutting down";
+    else if (!l->store)
+        *why = "store not open";
+    else if (l->stats.lag_s > 1.0)
+        *why = "event loop lagging";
+    else
+        return true;
+    return false;
+}
+
+static int64_t api_now(void *ud)
+{
+    (void)ud;
+    return hale_time_now_ms();
+}
+
+static void limits_from(const hale_config *c, hale_http_limits *lim)
+{
+    hale_http_limits_default(lim);
+    lim->max_body_bytes = c->max_body_bytes;
+    lim->max_connections = (unsigned)c->max_connections;
+    lim->idle_timeout_ms = c->idle_timeout_s * 1000u;
+    lim->request_timeout_ms = c->request_timeout_s * 1000u;
+}
+
+static int make_dir(const char *dir, hale_diag *reterr)
+{
+    if (mkdir(dir, 0750) == 0 || errno == EEXIST)
+        return 0;
+    hale_diag_set(reterr, "cannot create data_dir '%s': %s", dir, strerror(errno));
+    return -errno;
+}
+
+static int open_store(hale_loop *l, hale_diag *reterr)
+{
+    const hale_config *c = l->cfg;
+    hale_store_opts o = {.sync = strcmp(c->store_sync, "normal") == 0 ? HALE_STORE_SYNC_NORMAL
+                                                                      : HALE_STORE_SYNC_FULL};
+    char path[4096];
+    int r;
+
+    r = make_dir(c->data_dir, reterr);
+    if (r < 0)
+        return r;
+    snprintf(path, sizeof(path), "%s/%s", c->data_dir, HALE_STORE_FILE);
+    o.path = path;
+    r = hale_store_open(&o, &l->store, reterr);
+    if (r < 0)
+        return r;
+    r = hale_incidents_new(l->store, (const char *const *)c->group_by, c->n_group_by,
+                           c->group_window_s * 1000u, &l->incidents);
+    if (r < 0)
+        hale_diag_set(reterr, "cannot load incidents from '%s': %s", path, hale_strerror(r));
+    return r;
+}
+
+static int open_http(hale_loop *l, hale_diag *reterr)
+{
+    hale_api_ops ops = {.submit = hale__loop_submit, .store = api_store,
+                        .metrics = hale__loop_metrics, .ready = api_ready, .now_ms = api_now};
+    hale_http_limits lim;
+    char host[256];
+    uint16_t port;
+    int r;
+
+    r = hale_parse_hostport(l->cfg->listen, host, sizeof(host), &port);
+    if (r < 0) {
+        hale_diag_set(reterr, "listen: expected host:port, got '%s'", l->cfg->listen);
+        return HALE_ECONFIG;
+    }
+    r = hale_api_new(&ops, l, &l->api);
+    if (r < 0)
+        return r;
+    limits_from(l->cfg, &lim);
+    r = hale_http_server_new(&l->uv, &lim, hale_api_handle, l->api, &l->http);
+    if (r < 0)
+        return r;
+    hale_http_server_set_observer(l->http, hale_api_observe, l->api);
+    return hale_http_server_listen(l->http, host, port, reterr);
+}
+
+int hale_loop_new(hale_config *cfg, const char *config_path, hale_loop **ret, hale_diag *reterr)
+{
+    hale_loop *l = calloc(1, sizeof(*l));
+    int r;
+
+    if (!l)
+        return -ENOMEM;
+    r = uv_loop_init(&l->uv);
+    if (r < 0) {
+        free(l);
+        return r;
+    }
+    l->cfg = hale_config_ref(cfg);
+    l->started_ms = hale_time_now_ms();
+    hale__loop_stats_init(&l->stats);
+    if (config_path && !(l->config_path = strdup(config_path))) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    r = open_store(l, reterr);
+    if (r == 0)
+        r = open_http(l, reterr);
+    if (r < 0)
+        goto fail;
+    *ret = l;
+    return 0;
+fail:
+    hale_loop_free(l);
+    return r;
+}
+
+uint16_t hale_loop_port(const hale_loop *l)
+{
+    return l->http ? hale_http_server_port(l->http) : 0;
+}

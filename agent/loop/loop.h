@@ -1,0 +1,43 @@
+/* agent/loop/loop.h - the controller: owns the uv loop, the config snapshot, the store, the
+ * incident manager, the HTTP server and the API, wires them, handles signals and shuts down in
+ * order. One per process (tests may run several, each with its own data_dir). */
+#pragma once
+#include <stdint.h>
+
+#include "hale/config.h"
+#include "hale/diag.h"
+#include "hale/fwd.h"
+#include "hale/incident.h"
+
+/* Build a controller from cfg (a reference is taken). config_path is where SIGHUP reloads
+ * from, NULL when running on built-in defaults. Opens the store and binds the listener.
+ * Returns 0 or an error with the reason in reterr; *ret is owned by the caller. */
+int hale_loop_new(hale_config *cfg, const char *config_path, hale_loop **ret, hale_diag *reterr);
+
+/* Register a stage before hale_loop_run (copied). Returns 0, or -EEXIST when the state already
+ * has a stage. */
+int hale_loop_register_stage(hale_loop *l, const hale_stage *stage);
+
+/* Run until SIGTERM/SIGINT or hale_loop_stop(), then shut down in order. Returns 0 after a
+ * clean shutdown, or a negative error. */
+int hale_loop_run(hale_loop *l);
+
+/* Begin the same shutdown a SIGTERM begins. Loop thread only. */
+void hale_loop_stop(hale_loop *l);
+
+/* Reload the config from its file, as SIGHUP does. Returns 0, or an error (old config kept). */
+int hale_loop_reload(hale_loop *l, hale_diag *reterr);
+
+void hale_loop_free(hale_loop *l); /* NULL is a no-op; after run returned */
+
+/* The port the API listens on (useful with "127.0.0.1:0"). */
+uint16_t hale_loop_port(const hale_loop *l);
+
+/* For stages: move an incident (own transaction). Returns 0, HALE_ENOTFOUND, HALE_ESTATE or a
+ * store error. */
+int hale_loop_incident_transition(hale_loop *l, int64_t incident_id, hale_incident_state to,
+                                  const char *reason);
+/* For stages: the work item outbox_id is finished (error NULL for success), and, unless to is
+ * the incident's current state, the incident moves to to; one transaction. */
+int hale_loop_stage_done(hale_loop *l, int64_t outbox_id, int64_t incident_id,
+                         hale_incident_state to, const char *reason, const char *error);

@@ -1,0 +1,80 @@
+/* agent/loop/loop_int.h - private to loop*.c: the controller's state. */
+#pragma once
+#include <uv.h>
+
+#include "api/api.h"
+#include "hale/http.h"
+#include "hale/ingest.h"
+#include "hale/store.h"
+#include "loop/incidents.h"
+#include "loop/loop.h"
+#include "util/prom.h"
+
+struct pending {
+    hale_http_req *req;       /* answered after the commit */
+    hale_ingest_batch *batch; /* owned */
+    const char *kind;         /* "alertmanager" or "event", static */
+};
+
+struct stage_item {
+    int64_t incident_id;       /* who */
+    hale_incident_state state; /* entered */
+    int64_t outbox_id;         /* its work item */
+    unsigned attempt;          /* deliveries before this one */
+};
+
+struct loop_stats {
+    uint64_t alerts_accepted;   /* alerts in committed requests */
+    uint64_t requests_accepted; /* committed webhook and event requests */
+    uint64_t commits;           /* successful transactions */
+    uint64_t commit_failures;   /* rolled back transactions */
+    uint64_t reloads;           /* successful config reloads */
+    uint64_t reload_failures;   /* rejected config reloads */
+    double lag_s;               /* last measured loop lag */
+    double lag_max_s;           /* largest since start */
+    hale_histogram commit_s;    /* store commit latency */
+    hale_histogram batch_size;  /* requests per transaction */
+};
+
+struct hale_loop {
+    uv_loop_t uv;                 /* the one event loop */
+    hale_config *cfg;             /* current snapshot, one reference */
+    char *config_path;            /* reload source, NULL on defaults */
+    hale_store *store;            /* the writer connection */
+    hale_incidents *incidents;    /* correlation and state machine */
+    hale_http_server *http;       /* NULL once closed */
+    hale_api *api;                /* routes */
+    uv_signal_t sig_term;         /* SIGTERM: shut down */
+    uv_signal_t sig_int;          /* SIGINT: shut down */
+    uv_signal_t sig_hup;          /* SIGHUP: reload */
+    uv_check_t flush_check;       /* commits the turn's requests */
+    uv_timer_t lag_timer;         /* samples loop lag */
+    uv_timer_t drain_timer;       /* polls the drain during shutdown */
+    uv_timer_t maintenance_timer; /* event retention */
+    uint64_t lag_last_ms;         /* uv_now at the last lag sample */
+    uint64_t drain_deadline_ms;   /* uv_now by which shutdown forces the close */
+    struct pending *pending;      /* requests waiting for the commit */
+    size_t n_pending, cap_pending;
+    struct stage_item *stage_queue; /* work items to hand to stages */
+    size_t n_stage_queue, cap_stage_queue;
+    bool dispatching;             /* inside stage dispatch (no re-entry) */
+    hale_stage stages[HALE_INCIDENT__STATE_COUNT]; /* by state; on_enter NULL when none */
+    struct loop_stats stats;      /* for /metrics */
+    int64_t started_ms;           /* unix ms */
+    bool draining;                /* shutdown began */
+    bool closed;                  /* handles are closing */
+};
+
+/* loop_intake.c */
+void hale__loop_submit(void *ud, hale_http_req *req, hale_ingest_batch *batch, const char *kind);
+void hale__loop_flush(hale_loop *l);
+void hale__loop_fail_pending(hale_loop *l, int status, const char *code, const char *message);
+
+/* loop_stages.c */
+void hale__loop_entered(void *ud, int64_t incident_id, hale_incident_state s, int64_t outbox_id);
+void hale__loop_dispatch_stages(hale_loop *l);
+int hale__loop_redeliver(hale_loop *l);
+
+/* loop_metrics.c */
+int hale__loop_metrics(void *ud, hale_buf *out);
+void hale__loop_stats_init(struct loop_stats *st);

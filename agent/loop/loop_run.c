@@ -1,0 +1,227 @@
+/* agent/loop/loop_run.c - running the controller: signals, periodic timers, the per-turn
+ * commit, configuration reload, and the ordered shutdown. */
+#include "internal.h"
+
+#include <signal.h>
+
+#define HALE_LOG_MODULE "loop"
+#include "hale/log.h"
+#include "loop/loop_int.h"
+#include "util/timeutil.h"
+
+#define LAG_SAMPLE_MS       250u
+#define DRAIN_POLL_MS       10u
+#define MAINTENANCE_MS      (3600u * 1000u)
+#define PRUNE_ROWS_PER_TURN 5000
+
+static void on_flush_check(uv_check_t *h)
+{
+    hale__loop_flush(h->data);
+}
+
+static void on_lag_timer(uv_timer_t *t)
+{
+    hale_loop *l = t->data;
+    uint64_t now = uv_now(&l->uv);
+    uint64_t elapsed = now - l->lag_last_ms;
+
+    l->stats.lag_s = elapsed > LAG_SAMPLE_MS ? (double)(elapsed - LAG_SAMPLE_MS) / 1000.0 : 0;
+    if (l->stats.lag_s > l->stats.lag_max_s)
+        l->stats.lag_max_s = l->stats.lag_s;
+    l->lag_last_ms = now;
+}
+
+static void on_maintenance(uv_timer_t *t)
+{
+    hale_loop *l = t->data;
+    int64_t keep_ms = (int64_t)l->cfg->event_retention_days * 86400 * 1000;
+    int r;
+
+    if (keep_ms == 0 || l->n_pending > 0)
+        return;
+    r = hale_store_begin(l->store);
+    if (r == 0)
+        r = hale_store_events_prune(l->store, hale_time_now_ms() - keep_ms, PRUNE_ROWS_PER_TURN);
+    if (r >= 0) {
+        int deleted = r;
+
+        r = hale_store_commit(l->store);
+        if (r == 0 && deleted > 0)
+            log_info("deleted %d events older than %llu days", deleted,
+                     (unsigned long long)l->cfg->event_retention_days);
+    } else {
+        hale_store_rollback(l->store);
+    }
+    if (r < 0)
+        log_warn("cannot prune old events: %s, ignoring", hale_strerror(r));
+}
+
+static void close_handles(hale_loop *l);
+
+static void on_drain_timer(uv_timer_t *t)
+{
+    hale_loop *l = t->data;
+    bool quiet = l->n_pending == 0 && (!l->http || hale_http_server_connections(l->http) == 0);
+
+    if (!quiet && uv_now(&l->uv) < l->drain_deadline_ms)
+        return;
+    if (!quiet)
+        log_warn("shutdown deadline reached with %zu connections open, closing them",
+                 l->http ? hale_http_server_connections(l->http) : 0);
+    hale__loop_flush(l);
+    close_handles(l);
+}
+
+void hale_loop_stop(hale_loop *l)
+{
+    if (l->draining)
+        return;
+    l->draining = true;
+    log_notice("shutting down: intake stopped, answering requests already accepted");
+    if (l->http)
+        hale_http_server_drain(l->http);
+    l->drain_deadline_ms = uv_now(&l->uv) + l->cfg->shutdown_timeout_s * 1000u;
+    (void)uv_timer_start(&l->drain_timer, on_drain_timer, DRAIN_POLL_MS, DRAIN_POLL_MS);
+}
+
+int hale_loop_reload(hale_loop *l, hale_diag *reterr)
+{
+    hale_http_limits lim;
+    hale_config *next = NULL;
+    int r;
+
+    if (!l->config_path) {
+        hale_diag_set(reterr, "running on built-in defaults: no file to reload");
+        return HALE_ECONFIG;
+    }
+    r = hale_config_load(l->config_path, &next, reterr);
+    if (r == 0)
+        r = hale_config_check_reload(l->cfg, next, reterr);
+    if (r == 0)
+        r = hale_incidents_set_grouping(l->incidents, (const char *const *)next->group_by,
+                                        next->n_group_by, next->group_window_s * 1000u);
+    if (r < 0) {
+        hale_config_unref(next);
+        return r;
+    }
+    (void)hale_log_configure(next->log_level);
+    hale_http_limits_default(&lim);
+    lim.max_body_bytes = next->max_body_bytes;
+    lim.max_connections = (unsigned)next->max_connections;
+    lim.idle_timeout_ms = next->idle_timeout_s * 1000u;
+    lim.request_timeout_ms = next->request_timeout_s * 1000u;
+    if (l->http)
+        hale_http_server_set_limits(l->http, &lim);
+    hale_config_unref(l->cfg);
+    l->cfg = next;
+    return 0;
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    hale_loop *l = h->data;
+    hale_diag diag = {{0}};
+
+    if (signum != SIGHUP) {
+        log_notice("received %s", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+        hale_loop_stop(l);
+        return;
+    }
+    if (hale_loop_reload(l, &diag) < 0) {
+        l->stats.reload_failures++;
+        log_err("config reload failed, keeping the running config: %s", diag.msg);
+        return;
+    }
+    l->stats.reloads++;
+    log_notice("config reloaded from '%s'", l->config_path);
+}
+
+static void on_http_closed(void *ud)
+{
+    ((hale_loop *)ud)->http = NULL;
+}
+
+static void close_handles(hale_loop *l)
+{
+    uv_handle_t *handles[] = {(uv_handle_t *)&l->sig_term,   (uv_handle_t *)&l->sig_int,
+                              (uv_handle_t *)&l->sig_hup,    (uv_handle_t *)&l->flush_check,
+                              (uv_handle_t *)&l->lag_timer,  (uv_handle_t *)&l->drain_timer,
+                              (uv_handle_t *)&l->maintenance_timer};
+
+    if (l->closed)
+        return;
+    l->closed = true;
+    if (l->http)
+        hale_http_server_close(l->http, on_http_closed, l);
+    for (size_t i = 0; i < HALE_ARRAY_SIZE(handles); i++)
+        if (handles[i]->type != UV_UNKNOWN_HANDLE && !uv_is_closing(handles[i]))
+            uv_close(handles[i], NULL);
+}
+
+static int start_handles(hale_loop *l)
+{
+    int r;
+
+    uv_signal_init(&l->uv, &l->sig_term);
+    uv_signal_init(&l->uv, &l->sig_int);
+    uv_signal_init(&l->uv, &l->sig_hup);
+    uv_check_init(&l->uv, &l->flush_check);
+    uv_timer_init(&l->uv, &l->lag_timer);
+    uv_timer_init(&l->uv, &l->drain_timer);
+    uv_timer_init(&l->uv, &l->maintenance_timer);
+    l->sig_term.data = l->sig_int.data = l->sig_hup.data = l;
+    l->flush_check.data = l;
+    l->lag_timer.data = l->drain_timer.data = l->maintenance_timer.data = l;
+    r = uv_signal_start(&l->sig_term, on_signal, SIGTERM);
+    if (r == 0)
+        r = uv_signal_start(&l->sig_int, on_signal, SIGINT);
+    if (r == 0)
+        r = uv_signal_start(&l->sig_hup, on_signal, SIGHUP);
+    if (r == 0)
+        r = uv_check_start(&l->flush_check, on_flush_check);
+    l->lag_last_ms = uv_now(&l->uv);
+    if (r == 0)
+        r = uv_timer_start(&l->lag_timer, on_lag_timer, LAG_SAMPLE_MS, LAG_SAMPLE_MS);
+    if (r == 0)
+        r = uv_timer_start(&l->maintenance_timer, on_maintenance, 60000, MAINTENANCE_MS);
+    /* Handles keep the loop alive; the lag and maintenance timers must not hold shutdown. */
+    return r;
+}
+
+int hale_loop_run(hale_loop *l)
+{
+    int r = start_handles(l);
+
+    if (r < 0) {
+        close_handles(l);
+        (void)uv_run(&l->uv, UV_RUN_DEFAULT);
+        return r;
+    }
+    r = hale__loop_redeliver(l);
+    if (r < 0)
+        log_warn("cannot read pending stage work: %s, ignoring", hale_strerror(r));
+    log_notice("hale %s listening on %s (port %u), data_dir '%s', store_sync %s", HALE_VERSION,
+               l->cfg->listen, (unsigned)hale_loop_port(l), l->cfg->data_dir,
+               l->cfg->store_sync);
+    (void)uv_run(&l->uv, UV_RUN_DEFAULT);
+    log_notice("stopped");
+    return 0;
+}
+
+void hale_loop_free(hale_loop *l)
+{
+    if (!l)
+        return;
+    close_handles(l);
+    (void)uv_run(&l->uv, UV_RUN_DEFAULT);
+    if (uv_loop_close(&l->uv) != 0)
+        log_warn("event loop closed with handles still open, ignoring");
+    hale_incidents_free(l->incidents);
+    hale_store_free(l->store);
+    hale_api_free(l->api);
+    free(l->pending);
+    free(l->stage_queue);
+    free(l->config_path);
+    hale_config_unref(l->cfg);
+    free(l);
+}

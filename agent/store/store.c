@@ -1,0 +1,167 @@
+/* agent/store/store.c - opening the SQLite store: pragmas, migrations, prepared statements and
+ * the write transaction. Sits at layer 1; the loop owns the one writable connection. */
+#include "internal.h"
+
+#include <sqlite3.h>
+
+#include "store/store_int.h"
+
+static int apply_pragmas(hale_store *s, hale_store_sync sync, hale_diag *reterr)
+{
+    const char *sql = sync == HALE_STORE_SYNC_FULL ? "PRAGMA journal_mode = WAL;"
+                                                     "PRAGMA synchronous = FULL;"
+                                                     "PRAGMA foreign_keys = ON;"
+                                                     "PRAGMA temp_store = MEMORY;"
+                                                   : "PRAGMA journal_mode = WAL;"
+                                                     "PRAGMA synchronous = NORMAL;"
+                                                     "PRAGMA foreign_keys = ON;"
+                                                     "PRAGMA temp_store = MEMORY;";
+    char *err = NULL;
+
+    if (s->read_only)
+        sql = "PRAGMA query_only = ON;";
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+        hale_diag_set(reterr, "%s", err ? err : sqlite3_errmsg(s->db));
+        sqlite3_free(err);
+        return HALE_ESTORE;
+    }
+    return 0;
+}
+
+static int prepare_all(hale_store *s, hale_diag *reterr)
+{
+    for (int i = 0; i < ST__COUNT; i++) {
+        if (sqlite3_prepare_v3(s->db, hale__store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                               &s->stmt[i], NULL) != SQLITE_OK) {
+            hale_diag_set(reterr, "cannot prepare statement %d: %s", i, sqlite3_errmsg(s->db));
+            return HALE_ESTORE;
+        }
+    }
+    return 0;
+}
+
+int hale_store_open(const hale_store_opts *opts, hale_store **ret, hale_diag *reterr)
+{
+    int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+    hale_store *s;
+    int r;
+
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->read_only = opts->read_only;
+    flags |= opts->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    if (sqlite3_open_v2(opts->path, &s->db, flags, NULL) != SQLITE_OK) {
+        hale_diag_set(reterr, "cannot open database '%s': %s", opts->path,
+                      s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        r = HALE_ESTORE;
+        goto fail;
+    }
+    /* Hostile SQL cannot corrupt the file, even through a bug of ours (SECURITY.md 1.10). */
+    (void)sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+    (void)sqlite3_busy_timeout(s->db, 5000);
+    r = apply_pragmas(s, opts->sync, reterr);
+    if (r == 0)
+        r = hale__store_migrate(s, reterr);
+    if (r == 0 && s->schema_version == 0) {
+        hale_diag_set(reterr, "database '%s' has no hale schema", opts->path);
+        r = HALE_ESCHEMA;
+    }
+    if (r == 0)
+        r = prepare_all(s, reterr);
+    if (r < 0) {
+        hale_diag_prefix(reterr, opts->path);
+        goto fail;
+    }
+    *ret = s;
+    return 0;
+fail:
+    hale_store_free(s);
+    return r;
+}
+
+void hale_store_free(hale_store *s)
+{
+    if (!s)
+        return;
+    if (s->in_tx)
+        hale_store_rollback(s);
+    for (int i = 0; i < ST__COUNT; i++)
+        sqlite3_finalize(s->stmt[i]);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+int hale_store_schema_version(const hale_store *s)
+{
+    return s->schema_version;
+}
+
+const char *hale_store_errmsg(const hale_store *s)
+{
+    return sqlite3_errmsg(s->db);
+}
+
+int hale__store_exec(hale_store *s, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+
+    (void)s;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : HALE_ESTORE;
+}
+
+int hale_store_begin(hale_store *s)
+{
+    int r;
+
+    if (HALE_NEVER(s->in_tx))
+        return HALE_ESTATE;
+    r = hale__store_exec(s, s->stmt[ST_BEGIN]);
+    if (r == 0)
+        s->in_tx = true;
+    return r;
+}
+
+int hale_store_commit(hale_store *s)
+{
+    int r;
+
+    if (HALE_NEVER(!s->in_tx))
+        return HALE_ESTATE;
+    r = hale__store_exec(s, s->stmt[ST_COMMIT]);
+    if (r < 0) {
+        hale_store_rollback(s);
+        return r;
+    }
+    s->in_tx = false;
+    return 0;
+}
+
+void hale_store_rollback(hale_store *s)
+{
+    /* After some errors SQLite has already rolled back; ROLLBACK then fails harmlessly. */
+    if (!sqlite3_get_autocommit(s->db))
+        (void)hale__store_exec(s, s->stmt[ST_ROLLBACK]);
+    s->in_tx = false;
+}
+
+int hale__store_bind_text(sqlite3_stmt *st, int idx, const char *text)
+{
+    return sqlite3_bind_text(st, idx, text ? text : "", -1, SQLITE_STATIC) == SQLITE_OK
+               ? 0
+               : HALE_ESTORE;
+}
+
+int hale__store_bind_int(sqlite3_stmt *st, int idx, int64_t v)
+{
+    return sqlite3_bind_int64(st, idx, v) == SQLITE_OK ? 0 : HALE_ESTORE;
+}
+
+const char *hale__store_col_text(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+
+    return t ? (const char *)t : "";
+}

@@ -1,0 +1,203 @@
+/* agent/store/store_schema.c - the numbered migrations and the SQL of every prepared statement.
+ * A migration is never edited once released: a schema change appends a new one. */
+#include "internal.h"
+
+#include "store/store_int.h"
+
+static const char *const migrations[] = {
+    /* 1: events, alerts, incidents, their history and the outbox. */
+    "CREATE TABLE events ("
+    "  id INTEGER PRIMARY KEY,"
+    "  received_ms INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  source TEXT NOT NULL,"
+    "  raw BLOB NOT NULL,"
+    "  normalized TEXT NOT NULL);"
+    "CREATE INDEX events_received ON events(received_ms);"
+    "CREATE TABLE incidents ("
+    "  id INTEGER PRIMARY KEY,"
+    "  group_key TEXT NOT NULL,"
+    "  group_labels TEXT NOT NULL,"
+    "  title TEXT NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  severity TEXT NOT NULL,"
+    "  state_reason TEXT NOT NULL,"
+    "  context TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL,"
+    "  state_since_ms INTEGER NOT NULL,"
+    "  last_alert_ms INTEGER NOT NULL,"
+    "  closed_ms INTEGER NOT NULL,"
+    "  alerts_total INTEGER NOT NULL,"
+    "  alerts_firing INTEGER NOT NULL,"
+    "  attempts INTEGER NOT NULL,"
+    "  version INTEGER NOT NULL);"
+    "CREATE INDEX incidents_state ON incidents(state, id);"
+    "CREATE INDEX incidents_active ON incidents(id) WHERE closed_ms = 0;"
+    "CREATE TABLE alerts ("
+    "  fingerprint TEXT PRIMARY KEY,"
+    "  status TEXT NOT NULL CHECK (status IN ('firing', 'resolved')),"
+    "  labels TEXT NOT NULL,"
+    "  annotations TEXT NOT NULL,"
+    "  severity TEXT NOT NULL,"
+    "  source TEXT NOT NULL,"
+    "  generator_url TEXT NOT NULL,"
+    "  starts_ms INTEGER NOT NULL,"
+    "  ends_ms INTEGER NOT NULL,"
+    "  first_seen_ms INTEGER NOT NULL,"
+    "  last_seen_ms INTEGER NOT NULL,"
+    "  seen_count INTEGER NOT NULL,"
+    "  incident_id INTEGER REFERENCES incidents(id),"
+    "  last_event_id INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX alerts_incident ON alerts(incident_id);"
+    /* One row per (alert, episode, status): the UNIQUE key makes re-sends idempotent. */
+    "CREATE TABLE alert_receipts ("
+    "  fingerprint TEXT NOT NULL,"
+    "  starts_ms INTEGER NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  event_id INTEGER NOT NULL,"
+    "  at_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (fingerprint, starts_ms, status)) WITHOUT ROWID;"
+    "CREATE TABLE incident_transitions ("
+    "  id INTEGER PRIMARY KEY,"
+    "  incident_id INTEGER NOT NULL REFERENCES incidents(id),"
+    "  from_state TEXT NOT NULL,"
+    "  to_state TEXT NOT NULL,"
+    "  at_ms INTEGER NOT NULL,"
+    "  reason TEXT NOT NULL);"
+    "CREATE INDEX incident_transitions_incident ON incident_transitions(incident_id, id);"
+    "CREATE TABLE outbox ("
+    "  id INTEGER PRIMARY KEY,"
+    "  kind TEXT NOT NULL,"
+    "  incident_id INTEGER REFERENCES incidents(id),"
+    "  payload TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  due_ms INTEGER NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  done_ms INTEGER,"
+    "  last_error TEXT);"
+    "CREATE INDEX outbox_pending ON outbox(due_ms, id) WHERE done_ms IS NULL;",
+};
+
+#define INCIDENT_COLS                                                                              \
+    "id, group_key, group_labels, title, state, severity, state_reason, context, created_ms, "    \
+    "updated_ms, state_since_ms, last_alert_ms, closed_ms, alerts_total, alerts_firing, "         \
+    "attempts, version"
+#define ALERT_COLS                                                                                 \
+    "fingerprint, status, labels, annotations, severity, source, generator_url, starts_ms, "      \
+    "ends_ms, first_seen_ms, last_seen_ms, seen_count, incident_id, last_event_id"
+
+const char *const hale__store_sql[ST__COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_EVENT_INSERT] = "INSERT INTO events (received_ms, kind, source, raw, normalized) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_ALERT_UPSERT] = "INSERT INTO alerts (" ALERT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                        "?8, ?9, ?10, ?11, ?12, NULLIF(?13, 0), ?14) "
+                        "ON CONFLICT (fingerprint) DO UPDATE SET status = ?2, labels = ?3, "
+                        "annotations = ?4, severity = ?5, source = ?6, generator_url = ?7, "
+                        "starts_ms = ?8, ends_ms = ?9, last_seen_ms = ?11, "
+                        "seen_count = seen_count + 1, "
+                        "incident_id = NULLIF(?13, 0), last_event_id = ?14",
+    [ST_ALERT_RECEIPT] = "INSERT INTO alert_receipts (fingerprint, starts_ms, status, event_id, "
+                         "at_ms) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+    [ST_INCIDENT_PUT] = "INSERT INTO incidents (" INCIDENT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, "
+                        "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) "
+                        "ON CONFLICT (id) DO UPDATE SET group_key = ?2, group_labels = ?3, "
+                        "title = ?4, state = ?5, severity = ?6, state_reason = ?7, context = ?8, "
+                        "updated_ms = ?10, state_since_ms = ?11, last_alert_ms = ?12, "
+                        "closed_ms = ?13, alerts_total = ?14, alerts_firing = ?15, "
+                        "attempts = ?16, version = ?17",
+    [ST_TRANSITION_ADD] = "INSERT INTO incident_transitions (incident_id, from_state, to_state, "
+                          "at_ms, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_OUTBOX_ADD] = "INSERT INTO outbox (kind, incident_id, payload, created_ms, due_ms) "
+                      "VALUES (?1, NULLIF(?2, 0), ?3, ?4, ?5)",
+    [ST_OUTBOX_FINISH] = "UPDATE outbox SET done_ms = ?2, last_error = ?3, "
+                         "attempts = attempts + 1 WHERE id = ?1",
+    [ST_EVENTS_PRUNE] = "DELETE FROM events WHERE id IN (SELECT id FROM events "
+                        "WHERE received_ms < ?1 ORDER BY received_ms LIMIT ?2)",
+    [ST_INCIDENTS_ALL] = "SELECT " INCIDENT_COLS " FROM incidents ORDER BY id DESC LIMIT ?1",
+    [ST_INCIDENTS_BY_STATE] = "SELECT " INCIDENT_COLS " FROM incidents WHERE state = ?2 "
+                              "ORDER BY id DESC LIMIT ?1",
+    [ST_INCIDENTS_ACTIVE] = "SELECT " INCIDENT_COLS " FROM incidents WHERE closed_ms = 0 "
+                            "ORDER BY id",
+    [ST_INCIDENT_GET] = "SELECT " INCIDENT_COLS " FROM incidents WHERE id = ?1",
+    [ST_ALERT_GET] = "SELECT " ALERT_COLS " FROM alerts WHERE fingerprint = ?1",
+    [ST_ALERTS_ALL] = "SELECT " ALERT_COLS " FROM alerts ORDER BY first_seen_ms, fingerprint",
+    [ST_ALERTS_OF_INCIDENT] = "SELECT " ALERT_COLS " FROM alerts WHERE incident_id = ?1 "
+                              "ORDER BY first_seen_ms, fingerprint",
+    [ST_TRANSITIONS_OF_INCIDENT] = "SELECT incident_id, from_state, to_state, at_ms, reason "
+                                   "FROM incident_transitions WHERE incident_id = ?1 ORDER BY id",
+    [ST_OUTBOX_PENDING] = "SELECT id, kind, COALESCE(incident_id, 0), payload, created_ms, "
+                          "due_ms, attempts FROM outbox WHERE done_ms IS NULL "
+                          "ORDER BY due_ms, id",
+    [ST_MAX_INCIDENT_ID] = "SELECT COALESCE(MAX(id), 0) FROM incidents",
+    [ST_INCIDENT_COUNTS] = "SELECT state, COUNT(*) FROM incidents GROUP BY state ORDER BY state",
+};
+
+static int exec_sql(hale_store *s, const char *sql, hale_diag *reterr)
+{
+    char *err = NULL;
+
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+        hale_diag_set(reterr, "%s", err ? err : sqlite3_errmsg(s->db));
+        sqlite3_free(err);
+        return HALE_ESTORE;
+    }
+    return 0;
+}
+
+static int read_user_version(hale_store *s, int *ret)
+{
+    sqlite3_stmt *st = NULL;
+    int r = HALE_ESTORE;
+
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return HALE_ESTORE;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *ret = sqlite3_column_int(st, 0);
+        r = 0;
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+int hale__store_migrate(hale_store *s, hale_diag *reterr)
+{
+    const int latest = (int)HALE_ARRAY_SIZE(migrations);
+    char sql[64];
+    int version = 0;
+    int r;
+
+    if (read_user_version(s, &version) < 0) {
+        hale_diag_set(reterr, "cannot read schema version: %s", sqlite3_errmsg(s->db));
+        return HALE_ESTORE;
+    }
+    if (version > latest) {
+        hale_diag_set(reterr, "database schema version %d is newer than this hale (%d)", version,
+                      latest);
+        return HALE_ESCHEMA;
+    }
+    s->schema_version = version;
+    if (s->read_only)
+        return 0;
+    for (; version < latest; version++) {
+        r = exec_sql(s, "BEGIN IMMEDIATE", reterr);
+        if (r < 0)
+            return r;
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", version + 1);
+        r = exec_sql(s, migrations[version], reterr);
+        if (r == 0)
+            r = exec_sql(s, sql, reterr);
+        if (r == 0)
+            r = exec_sql(s, "COMMIT", reterr);
+        if (r < 0) {
+            hale_diag_prefix(reterr, "migration failed");
+            (void)exec_sql(s, "ROLLBACK", NULL);
+            return r;
+        }
+        s->schema_version = version + 1;
+    }
+    return 0;
+}

@@ -1,0 +1,15 @@
+/* agent/util/strparse.h - the only number, duration and size parsers in hale.
+ * Each parses the whole string (no trailing bytes), writes *ret only on success, and returns
+ * 0, -EINVAL (not a number of that form) or -ERANGE (out of range). */
+#pragma once
+#include <stdint.h>
+
+int hale_parse_u64(const char *s, uint64_t *ret);
+int hale_parse_u32(const char *s, uint32_t *ret);
+int hale_parse_i64(const char *s, int64_t *ret);
+/* Durations: "250ms", "5s", "2m", "1h", "1h30m"; a bare number is seconds. */
+int hale_parse_ms(const char *s, uint64_t *ret_ms);
+/* Sizes: "512", "64KiB", "1MiB", "2GiB", also "kB"/"MB" (powers of 1000). */
+int hale_parse_bytes(const char *s, uint64_t *ret_bytes);
+/* "host:port" or "[v6]:port" into host (NUL-terminated, at most host_size) and port. */
+int hale_parse_hostport(const char *s, char *host, unsigned host_size, uint16_t *ret_port);

@@ -1,0 +1,54 @@
+/* include/hale/config.h - the controller's configuration: one JSON file parsed once against a
+ * schema table (agent/config/config_schema.c). A loaded config is an immutable, refcounted
+ * snapshot: SIGHUP builds a new one and swaps it in; work in flight keeps the one it holds. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hale/diag.h"
+
+#define HALE_CONFIG_DEFAULT_FILE "hale.json"
+
+typedef struct hale_config {
+    unsigned refs;             /* owners of this snapshot; freed when it reaches 0 */
+    char *source;              /* the file it came from, or "(defaults)" */
+    char *listen;              /* "host:port" the HTTP API listens on */
+    char *data_dir;            /* holds hale.db */
+    char *policies_dir;        /* policy files */
+    char *tools_dir;           /* tool manifests and executables */
+    char *prompts_dir;         /* LLM prompt templates */
+    char *log_level;           /* "info" or "warn,http=debug" */
+    uint64_t max_body_bytes;   /* largest accepted request body */
+    char **group_by;           /* labels whose values make one incident; NULL-terminated */
+    size_t n_group_by;         /* entries in group_by */
+    uint64_t group_window_s;   /* alerts join an incident active within this window */
+    uint64_t max_connections;  /* concurrent HTTP connections */
+    uint64_t idle_timeout_s;   /* keep-alive connection with nothing under way */
+    uint64_t request_timeout_s;  /* to receive one whole request */
+    uint64_t shutdown_timeout_s; /* SIGTERM to exit, at most */
+    char *store_sync;          /* "full" (fsync every commit) or "normal" */
+    uint64_t event_retention_days; /* raw events older than this are deleted; 0 keeps all */
+} hale_config;
+
+/* Built-in defaults. Returns 0 or -ENOMEM; *ret has one reference owned by the caller. */
+int hale_config_new_defaults(hale_config **ret);
+
+/* Load path (every key optional, defaults fill the rest). Returns 0, -errno (file unreadable)
+ * or HALE_ECONFIG with "path:line: key: reason" or "path: key: expected ..., got ..." in
+ * reterr. On success *ret has one reference owned by the caller. */
+int hale_config_load(const char *path, hale_config **ret, hale_diag *reterr);
+
+/* Which file `--config` NULL means: "hale.json" in the working directory when it exists,
+ * else NULL (built-in defaults). Static string or NULL. */
+const char *hale_config_default_path(void);
+
+hale_config *hale_config_ref(hale_config *c);
+void hale_config_unref(hale_config *c); /* NULL is a no-op */
+
+/* Is next a valid replacement for cur at runtime? Keys that need a restart (listen, data_dir,
+ * store_sync) must be equal. Returns 0, or HALE_ECONFIG naming the first key that differs. */
+int hale_config_check_reload(const hale_config *cur, const hale_config *next, hale_diag *reterr);
+
+/* The effective configuration as pretty JSON (caller frees); NULL on ENOMEM. */
+char *hale_config_to_json(const hale_config *c);

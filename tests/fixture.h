@@ -1,0 +1,29 @@
+/* tests/fixture.h - what every test includes first: cmocka's prerequisites, cmocka, and helpers
+ * for fixture files and temporary directories. */
+#pragma once
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+/* Absolute path of tests/fixtures/<rel>; static storage, valid until the next call. */
+const char *fixture_path(const char *rel);
+
+/* Read a whole file (NUL-terminated); caller frees. NULL on failure. */
+char *fixture_read(const char *path, size_t *ret_len);
+
+/* Write text to path (created or truncated). Returns 0 or -errno. */
+int fixture_write(const char *path, const char *text);
+
+/* A new empty directory under $TMPDIR (or /tmp); caller frees the string and may remove the
+ * tree with fixture_rmtree(). NULL on failure. */
+char *fixture_tmpdir(const char *prefix);
+
+/* rm -rf dir (no symlinks followed). Returns 0 or -errno. */
+int fixture_rmtree(const char *dir);
