@@ -1,0 +1,447 @@
+/* tests/test_config.c - agent/config: defaults, a full file, every error class with its
+ * message, the group_by and size rules, reload checks and the to_json round trip. */
+#include "fixture.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hale/config.h"
+#include "hale/err.h"
+#include "hale/limits.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+struct tmp {
+    char *dir;       /* temporary directory */
+    char path[4200]; /* dir/hale.json */
+};
+
+static int setup(void **state)
+{
+    struct tmp *t = calloc(1, sizeof(*t));
+
+    if (!t)
+        return -1;
+    t->dir = fixture_tmpdir("hale-config");
+    if (!t->dir) {
+        free(t);
+        return -1;
+    }
+    snprintf(t->path, sizeof(t->path), "%s/hale.json", t->dir);
+    *state = t;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct tmp *t = *state;
+
+    fixture_rmtree(t->dir);
+    free(t->dir);
+    free(t);
+    return 0;
+}
+
+/* Write text to the temp file and load it; *ret and d as hale_config_load leaves them. */
+static int load_text(struct tmp *t, const char *text, hale_config **ret, hale_diag *d)
+{
+    assert_int_equal(fixture_write(t->path, text), 0);
+    d->msg[0] = '\0';
+    return hale_config_load(t->path, ret, d);
+}
+
+/* Load text expecting HALE_ECONFIG with "<path><sep><want>" as the whole message. */
+static void expect_error_sep(struct tmp *t, const char *text, const char *sep, const char *want)
+{
+    hale_config *c = (hale_config *)(uintptr_t)0x1;
+    char full[5000];
+    hale_diag d;
+
+    assert_int_equal(load_text(t, text, &c, &d), HALE_ECONFIG);
+    assert_ptr_equal(c, (hale_config *)(uintptr_t)0x1); /* untouched on failure */
+    snprintf(full, sizeof(full), "%s%s%s", t->path, sep, want);
+    if (strcmp(d.msg, full) != 0)
+        fail_msg("for %s\n got: %s\nwant: %s", text, d.msg, full);
+}
+
+static void expect_error(struct tmp *t, const char *text, const char *want)
+{
+    expect_error_sep(t, text, ": ", want);
+}
+
+static void defaults(void **state)
+{
+    hale_config *c = NULL;
+
+    (void)state;
+    assert_int_equal(hale_config_new_defaults(&c), 0);
+    assert_int_equal(c->refs, 1);
+    assert_string_equal(c->source, "(defaults)");
+    assert_string_equal(c->listen, "127.0.0.1:9464");
+    assert_string_equal(c->data_dir, "./var");
+    assert_string_equal(c->policies_dir, "./policies");
+    assert_string_equal(c->tools_dir, "./tools");
+    assert_string_equal(c->prompts_dir, "./prompts");
+    assert_string_equal(c->log_level, "info");
+    assert_int_equal(c->max_body_bytes, 1048576);
+    assert_int_equal(c->n_group_by, 2);
+    assert_string_equal(c->group_by[0], "alertname");
+    assert_string_equal(c->group_by[1], "service");
+    assert_null(c->group_by[2]);
+    assert_int_equal(c->group_window_s, 300);
+    assert_int_equal(c->max_connections, 1024);
+    assert_int_equal(c->idle_timeout_s, 60);
+    assert_int_equal(c->request_timeout_s, 10);
+    assert_int_equal(c->shutdown_timeout_s, 5);
+    assert_string_equal(c->store_sync, "full");
+    assert_int_equal(c->event_retention_days, 30);
+    assert_ptr_equal(hale_config_ref(c), c);
+    assert_int_equal(c->refs, 2);
+    hale_config_unref(c);
+    assert_int_equal(c->refs, 1);
+    hale_config_unref(c);
+    hale_config_unref(NULL);
+}
+
+static void full_file(void **state)
+{
+    hale_config *c = NULL;
+    hale_diag d;
+
+    (void)state;
+    assert_int_equal(hale_config_load(fixture_path("config/full.json"), &c, &d), 0);
+    assert_string_equal(c->source, fixture_path("config/full.json"));
+    assert_string_equal(c->listen, "[::1]:19464");
+    assert_string_equal(c->data_dir, "/var/lib/hale");
+    assert_string_equal(c->policies_dir, "/etc/hale/policies");
+    assert_string_equal(c->tools_dir, "/usr/lib/hale/tools");
+    assert_string_equal(c->prompts_dir, "/etc/hale/prompts");
+    assert_string_equal(c->log_level, "warn,http=debug,store=info");
+    assert_int_equal(c->max_body_bytes, 2 * 1048576);
+    assert_int_equal(c->n_group_by, 3);
+    assert_string_equal(c->group_by[2], "namespace");
+    assert_null(c->group_by[3]);
+    assert_int_equal(c->group_window_s, 600);
+    assert_int_equal(c->max_connections, 256);
+    assert_int_equal(c->idle_timeout_s, 30);
+    assert_int_equal(c->request_timeout_s, 20);
+    assert_int_equal(c->shutdown_timeout_s, 15);
+    assert_string_equal(c->store_sync, "normal");
+    assert_int_equal(c->event_retention_days, 0);
+    hale_config_unref(c);
+}
+
+static void empty_object_gives_defaults(void **state)
+{
+    hale_config *c = NULL;
+    hale_diag d;
+
+    assert_int_equal(load_text(*state, "{}\n", &c, &d), 0);
+    assert_string_equal(c->listen, "127.0.0.1:9464");
+    assert_int_equal(c->n_group_by, 2);
+    assert_string_equal(c->source, ((struct tmp *)*state)->path);
+    hale_config_unref(c);
+}
+
+static void file_errors(void **state)
+{
+    struct tmp *t = *state;
+    hale_config *c = NULL;
+    hale_diag d;
+    char want[4300];
+    char *big;
+    size_t n = HALE_MAX_CONFIG_BYTES + 1;
+
+    (void)t;
+    assert_int_equal(hale_config_load(fixture_path("config/bad_syntax.json"), &c, &d),
+                     HALE_ECONFIG);
+    snprintf(want, sizeof(want), "%s:3:25: string or '}' expected near ','",
+             fixture_path("config/bad_syntax.json"));
+    if (strncmp(d.msg, want, strlen(want)) != 0)
+        fail_msg("got %s", d.msg);
+    assert_int_equal(hale_config_load(fixture_path("config/top_array.json"), &c, &d), HALE_ECONFIG);
+    snprintf(want, sizeof(want), "%s: expected a JSON object at the top level, got array",
+             fixture_path("config/top_array.json"));
+    assert_string_equal(d.msg, want);
+
+    assert_int_equal(hale_config_load("/nonexistent/hale.json", &c, &d), -ENOENT);
+    assert_string_equal(d.msg, "cannot read '/nonexistent/hale.json': no such file or directory");
+    assert_int_equal(hale_config_load(t->dir, &c, &d), -EISDIR);
+    assert_null(c);
+
+    expect_error_sep(t, "{\"listen\": \"\xff\"}", ":", "1:13: invalid UTF-8 at byte 12");
+    expect_error_sep(t, "{\"store_sync\": \"full\", \"store_sync\": \"normal\"}", ":",
+                     "1:35: duplicate object key near '\"store_sync\"'");
+    expect_error_sep(t, "", ":", "1:0: '[' or '{' expected near end of file");
+    big = malloc(n + 1);
+    assert_non_null(big);
+    memset(big, ' ', n);
+    big[0] = '{';
+    big[n - 1] = '}';
+    big[n] = '\0';
+    snprintf(want, sizeof(want), "file is larger than %u bytes", HALE_MAX_CONFIG_BYTES);
+    expect_error(t, big, want);
+    big[n - 2] = '}';
+    big[n - 1] = '\0'; /* exactly the limit is fine */
+    assert_int_equal(load_text(t, big, &c, &d), 0);
+    hale_config_unref(c);
+    free(big);
+}
+
+static void unknown_key(void **state)
+{
+    expect_error(*state, "{\"listen\": \"127.0.0.1:1\", \"lissten\": 1}",
+                 "unknown key 'lissten' (known keys: listen, data_dir, policies_dir, tools_dir, "
+                 "prompts_dir, log_level, max_body_bytes, group_by, group_window_s, "
+                 "max_connections, idle_timeout_s, request_timeout_s, shutdown_timeout_s, "
+                 "store_sync, event_retention_days)");
+}
+
+static void wrong_types(void **state)
+{
+    static const struct {
+        const char *text;
+        const char *want;
+    } cases[] = {
+        {"{\"group_window_s\": \"300\"}",
+         "key 'group_window_s': expected an integer from 1 to 604800, got string"},
+        {"{\"group_window_s\": 1.5}",
+         "key 'group_window_s': expected an integer from 1 to 604800, got real"},
+        {"{\"idle_timeout_s\": null}",
+         "key 'idle_timeout_s': expected an integer from 1 to 3600, got null"},
+        {"{\"data_dir\": 5}",
+         "key 'data_dir': expected a non-empty string of at most 4096 bytes, got integer"},
+        {"{\"listen\": [\"127.0.0.1:1\"]}",
+         "key 'listen': expected \"host:port\" or \"[ipv6]:port\" with a port from 0 to 65535, "
+         "got array"},
+        {"{\"group_by\": \"alertname\"}",
+         "key 'group_by': expected an array of 1 to 16 distinct label names matching "
+         "[a-zA-Z_][a-zA-Z0-9_]*, got string"},
+        {"{\"store_sync\": true}",
+         "key 'store_sync': expected one of \"full\", \"normal\", got boolean"},
+        {"{\"max_body_bytes\": {}}",
+         "key 'max_body_bytes': expected a size from 1 to 16777216 bytes (an integer, or a "
+         "string like \"1MiB\"), got object"},
+    };
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(cases); i++)
+        expect_error(*state, cases[i].text, cases[i].want);
+}
+
+static void ranges(void **state)
+{
+    static const struct {
+        const char *text;
+        const char *want;
+    } cases[] = {
+        {"{\"group_window_s\": 0}",
+         "key 'group_window_s': expected an integer from 1 to 604800, got 0"},
+        {"{\"group_window_s\": 604801}",
+         "key 'group_window_s': expected an integer from 1 to 604800, got 604801"},
+        {"{\"max_connections\": -1}",
+         "key 'max_connections': expected an integer from 1 to 4096, got -1"},
+        {"{\"max_connections\": 4097}",
+         "key 'max_connections': expected an integer from 1 to 4096, got 4097"},
+        {"{\"request_timeout_s\": 601}",
+         "key 'request_timeout_s': expected an integer from 1 to 600, got 601"},
+        {"{\"shutdown_timeout_s\": 301}",
+         "key 'shutdown_timeout_s': expected an integer from 1 to 300, got 301"},
+        {"{\"event_retention_days\": 36501}",
+         "key 'event_retention_days': expected an integer from 0 to 36500, got 36501"},
+        {"{\"max_body_bytes\": 16777217}",
+         "key 'max_body_bytes': expected a size from 1 to 16777216 bytes (an integer, or a "
+         "string like \"1MiB\"), got 16777217"},
+        {"{\"max_body_bytes\": \"17MiB\"}",
+         "key 'max_body_bytes': expected a size from 1 to 16777216 bytes (an integer, or a "
+         "string like \"1MiB\"), got '17MiB'"},
+        {"{\"max_body_bytes\": \"1 MiB\"}",
+         "key 'max_body_bytes': expected a size from 1 to 16777216 bytes (an integer, or a "
+         "string like \"1MiB\"), got '1 MiB'"},
+        {"{\"max_body_bytes\": 0}",
+         "key 'max_body_bytes': expected a size from 1 to 16777216 bytes (an integer, or a "
+         "string like \"1MiB\"), got 0"},
+        {"{\"data_dir\": \"\"}",
+         "key 'data_dir': expected a non-empty string of at most 4096 bytes, got ''"},
+        {"{\"store_sync\": \"fast\"}",
+         "key 'store_sync': expected one of \"full\", \"normal\", got 'fast'"},
+        {"{\"listen\": \"localhost\"}",
+         "key 'listen': expected \"host:port\" or \"[ipv6]:port\" with a port from 0 to 65535, "
+         "got 'localhost'"},
+        {"{\"listen\": \":9464\"}",
+         "key 'listen': expected \"host:port\" or \"[ipv6]:port\" with a port from 0 to 65535, "
+         "got ':9464'"},
+        {"{\"listen\": \"127.0.0.1:65536\"}",
+         "key 'listen': expected \"host:port\" or \"[ipv6]:port\" with a port from 0 to 65535, "
+         "got '127.0.0.1:65536'"},
+        {"{\"log_level\": \"loud\"}",
+         "key 'log_level': expected a level spec like \"info\" or \"warn,http=debug\" (levels: "
+         "error, warn, notice, info, debug), got 'loud'"},
+    };
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(cases); i++)
+        expect_error(*state, cases[i].text, cases[i].want);
+}
+
+static void sizes_and_edges_accepted(void **state)
+{
+    hale_config *c = NULL;
+    hale_diag d;
+
+    assert_int_equal(load_text(*state,
+                               "{\"max_body_bytes\": \"1MiB\", \"event_retention_days\": 36500,"
+                               " \"listen\": \"0.0.0.0:0\", \"group_window_s\": 604800}",
+                               &c, &d),
+                     0);
+    assert_int_equal(c->max_body_bytes, 1048576);
+    assert_int_equal(c->event_retention_days, 36500);
+    assert_int_equal(c->group_window_s, 604800);
+    assert_string_equal(c->listen, "0.0.0.0:0");
+    hale_config_unref(c);
+    assert_int_equal(load_text(*state, "{\"max_body_bytes\": \"16MiB\"}", &c, &d), 0);
+    assert_int_equal(c->max_body_bytes, HALE_MAX_BODY_BYTES);
+    hale_config_unref(c);
+    assert_int_equal(load_text(*state, "{\"max_body_bytes\": 1}", &c, &d), 0);
+    assert_int_equal(c->max_body_bytes, 1);
+    hale_config_unref(c);
+}
+
+static void group_by_rules(void **state)
+{
+    static const struct {
+        const char *text;
+        const char *got;
+    } bad[] = {
+        {"{\"group_by\": []}", "got 0 elements"},
+        {"{\"group_by\": [\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\",\"j\",\"k\",\"l\","
+         "\"m\",\"n\",\"o\",\"p\",\"q\"]}",
+         "got 17 elements"},
+        {"{\"group_by\": [\"alertname\", 3]}", "got integer at index 1"},
+        {"{\"group_by\": [\"a-b\"]}", "got 'a-b'"},
+        {"{\"group_by\": [\"1a\"]}", "got '1a'"},
+        {"{\"group_by\": [\"\"]}", "got ''"},
+        {"{\"group_by\": [\"service\", \"alertname\", \"service\"]}", "got a duplicate 'service'"},
+    };
+    hale_config *c = NULL;
+    hale_diag d;
+    char want[512];
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(bad); i++) {
+        snprintf(want, sizeof(want),
+                 "key 'group_by': expected an array of 1 to 16 distinct label names matching "
+                 "[a-zA-Z_][a-zA-Z0-9_]*, %s",
+                 bad[i].got);
+        expect_error(*state, bad[i].text, want);
+    }
+    assert_int_equal(load_text(*state, "{\"group_by\": [\"_a\", \"B9\", \"alertname\"]}", &c, &d),
+                     0);
+    assert_int_equal(c->n_group_by, 3);
+    assert_string_equal(c->group_by[0], "_a");
+    assert_string_equal(c->group_by[1], "B9");
+    assert_null(c->group_by[3]);
+    hale_config_unref(c);
+}
+
+static void reload_checks(void **state)
+{
+    hale_config *cur = NULL, *next = NULL;
+    hale_diag d;
+    char want[4400];
+
+    assert_int_equal(hale_config_new_defaults(&cur), 0);
+    assert_int_equal(
+        load_text(*state, "{\"log_level\": \"debug\", \"group_window_s\": 60}", &next, &d), 0);
+    assert_int_equal(hale_config_check_reload(cur, next, &d), 0);
+    hale_config_unref(next);
+
+    assert_int_equal(load_text(*state, "{\"listen\": \"0.0.0.0:9464\"}", &next, &d), 0);
+    assert_int_equal(hale_config_check_reload(cur, next, &d), HALE_ECONFIG);
+    snprintf(want, sizeof(want),
+             "%s: key 'listen' changed from \"127.0.0.1:9464\" to \"0.0.0.0:9464\", which needs "
+             "a restart",
+             ((struct tmp *)*state)->path);
+    assert_string_equal(d.msg, want);
+    hale_config_unref(next);
+
+    assert_int_equal(load_text(*state, "{\"store_sync\": \"normal\"}", &next, &d), 0);
+    assert_int_equal(hale_config_check_reload(cur, next, &d), HALE_ECONFIG);
+    assert_non_null(strstr(d.msg, "key 'store_sync' changed from \"full\" to \"normal\""));
+    hale_config_unref(next);
+
+    assert_int_equal(load_text(*state, "{\"data_dir\": \"./elsewhere\"}", &next, &d), 0);
+    assert_int_equal(hale_config_check_reload(cur, next, &d), HALE_ECONFIG);
+    assert_non_null(strstr(d.msg, "key 'data_dir'"));
+    hale_config_unref(next);
+    hale_config_unref(cur);
+}
+
+static void to_json_round_trip(void **state)
+{
+    struct tmp *t = *state;
+    hale_config *c = NULL, *back = NULL;
+    char *s1, *s2;
+    hale_diag d;
+
+    assert_int_equal(hale_config_load(fixture_path("config/full.json"), &c, &d), 0);
+    s1 = hale_config_to_json(c);
+    assert_non_null(s1);
+    assert_non_null(strstr(s1, "\"max_body_bytes\": 2097152"));
+    assert_non_null(strstr(s1, "\n  \"listen\": \"[::1]:19464\",\n"));
+    assert_true(strstr(s1, "\"listen\"") < strstr(s1, "\"data_dir\""));
+    assert_true(strstr(s1, "\"store_sync\"") < strstr(s1, "\"event_retention_days\""));
+    assert_null(strstr(s1, "source"));
+    assert_int_equal(load_text(t, s1, &back, &d), 0);
+    s2 = hale_config_to_json(back);
+    assert_string_equal(s1, s2);
+    assert_int_equal(hale_config_check_reload(c, back, &d), 0);
+    free(s1);
+    free(s2);
+    hale_config_unref(back);
+    hale_config_unref(c);
+
+    assert_int_equal(hale_config_new_defaults(&c), 0);
+    s1 = hale_config_to_json(c);
+    assert_int_equal(load_text(t, s1, &back, &d), 0);
+    s2 = hale_config_to_json(back);
+    assert_string_equal(s1, s2);
+    assert_non_null(strstr(s1, "\"group_by\": [\n    \"alertname\",\n    \"service\"\n  ]"));
+    free(s1);
+    free(s2);
+    hale_config_unref(back);
+    hale_config_unref(c);
+}
+
+static void default_path_in_cwd(void **state)
+{
+    struct tmp *t = *state;
+    char old[4096];
+
+    assert_non_null(getcwd(old, sizeof(old)));
+    assert_int_equal(chdir(t->dir), 0);
+    assert_null(hale_config_default_path());
+    assert_int_equal(fixture_write("hale.json", "{}"), 0);
+    assert_string_equal(hale_config_default_path(), HALE_CONFIG_DEFAULT_FILE);
+    assert_int_equal(chdir(old), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(defaults),
+        cmocka_unit_test(full_file),
+        cmocka_unit_test_setup_teardown(empty_object_gives_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(file_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(unknown_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(wrong_types, setup, teardown),
+        cmocka_unit_test_setup_teardown(ranges, setup, teardown),
+        cmocka_unit_test_setup_teardown(sizes_and_edges_accepted, setup, teardown),
+        cmocka_unit_test_setup_teardown(group_by_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(reload_checks, setup, teardown),
+        cmocka_unit_test_setup_teardown(to_json_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(default_path_in_cwd, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
