@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -78,4 +81,77 @@ static int rm_entry(const char *path, const struct stat *st, int type, struct FT
 int fixture_rmtree(const char *dir)
 {
     return nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int send_all(int fd, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -errno;
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int fixture_http(unsigned port, const char *method, const char *path, const char *content_type,
+                 const char *body, char **ret_body)
+{
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    char head[1024], *resp = NULL, *p;
+    size_t len = 0, cap = 0;
+    int fd, r, status = -EPROTO;
+
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+        r = -errno;
+        close(fd);
+        return r;
+    }
+    snprintf(head, sizeof(head),
+             "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s%s%s"
+             "Content-Length: %zu\r\n\r\n",
+             method, path, content_type ? "Content-Type: " : "", content_type ? content_type : "",
+             content_type ? "\r\n" : "", body ? strlen(body) : 0);
+    r = send_all(fd, head, strlen(head));
+    if (r == 0 && body)
+        r = send_all(fd, body, strlen(body));
+    for (;;) {
+        ssize_t n;
+
+        if (r < 0)
+            break;
+        if (len + 4096 + 1 > cap) {
+            char *grown = realloc(resp, cap = cap * 2 + 8192);
+            if (!grown) {
+                r = -ENOMEM;
+                break;
+            }
+            resp = grown;
+        }
+        n = recv(fd, resp + len, cap - len - 1, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    if (r == 0 && resp) {
+        resp[len] = '\0';
+        if (strncmp(resp, "HTTP/1.1 ", 9) == 0)
+            status = (int)strtol(resp + 9, NULL, 10);
+        p = strstr(resp, "\r\n\r\n");
+        if (ret_body)
+            *ret_body = strdup(p ? p + 4 : "");
+    }
+    free(resp);
+    return r < 0 ? r : status;
 }

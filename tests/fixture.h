@@ -27,3 +27,9 @@ char *fixture_tmpdir(const char *prefix);
 
 /* rm -rf dir (no symlinks followed). Returns 0 or -errno. */
 int fixture_rmtree(const char *dir);
+
+/* One HTTP/1.1 request to 127.0.0.1:port over a new connection (Connection: close).
+ * content_type and body may be NULL. On success returns the status code and, when
+ * ret_body is non-NULL, the response body (caller frees); -errno on failure. */
+int fixture_http(unsigned port, const char *method, const char *path, const char *content_type,
+                 const char *body, char **ret_body);

@@ -28,11 +28,6 @@ int hale_cmd_run(int argc, char **argv)
         return r > 0 ? HALE_EXIT_OK : HALE_EXIT_USAGE;
     if (hale_cli_load_config(path, &cfg, &used) < 0)
         return HALE_EXIT_USAGE;
-    if (hale_log_configure(cfg->log_level) < 0) {
-        fprintf(stderr, "hale: log_level: invalid '%s'\n", cfg->log_level);
-        hale_config_unref(cfg);
-        return HALE_EXIT_USAGE;
-    }
     log_info("configuration from %s", used ? used : "built-in defaults");
     r = hale_loop_new(cfg, used, &loop, &diag);
     hale_config_unref(cfg);

@@ -118,6 +118,11 @@ int hale_loop_new(hale_config *cfg, const char *config_path, hale_loop **ret, ha
     }
     l->cfg = hale_config_ref(cfg);
     l->started_ms = hale_time_now_ms();
+    if (hale_log_configure(cfg->log_level) < 0) {
+        hale_diag_set(reterr, "log_level: invalid '%s'", cfg->log_level);
+        r = HALE_ECONFIG;
+        goto fail;
+    }
     hale__loop_stats_init(&l->stats);
     if (config_path && !(l->config_path = strdup(config_path))) {
         r = -ENOMEM;
