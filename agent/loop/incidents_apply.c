@@ -354,10 +354,6 @@ int hale_incidents_apply_alert(hale_incidents *m, const hale_alert *a, const cha
         now_in = cur;
     }
     if (r == 0)
-        r = hale_store_alert_receipt(m->store, a->fingerprint, a->starts_ms,
-                                     a->status == HALE_ALERT_FIRING ? "firing" : "resolved",
-                                     event_id, now_ms);
-    if (r >= 0)
         r = store_alert(m, a, source, now_in ? now_in->id : (e ? e->incident_id : 0), event_id,
                         now_ms);
     if (r == 0)

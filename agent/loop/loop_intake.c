@@ -7,6 +7,7 @@
 #include "hale/log.h"
 #include "loop/loop_int.h"
 #include "util/alloc.h"
+#include "util/buf.h"
 #include "util/timeutil.h"
 
 void hale__loop_submit(void *ud, hale_http_req *req, hale_ingest_batch *batch, const char *kind)
@@ -27,20 +28,35 @@ void hale__loop_submit(void *ud, hale_http_req *req, hale_ingest_batch *batch, c
     l->pending[l->n_pending++] = (struct pending){.req = req, .batch = batch, .kind = kind};
 }
 
+/* The event's normalized form: what it said about which alert. Labels and annotations live in
+ * the alerts table and the raw body, so they are not copied a third time. */
 static char *normalized_json(const hale_ingest_batch *b)
 {
-    json_t *list = json_array();
-    char *text = NULL;
+    hale_buf out;
+    char starts[40], ends[40];
+    int r;
 
-    for (size_t i = 0; list && i < b->n_alerts; i++) {
-        if (json_array_append_new(list, hale_ingest_alert_to_json(&b->alerts[i])) < 0)
-            goto out;
+    hale_buf_init(&out, HALE_MAX_BODY_BYTES);
+    r = hale_buf_putc(&out, '[');
+    for (size_t i = 0; r == 0 && i < b->n_alerts; i++) {
+        const hale_alert *a = &b->alerts[i];
+
+        hale_rfc3339_format(a->starts_ms, starts, sizeof(starts));
+        hale_rfc3339_format(a->ends_ms, ends, sizeof(ends));
+        r = hale_buf_printf(&out,
+                            "%s{\"fingerprint\":\"%s\",\"status\":\"%s\",\"startsAt\":\"%s\","
+                            "\"endsAt\":\"%s\"}",
+                            i ? "," : "", a->fingerprint,
+                            a->status == HALE_ALERT_FIRING ? "firing" : "resolved", starts,
+                            a->ends_ms == HALE_TIME_ZERO_MS ? "" : ends);
     }
-    if (list)
-        text = json_dumps(list, JSON_COMPACT);
-out:
-    json_decref(list);
-    return text;
+    if (r == 0)
+        r = hale_buf_putc(&out, ']');
+    if (r < 0) {
+        hale_buf_release(&out);
+        return NULL;
+    }
+    return hale_buf_detach(&out, NULL);
 }
 
 static int persist_one(hale_loop *l, struct pending *p, int64_t now_ms)

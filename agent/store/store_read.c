@@ -229,7 +229,7 @@ int hale_store_incident_counts(hale_store *s, int (*cb)(const char *state, int64
 
 int hale_store_count(hale_store *s, const char *table, int64_t *ret)
 {
-    static const char *const tables[] = {"events", "alerts", "alert_receipts", "incidents",
+    static const char *const tables[] = {"events", "alerts", "incidents",
                                          "incident_transitions", "outbox"};
     sqlite3_stmt *st = NULL;
     char sql[96];

@@ -34,8 +34,11 @@ static const char *const migrations[] = {
     "  version INTEGER NOT NULL);"
     "CREATE INDEX incidents_state ON incidents(state, id);"
     "CREATE INDEX incidents_active ON incidents(id) WHERE closed_ms = 0;"
+    /* Rows are appended in arrival order (rowid), so a batch of new alerts touches few pages;
+     * the fingerprint index is the dedup key. */
     "CREATE TABLE alerts ("
-    "  fingerprint TEXT PRIMARY KEY,"
+    "  id INTEGER PRIMARY KEY,"
+    "  fingerprint TEXT NOT NULL UNIQUE,"
     "  status TEXT NOT NULL CHECK (status IN ('firing', 'resolved')),"
     "  labels TEXT NOT NULL,"
     "  annotations TEXT NOT NULL,"
@@ -48,16 +51,8 @@ static const char *const migrations[] = {
     "  last_seen_ms INTEGER NOT NULL,"
     "  seen_count INTEGER NOT NULL,"
     "  incident_id INTEGER REFERENCES incidents(id) DEFERRABLE INITIALLY DEFERRED,"
-    "  last_event_id INTEGER NOT NULL) WITHOUT ROWID;"
+    "  last_event_id INTEGER NOT NULL);"
     "CREATE INDEX alerts_incident ON alerts(incident_id);"
-    /* One row per (alert, episode, status): the UNIQUE key makes re-sends idempotent. */
-    "CREATE TABLE alert_receipts ("
-    "  fingerprint TEXT NOT NULL,"
-    "  starts_ms INTEGER NOT NULL,"
-    "  status TEXT NOT NULL,"
-    "  event_id INTEGER NOT NULL,"
-    "  at_ms INTEGER NOT NULL,"
-    "  PRIMARY KEY (fingerprint, starts_ms, status)) WITHOUT ROWID;"
     "CREATE TABLE incident_transitions ("
     "  id INTEGER PRIMARY KEY,"
     "  incident_id INTEGER NOT NULL REFERENCES incidents(id) DEFERRABLE INITIALLY DEFERRED,"
@@ -100,8 +95,6 @@ const char *const hale__store_sql[ST__COUNT] = {
                         "starts_ms = ?8, ends_ms = ?9, last_seen_ms = ?11, "
                         "seen_count = seen_count + 1, "
                         "incident_id = NULLIF(?13, 0), last_event_id = ?14",
-    [ST_ALERT_RECEIPT] = "INSERT INTO alert_receipts (fingerprint, starts_ms, status, event_id, "
-                         "at_ms) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
     [ST_INCIDENT_PUT] = "INSERT INTO incidents (" INCIDENT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, "
                         "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) "
                         "ON CONFLICT (id) DO UPDATE SET group_key = ?2, group_labels = ?3, "
@@ -124,9 +117,9 @@ const char *const hale__store_sql[ST__COUNT] = {
                             "ORDER BY id",
     [ST_INCIDENT_GET] = "SELECT " INCIDENT_COLS " FROM incidents WHERE id = ?1",
     [ST_ALERT_GET] = "SELECT " ALERT_COLS " FROM alerts WHERE fingerprint = ?1",
-    [ST_ALERTS_ALL] = "SELECT " ALERT_COLS " FROM alerts ORDER BY first_seen_ms, fingerprint",
+    [ST_ALERTS_ALL] = "SELECT " ALERT_COLS " FROM alerts ORDER BY id",
     [ST_ALERTS_OF_INCIDENT] = "SELECT " ALERT_COLS " FROM alerts WHERE incident_id = ?1 "
-                              "ORDER BY first_seen_ms, fingerprint",
+                              "ORDER BY id",
     [ST_TRANSITIONS_OF_INCIDENT] = "SELECT incident_id, from_state, to_state, at_ms, reason "
                                    "FROM incident_transitions WHERE incident_id = ?1 ORDER BY id",
     [ST_OUTBOX_PENDING] = "SELECT id, kind, COALESCE(incident_id, 0), payload, created_ms, "

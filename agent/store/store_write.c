@@ -64,25 +64,6 @@ int hale_store_alert_upsert(hale_store *s, const hale_alert_rec *a)
     return step_insert(s, st, r, NULL);
 }
 
-int hale_store_alert_receipt(hale_store *s, const char *fingerprint, int64_t starts_ms,
-                             const char *status, int64_t event_id, int64_t at_ms)
-{
-    sqlite3_stmt *st = s->stmt[ST_ALERT_RECEIPT];
-    int r;
-
-    r = hale__store_bind_text(st, 1, fingerprint);
-    if (r == 0)
-        r = hale__store_bind_int(st, 2, starts_ms);
-    if (r == 0)
-        r = hale__store_bind_text(st, 3, status);
-    if (r == 0)
-        r = bind_ints(st, 4, (const int64_t[]){event_id, at_ms}, 2);
-    r = step_insert(s, st, r, NULL);
-    if (r < 0)
-        return r;
-    return sqlite3_changes(s->db) > 0 ? 1 : 0;
-}
-
 int hale_store_incident_put(hale_store *s, const hale_incident_rec *i)
 {
     sqlite3_stmt *st = s->stmt[ST_INCIDENT_PUT];

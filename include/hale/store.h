@@ -46,11 +46,11 @@ typedef struct hale_event_rec {
     const char *source;     /* sender: receiver name or the event's source */
     const void *raw;        /* the accepted body, byte for byte */
     size_t raw_len;         /* bytes in raw */
-    const char *normalized; /* compact JSON array of normalized alerts */
+    const char *normalized; /* compact JSON array: per alert its fingerprint, status and times */
 } hale_event_rec;
 
 typedef struct hale_alert_rec {
-    const char *fingerprint;   /* 16 hex digits; primary key */
+    const char *fingerprint;   /* 16 hex digits; unique */
     const char *status;        /* "firing" or "resolved" */
     const char *labels;        /* compact JSON object */
     const char *annotations;   /* compact JSON object */
@@ -108,10 +108,6 @@ typedef struct hale_outbox_rec {
 int hale_store_event_insert(hale_store *s, const hale_event_rec *e, int64_t *ret_id);
 /* Insert, or update everything but first_seen_ms and count one more receipt. */
 int hale_store_alert_upsert(hale_store *s, const hale_alert_rec *a);
-/* Record that (fingerprint, starts_ms, status) was received. Returns 1 when new, 0 when the
- * same triple was recorded before (an Alertmanager re-send), or HALE_ESTORE. */
-int hale_store_alert_receipt(hale_store *s, const char *fingerprint, int64_t starts_ms,
-                             const char *status, int64_t event_id, int64_t at_ms);
 int hale_store_incident_put(hale_store *s, const hale_incident_rec *r); /* insert or update */
 int hale_store_transition_add(hale_store *s, const hale_transition_rec *t);
 int hale_store_outbox_add(hale_store *s, const hale_outbox_rec *o, int64_t *ret_id);
