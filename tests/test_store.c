@@ -115,10 +115,17 @@ static void wal_and_page_size(void **state)
     sqlite3_close(db);
 }
 
-static void one_row_per_fingerprint(void **state)
+static int seen_count(const hale_alert_rec *r, void *ud)
+{
+    *(int64_t *)ud = r->seen_count;
+    return 0;
+}
+
+static void alert_upsert_by_id_counts_receipts(void **state)
 {
     struct env *e = *state;
-    hale_alert_rec a = {.fingerprint = "0123456789abcdef", .status = "firing", .labels = "{}",
+    hale_alert_rec a = {.id = 1, .fingerprint = "0123456789abcdef", .status = "firing",
+                        .labels = "{}",
                         .annotations = "{}", .severity = "", .source = "t",
                         .generator_url = "", .seen_count = 1};
     int64_t n = 0;
@@ -128,10 +135,16 @@ static void one_row_per_fingerprint(void **state)
         a.last_seen_ms = i;
         assert_int_equal(hale_store_alert_upsert(e->s, &a), 0);
     }
+    a.id = 2;
     a.fingerprint = "fedcba9876543210";
     assert_int_equal(hale_store_alert_upsert(e->s, &a), 0);
     assert_int_equal(hale_store_commit(e->s), 0);
     assert_int_equal(hale_store_count(e->s, "alerts", &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(hale_store_alert_get(e->s, 1, seen_count, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(hale_store_alert_get(e->s, 9, seen_count, &n), HALE_ENOTFOUND);
+    assert_int_equal(hale_store_max_alert_id(e->s, &n), 0);
     assert_int_equal(n, 2);
 }
 
@@ -165,7 +178,7 @@ static void incident_upsert_and_json(void **state)
 {
     struct env *e = *state;
     hale_incident_rec r = incident_rec(1, "open");
-    hale_alert_rec a = {.fingerprint = "0123456789abcdef", .status = "firing",
+    hale_alert_rec a = {.id = 1, .fingerprint = "0123456789abcdef", .status = "firing",
                         .labels = "{\"alertname\":\"X\"}", .annotations = "{}",
                         .severity = "warning", .source = "alertmanager", .generator_url = "",
                         .starts_ms = 1000, .ends_ms = -62135596800000LL, .first_seen_ms = 1000,
@@ -179,6 +192,10 @@ static void incident_upsert_and_json(void **state)
     assert_int_equal(hale_store_alert_upsert(e->s, &a), 0);
     a.last_seen_ms = 2000;
     assert_int_equal(hale_store_alert_upsert(e->s, &a), 0);
+    /* Membership is written separately; a lost pair is rebuilt from alerts.incident_id. */
+    assert_int_equal(hale_store_incident_alerts_rebuild(e->s), 1);
+    assert_int_equal(hale_store_incident_alerts_rebuild(e->s), 0);
+    assert_int_equal(hale_store_incident_alert_add(e->s, 1, 1), 0);
     r.state = "investigating";
     r.version = 1;
     assert_int_equal(hale_store_incident_put(e->s, &r), 0);
@@ -256,7 +273,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(migrates_and_reopens, setup, teardown),
         cmocka_unit_test_setup_teardown(refuses_missing_and_newer_databases, setup, teardown),
         cmocka_unit_test_setup_teardown(wal_and_page_size, setup, teardown),
-        cmocka_unit_test_setup_teardown(one_row_per_fingerprint, setup, teardown),
+        cmocka_unit_test_setup_teardown(alert_upsert_by_id_counts_receipts, setup, teardown),
         cmocka_unit_test_setup_teardown(dangling_incident_reference_fails_commit, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(incident_upsert_and_json, setup, teardown),

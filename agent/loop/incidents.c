@@ -22,20 +22,7 @@ void hale__inc_free(struct inc *inc)
     free(inc->severity);
     free(inc->state_reason);
     free(inc->context);
-    free(inc->fps);
     free(inc);
-}
-
-int hale__inc_attach_fp(struct inc *inc, const char *fp)
-{
-    void *arr = inc->fps;
-    int r = hale_grow(&arr, &inc->cap_fps, inc->n_fps, sizeof(*inc->fps));
-
-    inc->fps = arr;
-    if (r < 0)
-        return r;
-    memcpy(inc->fps[inc->n_fps++], fp, HALE_FINGERPRINT_LEN + 1);
-    return 0;
 }
 
 struct inc *hale__incidents_get(const hale_incidents *m, int64_t id)
@@ -104,7 +91,8 @@ static void drop_caches(hale_incidents *m)
     hale_map_free(m->by_group);
     hale_map_free(m->alerts);
     m->by_id = m->by_group = m->alerts = NULL;
-    m->n_dirty = m->n_entered = 0;
+    m->n_dirty = m->n_entered = m->n_pairs = 0;
+    m->pairs_in_tx = false;
     m->loaded = false;
 }
 
@@ -140,30 +128,38 @@ static int load_incident(const hale_incident_rec *r, void *ud)
 static int load_alert(const hale_alert_rec *r, void *ud)
 {
     hale_incidents *m = ud;
-    struct inc *inc = hale__incidents_get(m, r->incident_id);
     struct alert_entry *e;
 
-    if (!inc || strlen(r->fingerprint) != HALE_FINGERPRINT_LEN)
-        return 0;
+    if (strlen(r->fingerprint) != HALE_FINGERPRINT_LEN)
+        return 0; /* not written by hale: ignore rather than refuse to start */
     e = malloc(sizeof(*e));
     if (!e)
         return -ENOMEM;
+    e->id = r->id;
     e->incident_id = r->incident_id;
     e->starts_ms = r->starts_ms;
     e->status = strcmp(r->status, "firing") == 0 ? HALE_ALERT_FIRING : HALE_ALERT_RESOLVED;
+    /* Rows come in id order: a later duplicate (impossible through hale) wins. */
+    free(hale_map_get(m->alerts, r->fingerprint));
     if (hale_map_put(m->alerts, r->fingerprint, e) < 0) {
         free(e);
         return -ENOMEM;
     }
-    return hale__inc_attach_fp(inc, r->fingerprint);
+    return 0;
 }
 
-static int load_alerts_of(const char *key, void *value, void *ud)
+/* Pairs not yet written when the process stopped are implied by alerts.incident_id. */
+static int rebuild_pairs(hale_incidents *m)
 {
-    struct inc *inc = value;
+    int r = hale_store_begin(m->store);
 
-    (void)key;
-    return hale_store_alerts_each(((hale_incidents *)ud)->store, inc->id, load_alert, ud);
+    if (r == 0)
+        r = hale_store_incident_alerts_rebuild(m->store);
+    if (r >= 0)
+        r = hale_store_commit(m->store);
+    else
+        hale_store_rollback(m->store);
+    return r;
 }
 
 static int load(hale_incidents *m)
@@ -180,9 +176,15 @@ static int load(hale_incidents *m)
     if (r < 0)
         return r;
     m->next_id++;
+    r = hale_store_max_alert_id(m->store, &m->next_alert_id);
+    if (r < 0)
+        return r;
+    m->next_alert_id++;
     r = hale_store_incidents_active_each(m->store, load_incident, m);
     if (r == 0)
-        r = hale_map_foreach(m->by_id, load_alerts_of, m);
+        r = hale_store_alerts_each(m->store, 0, load_alert, m);
+    if (r == 0)
+        r = rebuild_pairs(m);
     if (r < 0)
         return r;
     m->loaded = true;
@@ -226,6 +228,7 @@ void hale_incidents_free(hale_incidents *m)
     free_group_by(m);
     free(m->dirty);
     free(m->entered);
+    free(m->pairs);
     free(m);
 }
 
@@ -258,9 +261,37 @@ void hale_incidents_set_staged(hale_incidents *m, hale_incident_state s, bool st
         m->staged[s] = staged;
 }
 
-int hale_incidents_flush(hale_incidents *m, int64_t now_ms)
+#define PAIRS_EVERY_MS 1000
+#define PAIRS_MAX      4096u
+
+int hale__incidents_add_pair(hale_incidents *m, int64_t incident_id, int64_t alert_id)
 {
-    for (size_t i = 0; i < m->n_dirty; i++) {
+    void *arr = m->pairs;
+    int r = hale_grow(&arr, &m->cap_pairs, m->n_pairs, sizeof(*m->pairs));
+
+    m->pairs = arr;
+    if (r < 0)
+        return r;
+    m->pairs[m->n_pairs++] = (struct pair){incident_id, alert_id};
+    return 0;
+}
+
+static int write_pairs(hale_incidents *m)
+{
+    int r = 0;
+
+    for (size_t i = 0; r == 0 && i < m->n_pairs; i++)
+        r = hale_store_incident_alert_add(m->store, m->pairs[i].incident_id,
+                                          m->pairs[i].alert_id);
+    m->pairs_in_tx = r == 0;
+    return r;
+}
+
+int hale_incidents_flush(hale_incidents *m, int64_t now_ms, bool all_pairs)
+{
+    int r = 0;
+
+    for (size_t i = 0; r == 0 && i < m->n_dirty; i++) {
         struct inc *inc = m->dirty[i];
         hale_incident_rec rec = {
             .id = inc->id, .group_key = inc->group_key, .group_labels = inc->group_labels,
@@ -271,25 +302,23 @@ int hale_incidents_flush(hale_incidents *m, int64_t now_ms)
             .closed_ms = inc->closed_ms, .alerts_total = inc->alerts_total,
             .alerts_firing = inc->alerts_firing, .attempts = inc->attempts,
             .version = inc->version + 1};
-        int r = hale_store_incident_put(m->store, &rec);
 
-        if (r < 0)
-            return r;
+        r = hale_store_incident_put(m->store, &rec);
     }
-    return 0;
+    if (r == 0 && m->n_pairs > 0 &&
+        (all_pairs || m->n_pairs >= PAIRS_MAX || now_ms - m->pairs_written_ms >= PAIRS_EVERY_MS)) {
+        r = write_pairs(m);
+        if (r == 0)
+            m->pairs_written_ms = now_ms;
+    }
+    return r;
 }
 
-/* A closed incident leaves the caches; its alerts are found in the store if they come back. */
+/* A closed incident leaves memory; its alerts stay in the map for deduplication. */
 static void evict(hale_incidents *m, struct inc *inc)
 {
     char key[24];
 
-    for (size_t i = 0; i < inc->n_fps; i++) {
-        struct alert_entry *e = hale_map_get(m->alerts, inc->fps[i]);
-
-        if (e && e->incident_id == inc->id)
-            free(hale_map_remove(m->alerts, inc->fps[i]));
-    }
     if (hale_map_get(m->by_group, inc->group_key) == inc)
         (void)hale_map_remove(m->by_group, inc->group_key);
     id_key(inc->id, key);
@@ -308,6 +337,10 @@ void hale_incidents_committed(hale_incidents *m, hale_incidents_entered_fn enter
     for (size_t i = 0; i < m->n_dirty; i++) {
         m->dirty[i]->dirty = false;
         m->dirty[i]->version++;
+    }
+    if (m->pairs_in_tx) {
+        m->n_pairs = 0;
+        m->pairs_in_tx = false;
     }
     for (size_t i = 0; i < m->n_dirty; i++)
         if (m->dirty[i]->closed_ms != 0)

@@ -1,7 +1,8 @@
 /* agent/loop/incidents.h - correlation of alerts into incidents and the incident state machine
- * applied to the store. Keeps active incidents and their alerts in memory so that a webhook
- * costs hash lookups and a few prepared statements; the store stays the truth: after a failed
- * transaction the caches are rebuilt from it. Loop thread only. */
+ * applied to the store. Keeps the active incidents and every alert's identity (fingerprint ->
+ * row, episode, incident) in memory, so that a webhook costs hash lookups and a few appends;
+ * the store stays the truth: at start and after a failed transaction the maps are rebuilt
+ * from it. One thread at a time: the loop thread, or the commit job it hands the manager to. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -36,8 +37,10 @@ int hale_incidents_apply_alert(hale_incidents *m, const hale_alert *a, const cha
 int hale_incidents_transition(hale_incidents *m, int64_t id, hale_incident_state to,
                               const char *reason, int64_t now_ms);
 
-/* Write every incident changed in this transaction; call once right before the commit. */
-int hale_incidents_flush(hale_incidents *m, int64_t now_ms);
+/* Write every incident changed in this transaction; call once right before the commit. Which
+ * alerts were part of which incident is written about once a second (or when many wait, or
+ * with all_pairs); until then it is recoverable from the alerts rows. */
+int hale_incidents_flush(hale_incidents *m, int64_t now_ms, bool all_pairs);
 
 /* The commit succeeded: closed incidents leave the caches, then entered(ud, ...) runs once for
  * each incident that entered a staged state in it, with the id of its work item. The callback
@@ -54,4 +57,4 @@ int hale_incidents_aborted(hale_incidents *m);
 int hale_incidents_view(const hale_incidents *m, int64_t id, hale_incident_view *ret);
 
 size_t hale_incidents_active(const hale_incidents *m);     /* active incidents in memory */
-size_t hale_incidents_cached_alerts(const hale_incidents *m); /* alerts of active incidents */
+size_t hale_incidents_cached_alerts(const hale_incidents *m); /* every alert in the store */

@@ -10,23 +10,6 @@
 #include "util/buf.h"
 #include "util/json.h"
 
-/* What the store knows of an alert that is not in the cache. */
-struct known {
-    struct alert_entry e; /* its last state */
-    bool found;           /* the store has it */
-};
-
-static int keep_known(const hale_alert_rec *r, void *ud)
-{
-    struct known *k = ud;
-
-    k->found = true;
-    k->e.incident_id = r->incident_id;
-    k->e.starts_ms = r->starts_ms;
-    k->e.status = strcmp(r->status, "firing") == 0 ? HALE_ALERT_FIRING : HALE_ALERT_RESOLVED;
-    return 0;
-}
-
 static const char *label(const hale_alert *a, const char *name)
 {
     const char *v = json_string_value(json_object_get(a->labels, name));
@@ -252,12 +235,8 @@ static int apply_firing(hale_incidents *m, const hale_alert *a, const struct ale
     r = incident_for(m, a, now_ms, &inc);
     if (r < 0)
         return r;
-    if (!e || e->incident_id != inc->id) {
+    if (!e || e->incident_id != inc->id)
         inc->alerts_total++;
-        r = hale__inc_attach_fp(inc, a->fingerprint);
-        if (r < 0)
-            return r;
-    }
     inc->alerts_firing++;
     inc->last_alert_ms = now_ms;
     bump_severity(inc, a->severity);
@@ -282,41 +261,40 @@ static int apply_resolved(hale_incidents *m, const struct alert_entry *e, struct
     return r;
 }
 
-static int cache_alert(hale_incidents *m, const hale_alert *a, struct alert_entry *cached,
-                       struct inc *inc)
+/* The alert's entry after this receipt; a new alert gets the next row id. */
+static int remember(hale_incidents *m, const hale_alert *a, struct alert_entry *e,
+                    int64_t incident_id, struct alert_entry **ret)
 {
-    struct alert_entry *e = cached;
-
-    if (!inc) {
-        if (cached)
-            free(hale_map_remove(m->alerts, a->fingerprint));
-        return 0;
-    }
     if (!e) {
         e = malloc(sizeof(*e));
         if (!e || hale_map_put(m->alerts, a->fingerprint, e) < 0) {
             free(e);
             return -ENOMEM;
         }
+        e->id = m->next_alert_id++;
     }
-    e->incident_id = inc->id;
+    e->incident_id = incident_id;
     e->starts_ms = a->starts_ms;
     e->status = a->status;
+    *ret = e;
     return 0;
 }
 
 static int store_alert(hale_incidents *m, const hale_alert *a, const char *source,
-                       int64_t incident_id, int64_t event_id, int64_t now_ms)
+                       const struct alert_entry *e, int64_t event_id, int64_t now_ms)
 {
-    char *labels = hale_json_dump_canonical(a->labels);
-    char *annotations = hale_json_dump_canonical(a->annotations);
+    /* Alertmanager sends labels sorted (Go marshals maps in key order); insertion order is
+     * kept as received, which spares a sort per alert. */
+    char *labels = json_dumps(a->labels, JSON_COMPACT);
+    char *annotations = json_dumps(a->annotations, JSON_COMPACT);
     const char *status = a->status == HALE_ALERT_FIRING ? "firing" : "resolved";
-    hale_alert_rec rec = {.fingerprint = a->fingerprint, .status = status, .labels = labels,
-                          .annotations = annotations, .severity = a->severity,
-                          .source = source, .generator_url = a->generator_url,
-                          .starts_ms = a->starts_ms, .ends_ms = a->ends_ms,
-                          .first_seen_ms = now_ms, .last_seen_ms = now_ms, .seen_count = 1,
-                          .incident_id = incident_id, .last_event_id = event_id};
+    hale_alert_rec rec = {.id = e->id, .fingerprint = a->fingerprint, .status = status,
+                          .labels = labels, .annotations = annotations,
+                          .severity = a->severity, .source = source,
+                          .generator_url = a->generator_url, .starts_ms = a->starts_ms,
+                          .ends_ms = a->ends_ms, .first_seen_ms = now_ms,
+                          .last_seen_ms = now_ms, .seen_count = 1,
+                          .incident_id = e->incident_id, .last_event_id = event_id};
     int r = labels && annotations ? 0 : -ENOMEM;
 
     if (r == 0)
@@ -329,22 +307,13 @@ static int store_alert(hale_incidents *m, const hale_alert *a, const char *sourc
 int hale_incidents_apply_alert(hale_incidents *m, const hale_alert *a, const char *source,
                                int64_t event_id, int64_t now_ms)
 {
-    struct alert_entry *cached;
-    struct known k = {.found = false};
+    struct alert_entry *e, *now_e = NULL;
     struct inc *cur = NULL, *now_in = NULL;
-    const struct alert_entry *e;
     int r;
 
     if (!m->loaded && (r = hale_incidents_aborted(m)) < 0)
         return r;
-    cached = hale_map_get(m->alerts, a->fingerprint);
-    e = cached;
-    if (!e) {
-        r = hale_store_alert_get(m->store, a->fingerprint, keep_known, &k);
-        if (r < 0 && r != HALE_ENOTFOUND)
-            return r;
-        e = k.found ? &k.e : NULL;
-    }
+    e = hale_map_get(m->alerts, a->fingerprint);
     if (e && e->incident_id)
         cur = hale__incidents_get(m, e->incident_id);
     if (a->status == HALE_ALERT_FIRING) {
@@ -354,9 +323,10 @@ int hale_incidents_apply_alert(hale_incidents *m, const hale_alert *a, const cha
         now_in = cur;
     }
     if (r == 0)
-        r = store_alert(m, a, source, now_in ? now_in->id : (e ? e->incident_id : 0), event_id,
-                        now_ms);
+        r = remember(m, a, e, now_in ? now_in->id : (e ? e->incident_id : 0), &now_e);
+    if (r == 0 && now_in && (!e || now_in != cur))
+        r = hale__incidents_add_pair(m, now_in->id, now_e->id);
     if (r == 0)
-        r = cache_alert(m, a, cached, now_in && now_in->closed_ms == 0 ? now_in : NULL);
+        r = store_alert(m, a, source, now_e, event_id, now_ms);
     return r;
 }

@@ -22,16 +22,20 @@ struct inc {
     int64_t alerts_firing;
     int64_t attempts;
     int64_t version;
-    char (*fps)[HALE_FINGERPRINT_LEN + 1]; /* owned: fingerprints attached to it */
-    size_t n_fps;                          /* used entries in fps */
-    size_t cap_fps;                        /* allocated entries in fps */
-    bool dirty;                            /* changed in the current transaction */
+    bool dirty;                /* changed in the current transaction */
 };
 
+/* Every alert the store holds has one: the dedup key is this map, not an index on disk. */
 struct alert_entry {
-    int64_t incident_id;      /* the active incident it belongs to */
+    int64_t id;               /* its row in the alerts table */
+    int64_t incident_id;      /* incident of its current episode, 0 for none */
     int64_t starts_ms;        /* episode start */
     hale_alert_status status; /* firing or resolved */
+};
+
+struct pair {
+    int64_t incident_id; /* the incident */
+    int64_t alert_id;    /* an alert that became part of it */
 };
 
 struct entered {
@@ -48,13 +52,18 @@ struct hale_incidents {
     bool staged[HALE_INCIDENT__STATE_COUNT]; /* states a stage handles */
     bool loaded;               /* caches reflect the store */
     int64_t next_id;           /* id of the next new incident */
+    int64_t next_alert_id;     /* id of the next new alert row */
     hale_map *by_id;           /* decimal id -> struct inc *, owns the incs */
     hale_map *by_group;        /* group key -> newest active struct inc *, borrowed */
-    hale_map *alerts;          /* fingerprint -> struct alert_entry *, owns the entries */
+    hale_map *alerts;          /* fingerprint -> struct alert_entry *, every alert, owned */
     struct inc **dirty;        /* incidents changed in this transaction */
     size_t n_dirty, cap_dirty; /* used and allocated */
     struct entered *entered;   /* staged states entered in this transaction */
     size_t n_entered, cap_entered;
+    struct pair *pairs;        /* incident_alerts rows not written yet */
+    size_t n_pairs, cap_pairs; /* used and allocated */
+    bool pairs_in_tx;          /* the open transaction writes pairs */
+    int64_t pairs_written_ms;  /* when pairs were last written */
 };
 
 /* incidents.c */
@@ -62,4 +71,5 @@ struct inc *hale__incidents_get(const hale_incidents *m, int64_t id);
 int hale__incidents_add(hale_incidents *m, struct inc *inc); /* takes inc, even on failure */
 void hale__inc_free(struct inc *inc);
 int hale__incidents_mark_dirty(hale_incidents *m, struct inc *inc);
-int hale__inc_attach_fp(struct inc *inc, const char *fp);
+/* Remember that alert_id became part of incident_id, for incident_alerts. */
+int hale__incidents_add_pair(hale_incidents *m, int64_t incident_id, int64_t alert_id);

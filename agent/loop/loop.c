@@ -15,7 +15,7 @@
 
 static hale_store *api_store(void *ud)
 {
-    return ((hale_loop *)ud)->store;
+    return ((hale_loop *)ud)->reader;
 }
 
 static bool api_ready(void *ud, const char **why)
@@ -70,6 +70,11 @@ static int open_store(hale_loop *l, hale_diag *reterr)
     snprintf(path, sizeof(path), "%s/%s", c->data_dir, HALE_STORE_FILE);
     o.path = path;
     r = hale_store_open(&o, &l->store, reterr);
+    if (r < 0)
+        return r;
+    /* The API reads through its own connection: the writer belongs to the commit in flight. */
+    o.read_only = true;
+    r = hale_store_open(&o, &l->reader, reterr);
     if (r < 0)
         return r;
     r = hale_incidents_new(l->store, (const char *const *)c->group_by, c->n_group_by,

@@ -33,11 +33,14 @@ void hale_loop_free(hale_loop *l); /* NULL is a no-op; after run returned */
 /* The port the API listens on (useful with "127.0.0.1:0"). */
 uint16_t hale_loop_port(const hale_loop *l);
 
-/* For stages: move an incident (own transaction). Returns 0, HALE_ENOTFOUND, HALE_ESTATE or a
- * store error. */
+/* For stages: move an incident (own transaction). Call from a stage's on_enter, or when no
+ * intake commit is in flight. Returns 0, HALE_ENOTFOUND, HALE_ESTATE, HALE_EBUSY (an intake
+ * commit owns the store right now: try again from the next on_enter or timer) or a store
+ * error. */
 int hale_loop_incident_transition(hale_loop *l, int64_t incident_id, hale_incident_state to,
                                   const char *reason);
 /* For stages: the work item outbox_id is finished (error NULL for success), and, unless to is
- * the incident's current state, the incident moves to to; one transaction. */
+ * the incident's current state, the incident moves to to; one transaction. Same calling rules
+ * and errors as hale_loop_incident_transition. */
 int hale_loop_stage_done(hale_loop *l, int64_t outbox_id, int64_t incident_id,
                          hale_incident_state to, const char *reason, const char *error);

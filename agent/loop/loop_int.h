@@ -16,6 +16,20 @@ struct pending {
     const char *kind;         /* "alertmanager" or "event", static */
 };
 
+/* One transaction of intake on the threadpool. While it runs it owns the writer connection and
+ * the incident manager; the loop thread touches neither until after_work has run. */
+struct commit_job {
+    uv_work_t work;          /* the threadpool request; work.data is the loop */
+    struct pending *items;   /* the requests it commits, owned */
+    size_t n_items;          /* entries in items */
+    size_t cap_items;        /* allocated entries */
+    int64_t now_ms;          /* receipt time stamped on everything it writes */
+    int result;              /* 0, or why the transaction failed */
+    int reload_result;       /* after a failure: reloading the incident caches */
+    double duration_s;       /* time spent writing and committing */
+    char errmsg[256];        /* SQLite's message on failure */
+};
+
 struct stage_item {
     int64_t incident_id;       /* who */
     hale_incident_state state; /* entered */
@@ -40,7 +54,8 @@ struct hale_loop {
     uv_loop_t uv;                 /* the one event loop */
     hale_config *cfg;             /* current snapshot, one reference */
     char *config_path;            /* reload source, NULL on defaults */
-    hale_store *store;            /* the writer connection */
+    hale_store *store;            /* the writer connection: loop thread or the running job */
+    hale_store *reader;           /* read-only connection for the API, loop thread only */
     hale_incidents *incidents;    /* correlation and state machine */
     hale_http_server *http;       /* NULL once closed */
     hale_api *api;                /* routes */
@@ -53,8 +68,10 @@ struct hale_loop {
     uv_timer_t maintenance_timer; /* event retention */
     uint64_t lag_last_ms;         /* uv_now at the last lag sample */
     uint64_t drain_deadline_ms;   /* uv_now by which shutdown forces the close */
-    struct pending *pending;      /* requests waiting for the commit */
+    struct pending *pending;      /* requests waiting for the next commit */
     size_t n_pending, cap_pending;
+    struct commit_job job;        /* the commit in flight, if job_running */
+    bool job_running;             /* a commit runs on the threadpool */
     struct stage_item *stage_queue; /* work items to hand to stages */
     size_t n_stage_queue, cap_stage_queue;
     bool dispatching;             /* inside stage dispatch (no re-entry) */
@@ -67,8 +84,10 @@ struct hale_loop {
 
 /* loop_intake.c */
 void hale__loop_submit(void *ud, hale_http_req *req, hale_ingest_batch *batch, const char *kind);
+/* Start a commit of the pending requests unless one runs already. */
 void hale__loop_flush(hale_loop *l);
-void hale__loop_fail_pending(hale_loop *l, int status, const char *code, const char *message);
+/* Is the writer connection free for the loop thread (no commit in flight)? */
+bool hale__loop_store_idle(const hale_loop *l);
 
 /* loop_stages.c */
 void hale__loop_entered(void *ud, int64_t incident_id, hale_incident_state s, int64_t outbox_id);

@@ -1,6 +1,8 @@
-/* agent/loop/loop_intake.c - durable intake: requests accepted during one loop turn are
- * committed in one transaction at the turn's end (uv_check), and only then answered 2xx
- * ("persist before reply"). A failed commit answers 503 so the sender retries. */
+/* agent/loop/loop_intake.c - durable intake: requests parsed on the loop thread are committed
+ * in one transaction on the threadpool, and only then answered 2xx ("persist before reply").
+ * While one commit (and its fsync) runs, the loop thread keeps parsing the next batch, which
+ * starts as soon as the previous one is answered. A failed commit answers 503 so the sender
+ * retries. */
 #include "internal.h"
 
 #define HALE_LOG_MODULE "intake"
@@ -16,8 +18,6 @@ void hale__loop_submit(void *ud, hale_http_req *req, hale_ingest_batch *batch, c
     void *arr = l->pending;
     size_t cap = l->cap_pending;
 
-    if (l->n_pending >= HALE_MAX_BATCH_REQUESTS)
-        hale__loop_flush(l);
     if (hale_grow(&arr, &cap, l->n_pending, sizeof(*l->pending)) < 0) {
         hale_ingest_batch_free(batch);
         (void)hale_http_respond_error(req, 503, "out_of_memory", "try again later");
@@ -77,73 +77,114 @@ static int persist_one(hale_loop *l, struct pending *p, int64_t now_ms)
     return r;
 }
 
-static int persist_all(hale_loop *l, int64_t now_ms)
+static int persist_all(hale_loop *l, struct commit_job *job)
 {
     int r = hale_store_begin(l->store);
 
-    for (size_t i = 0; r == 0 && i < l->n_pending; i++)
-        r = persist_one(l, &l->pending[i], now_ms);
+    for (size_t i = 0; r == 0 && i < job->n_items; i++)
+        r = persist_one(l, &job->items[i], job->now_ms);
     if (r == 0)
-        r = hale_incidents_flush(l->incidents, now_ms);
+        r = hale_incidents_flush(l->incidents, job->now_ms, false);
     if (r == 0)
         r = hale_store_commit(l->store);
-    else
+    if (r < 0) {
+        snprintf(job->errmsg, sizeof(job->errmsg), "%s", hale_store_errmsg(l->store));
         hale_store_rollback(l->store);
+    }
     return r;
 }
 
-static void answer_accepted(hale_loop *l)
+/* Threadpool: touches only the job, the writer connection and the incident manager. */
+static void commit_work(uv_work_t *w)
 {
-    for (size_t i = 0; i < l->n_pending; i++) {
-        struct pending *p = &l->pending[i];
+    hale_loop *l = w->data;
+    struct commit_job *job = &l->job;
+    uint64_t t0 = uv_hrtime();
+
+    job->result = persist_all(l, job);
+    job->reload_result = job->result < 0 ? hale_incidents_aborted(l->incidents) : 0;
+    job->duration_s = (double)(uv_hrtime() - t0) / 1e9;
+}
+
+static void answer(struct commit_job *job, struct loop_stats *st)
+{
+    for (size_t i = 0; i < job->n_items; i++) {
+        struct pending *p = &job->items[i];
         char body[96];
         int n;
 
-        n = snprintf(body, sizeof(body), "{\"status\":\"accepted\",\"alerts\":%zu}",
-                     p->batch->n_alerts);
-        l->stats.alerts_accepted += p->batch->n_alerts;
-        l->stats.requests_accepted++;
-        (void)hale_http_respond(p->req, 200, "application/json", body, (size_t)n);
+        if (job->result < 0) {
+            (void)hale_http_respond_error(p->req, 503, "store_unavailable",
+                                          "the alert could not be stored; retry later");
+        } else {
+            n = snprintf(body, sizeof(body), "{\"status\":\"accepted\",\"alerts\":%zu}",
+                         p->batch->n_alerts);
+            st->alerts_accepted += p->batch->n_alerts;
+            st->requests_accepted++;
+            (void)hale_http_respond(p->req, 200, "application/json", body, (size_t)n);
+        }
         hale_ingest_batch_free(p->batch);
     }
-    l->n_pending = 0;
+    job->n_items = 0;
 }
 
-void hale__loop_fail_pending(hale_loop *l, int status, const char *code, const char *message)
+static void commit_done(uv_work_t *w, int status)
 {
-    for (size_t i = 0; i < l->n_pending; i++) {
-        (void)hale_http_respond_error(l->pending[i].req, status, code, message);
-        hale_ingest_batch_free(l->pending[i].batch);
+    hale_loop *l = w->data;
+    struct commit_job *job = &l->job;
+
+    (void)status; /* never cancelled: the loop waits for every commit before it closes */
+    l->job_running = false;
+    hale_histogram_observe(&l->stats.commit_s, job->duration_s);
+    hale_histogram_observe(&l->stats.batch_size, (double)job->n_items);
+    if (job->result < 0) {
+        l->stats.commit_failures++;
+        log_err("cannot commit %zu requests: %s (%s), answering 503", job->n_items,
+                hale_strerror(job->result), job->errmsg);
+        if (job->reload_result < 0)
+            log_err("cannot reload incidents from the store: %s",
+                    hale_strerror(job->reload_result));
+    } else {
+        l->stats.commits++;
+        hale_incidents_committed(l->incidents, hale__loop_entered, l);
     }
-    l->n_pending = 0;
+    answer(job, &l->stats);
+    hale__loop_dispatch_stages(l);
+    hale__loop_flush(l);
+}
+
+bool hale__loop_store_idle(const hale_loop *l)
+{
+    return !l->job_running;
 }
 
 void hale__loop_flush(hale_loop *l)
 {
-    uint64_t t0;
-    int64_t now_ms;
+    struct commit_job *job = &l->job;
+    struct pending *items;
+    size_t cap;
     int r;
 
-    if (l->n_pending == 0)
+    if (l->n_pending == 0 || l->job_running)
         return;
-    t0 = uv_hrtime();
-    now_ms = hale_time_now_ms();
-    r = persist_all(l, now_ms);
-    hale_histogram_observe(&l->stats.commit_s, (double)(uv_hrtime() - t0) / 1e9);
-    hale_histogram_observe(&l->stats.batch_size, (double)l->n_pending);
+    /* Swap buffers: the job takes the pending list, the loop keeps the job's old one. */
+    items = job->items;
+    cap = job->cap_items;
+    job->items = l->pending;
+    job->cap_items = l->cap_pending;
+    job->n_items = l->n_pending;
+    l->pending = items;
+    l->cap_pending = cap;
+    l->n_pending = 0;
+    job->now_ms = hale_time_now_ms();
+    job->work.data = l;
+    r = uv_queue_work(&l->uv, &job->work, commit_work, commit_done);
     if (r < 0) {
-        l->stats.commit_failures++;
-        log_err("cannot commit %zu requests: %s (%s), answering 503", l->n_pending,
-                hale_strerror(r), hale_store_errmsg(l->store));
-        hale__loop_fail_pending(l, 503, "store_unavailable",
-                                "the alert could not be stored; retry later");
-        r = hale_incidents_aborted(l->incidents);
-        if (r < 0)
-            log_err("cannot reload incidents from the store: %s", hale_strerror(r));
+        job->result = r;
+        snprintf(job->errmsg, sizeof(job->errmsg), "cannot queue the commit: %s",
+                 uv_strerror(r));
+        answer(job, &l->stats);
         return;
     }
-    l->stats.commits++;
-    hale_incidents_committed(l->incidents, hale__loop_entered, l);
-    answer_accepted(l);
-    hale__loop_dispatch_stages(l);
+    l->job_running = true;
 }

@@ -43,7 +43,7 @@ static int count_state(const char *state, int64_t n, void *ud)
 static int incidents_by_state(hale_loop *l, hale_buf *b)
 {
     int64_t counts[HALE_INCIDENT__STATE_COUNT] = {0};
-    int r = hale_store_incident_counts(l->store, count_state, counts);
+    int r = hale_store_incident_counts(l->reader, count_state, counts);
 
     if (r == 0)
         r = hale_prom_family(b, "hale_incidents", "gauge", "Incidents in the store, by state.");

@@ -37,8 +37,8 @@ static void on_maintenance(uv_timer_t *t)
     int64_t keep_ms = (int64_t)l->cfg->event_retention_days * 86400 * 1000;
     int r;
 
-    if (keep_ms == 0 || l->n_pending > 0)
-        return;
+    if (keep_ms == 0 || !hale__loop_store_idle(l))
+        return; /* the next hour's turn catches up */
     r = hale_store_begin(l->store);
     if (r == 0)
         r = hale_store_events_prune(l->store, hale_time_now_ms() - keep_ms, PRUNE_ROWS_PER_TURN);
@@ -61,13 +61,16 @@ static void close_handles(hale_loop *l);
 static void on_drain_timer(uv_timer_t *t)
 {
     hale_loop *l = t->data;
-    bool quiet = l->n_pending == 0 && (!l->http || hale_http_server_connections(l->http) == 0);
+    bool quiet = l->n_pending == 0 && hale__loop_store_idle(l) &&
+                 (!l->http || hale_http_server_connections(l->http) == 0);
 
     if (!quiet && uv_now(&l->uv) < l->drain_deadline_ms)
         return;
     if (!quiet)
         log_warn("shutdown deadline reached with %zu connections open, closing them",
                  l->http ? hale_http_server_connections(l->http) : 0);
+    /* Whatever is still pending is committed; an in-flight commit completes before the loop
+     * ends, since its work request keeps the loop alive. */
     hale__loop_flush(l);
     close_handles(l);
 }
@@ -184,6 +187,7 @@ static int start_handles(hale_loop *l)
         r = uv_timer_start(&l->lag_timer, on_lag_timer, LAG_SAMPLE_MS, LAG_SAMPLE_MS);
     if (r == 0)
         r = uv_timer_start(&l->maintenance_timer, on_maintenance, 60000, MAINTENANCE_MS);
+
     /* Handles keep the loop alive; the lag and maintenance timers must not hold shutdown. */
     return r;
 }
@@ -208,6 +212,22 @@ int hale_loop_run(hale_loop *l)
     return 0;
 }
 
+/* Membership pairs are written about once a second; write the rest before the store closes. */
+static int write_last_pairs(hale_loop *l)
+{
+    int r = hale_store_begin(l->store);
+
+    if (r == 0)
+        r = hale_incidents_flush(l->incidents, hale_time_now_ms(), true);
+    if (r == 0)
+        r = hale_store_commit(l->store);
+    else
+        hale_store_rollback(l->store);
+    if (r == 0)
+        hale_incidents_committed(l->incidents, NULL, NULL);
+    return r;
+}
+
 void hale_loop_free(hale_loop *l)
 {
     if (!l)
@@ -216,8 +236,12 @@ void hale_loop_free(hale_loop *l)
     (void)uv_run(&l->uv, UV_RUN_DEFAULT);
     if (uv_loop_close(&l->uv) != 0)
         log_warn("event loop closed with handles still open, ignoring");
+    if (l->store && l->incidents && write_last_pairs(l) < 0)
+        log_warn("cannot write incident membership at exit (rebuilt at next start), ignoring");
     hale_incidents_free(l->incidents);
+    hale_store_free(l->reader);
     hale_store_free(l->store);
+    free(l->job.items);
     hale_api_free(l->api);
     free(l->pending);
     free(l->stage_queue);

@@ -43,7 +43,7 @@ void hale__loop_entered(void *ud, int64_t incident_id, hale_incident_state s, in
 
 static int finish_item(hale_loop *l, int64_t outbox_id, const char *error)
 {
-    int r = hale_store_begin(l->store);
+    int r = hale__loop_store_idle(l) ? hale_store_begin(l->store) : HALE_EBUSY;
 
     if (r == 0)
         r = hale_store_outbox_finish(l->store, outbox_id, hale_time_now_ms(), error);
@@ -118,7 +118,11 @@ static int run_transition(hale_loop *l, int64_t outbox_id, int64_t incident_id,
 {
     hale_incident_view v;
     int64_t now_ms = hale_time_now_ms();
-    int r = hale_store_begin(l->store);
+    int r;
+
+    if (!hale__loop_store_idle(l))
+        return HALE_EBUSY;
+    r = hale_store_begin(l->store);
 
     if (r == 0 && outbox_id)
         r = hale_store_outbox_finish(l->store, outbox_id, now_ms, error);
@@ -126,7 +130,7 @@ static int run_transition(hale_loop *l, int64_t outbox_id, int64_t incident_id,
                     v.state == to))
         r = hale_incidents_transition(l->incidents, incident_id, to, reason, now_ms);
     if (r == 0)
-        r = hale_incidents_flush(l->incidents, now_ms);
+        r = hale_incidents_flush(l->incidents, now_ms, false);
     if (r == 0)
         r = hale_store_commit(l->store);
     if (r < 0) {

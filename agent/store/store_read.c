@@ -27,20 +27,21 @@ static void row_to_incident(sqlite3_stmt *st, hale_incident_rec *r)
 
 static void row_to_alert(sqlite3_stmt *st, hale_alert_rec *r)
 {
-    r->fingerprint = hale__store_col_text(st, 0);
-    r->status = hale__store_col_text(st, 1);
-    r->labels = hale__store_col_text(st, 2);
-    r->annotations = hale__store_col_text(st, 3);
-    r->severity = hale__store_col_text(st, 4);
-    r->source = hale__store_col_text(st, 5);
-    r->generator_url = hale__store_col_text(st, 6);
-    r->starts_ms = sqlite3_column_int64(st, 7);
-    r->ends_ms = sqlite3_column_int64(st, 8);
-    r->first_seen_ms = sqlite3_column_int64(st, 9);
-    r->last_seen_ms = sqlite3_column_int64(st, 10);
-    r->seen_count = sqlite3_column_int64(st, 11);
-    r->incident_id = sqlite3_column_int64(st, 12);
-    r->last_event_id = sqlite3_column_int64(st, 13);
+    r->id = sqlite3_column_int64(st, 0);
+    r->fingerprint = hale__store_col_text(st, 1);
+    r->status = hale__store_col_text(st, 2);
+    r->labels = hale__store_col_text(st, 3);
+    r->annotations = hale__store_col_text(st, 4);
+    r->severity = hale__store_col_text(st, 5);
+    r->source = hale__store_col_text(st, 6);
+    r->generator_url = hale__store_col_text(st, 7);
+    r->starts_ms = sqlite3_column_int64(st, 8);
+    r->ends_ms = sqlite3_column_int64(st, 9);
+    r->first_seen_ms = sqlite3_column_int64(st, 10);
+    r->last_seen_ms = sqlite3_column_int64(st, 11);
+    r->seen_count = sqlite3_column_int64(st, 12);
+    r->incident_id = sqlite3_column_int64(st, 13);
+    r->last_event_id = sqlite3_column_int64(st, 14);
 }
 
 static void row_to_transition(sqlite3_stmt *st, hale_transition_rec *r)
@@ -160,13 +161,13 @@ int hale_store_incident_get(hale_store *s, int64_t id, hale_store_incident_cb cb
     return r == 0 && !w.seen ? HALE_ENOTFOUND : r;
 }
 
-int hale_store_alert_get(hale_store *s, const char *fingerprint, hale_store_alert_cb cb, void *ud)
+int hale_store_alert_get(hale_store *s, int64_t id, hale_store_alert_cb cb, void *ud)
 {
     sqlite3_stmt *st = s->stmt[ST_ALERT_GET];
     struct walker w = {.kind = ROW_ALERT, .cb.alert = cb, .ud = ud};
     int r;
 
-    if (hale__store_bind_text(st, 1, fingerprint) < 0)
+    if (hale__store_bind_int(st, 1, id) < 0)
         return bind_failed(st);
     r = walk(st, &w);
     return r == 0 && !w.seen ? HALE_ENOTFOUND : r;
@@ -200,9 +201,9 @@ int hale_store_outbox_pending_each(hale_store *s, hale_store_outbox_cb cb, void 
     return walk(s->stmt[ST_OUTBOX_PENDING], &w);
 }
 
-int hale_store_max_incident_id(hale_store *s, int64_t *ret)
+static int max_id(hale_store *s, enum store_stmt which, int64_t *ret)
 {
-    sqlite3_stmt *st = s->stmt[ST_MAX_INCIDENT_ID];
+    sqlite3_stmt *st = s->stmt[which];
     int r = HALE_ESTORE;
 
     if (sqlite3_step(st) == SQLITE_ROW) {
@@ -211,6 +212,16 @@ int hale_store_max_incident_id(hale_store *s, int64_t *ret)
     }
     sqlite3_reset(st);
     return r;
+}
+
+int hale_store_max_incident_id(hale_store *s, int64_t *ret)
+{
+    return max_id(s, ST_MAX_INCIDENT_ID, ret);
+}
+
+int hale_store_max_alert_id(hale_store *s, int64_t *ret)
+{
+    return max_id(s, ST_MAX_ALERT_ID, ret);
 }
 
 int hale_store_incident_counts(hale_store *s, int (*cb)(const char *state, int64_t n, void *ud),

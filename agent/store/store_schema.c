@@ -34,11 +34,13 @@ static const char *const migrations[] = {
     "  version INTEGER NOT NULL);"
     "CREATE INDEX incidents_state ON incidents(state, id);"
     "CREATE INDEX incidents_active ON incidents(id) WHERE closed_ms = 0;"
-    /* Rows are appended in arrival order (rowid), so a batch of new alerts touches few pages;
-     * the fingerprint index is the dedup key. */
+    /* Rows are appended in arrival order (ids assigned by the loop), so a batch of new alerts
+     * touches few pages. There is deliberately no index on fingerprint: with random keys every
+     * new alert rewrote one index page per commit (14 of 18 KiB written per webhook). The
+     * loop keeps fingerprint -> id in memory, rebuilt from this table at start. */
     "CREATE TABLE alerts ("
     "  id INTEGER PRIMARY KEY,"
-    "  fingerprint TEXT NOT NULL UNIQUE,"
+    "  fingerprint TEXT NOT NULL,"
     "  status TEXT NOT NULL CHECK (status IN ('firing', 'resolved')),"
     "  labels TEXT NOT NULL,"
     "  annotations TEXT NOT NULL,"
@@ -52,7 +54,14 @@ static const char *const migrations[] = {
     "  seen_count INTEGER NOT NULL,"
     "  incident_id INTEGER REFERENCES incidents(id) DEFERRABLE INITIALLY DEFERRED,"
     "  last_event_id INTEGER NOT NULL);"
-    "CREATE INDEX alerts_incident ON alerts(incident_id);"
+    /* Which alerts were part of which incident (an alert keeps its rows here after it moves
+     * on to a later incident). Written in bulk about once a second rather than per commit:
+     * an index on alerts(incident_id) rewrote one page per active incident per commit. Rows
+     * missing after a crash are rebuilt from alerts.incident_id at start. */
+    "CREATE TABLE incident_alerts ("
+    "  incident_id INTEGER NOT NULL,"
+    "  alert_id INTEGER NOT NULL,"
+    "  PRIMARY KEY (incident_id, alert_id)) WITHOUT ROWID;"
     "CREATE TABLE incident_transitions ("
     "  id INTEGER PRIMARY KEY,"
     "  incident_id INTEGER NOT NULL REFERENCES incidents(id) DEFERRABLE INITIALLY DEFERRED,"
@@ -79,8 +88,13 @@ static const char *const migrations[] = {
     "updated_ms, state_since_ms, last_alert_ms, closed_ms, alerts_total, alerts_firing, "         \
     "attempts, version"
 #define ALERT_COLS                                                                                 \
-    "fingerprint, status, labels, annotations, severity, source, generator_url, starts_ms, "      \
+    "id, fingerprint, status, labels, annotations, severity, source, generator_url, starts_ms, "      \
     "ends_ms, first_seen_ms, last_seen_ms, seen_count, incident_id, last_event_id"
+
+#define ALERT_COLS_A                                                                               \
+    "a.id, a.fingerprint, a.status, a.labels, a.annotations, a.severity, a.source, "           \
+    "a.generator_url, a.starts_ms, a.ends_ms, a.first_seen_ms, a.last_seen_ms, a.seen_count, " \
+    "a.incident_id, a.last_event_id"
 
 const char *const hale__store_sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -89,12 +103,12 @@ const char *const hale__store_sql[ST__COUNT] = {
     [ST_EVENT_INSERT] = "INSERT INTO events (received_ms, kind, source, raw, normalized) "
                         "VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_ALERT_UPSERT] = "INSERT INTO alerts (" ALERT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-                        "?8, ?9, ?10, ?11, ?12, NULLIF(?13, 0), ?14) "
-                        "ON CONFLICT (fingerprint) DO UPDATE SET status = ?2, labels = ?3, "
-                        "annotations = ?4, severity = ?5, source = ?6, generator_url = ?7, "
-                        "starts_ms = ?8, ends_ms = ?9, last_seen_ms = ?11, "
-                        "seen_count = seen_count + 1, "
-                        "incident_id = NULLIF(?13, 0), last_event_id = ?14",
+                        "?8, ?9, ?10, ?11, ?12, ?13, NULLIF(?14, 0), ?15) "
+                        "ON CONFLICT (id) DO UPDATE SET status = ?3, labels = ?4, "
+                        "annotations = ?5, severity = ?6, source = ?7, generator_url = ?8, "
+                        "starts_ms = ?9, ends_ms = ?10, last_seen_ms = ?12, "
+                        "seen_count = seen_count + 1, incident_id = NULLIF(?14, 0), "
+                        "last_event_id = ?15",
     [ST_INCIDENT_PUT] = "INSERT INTO incidents (" INCIDENT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, "
                         "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) "
                         "ON CONFLICT (id) DO UPDATE SET group_key = ?2, group_labels = ?3, "
@@ -116,16 +130,23 @@ const char *const hale__store_sql[ST__COUNT] = {
     [ST_INCIDENTS_ACTIVE] = "SELECT " INCIDENT_COLS " FROM incidents WHERE closed_ms = 0 "
                             "ORDER BY id",
     [ST_INCIDENT_GET] = "SELECT " INCIDENT_COLS " FROM incidents WHERE id = ?1",
-    [ST_ALERT_GET] = "SELECT " ALERT_COLS " FROM alerts WHERE fingerprint = ?1",
+    [ST_ALERT_GET] = "SELECT " ALERT_COLS " FROM alerts WHERE id = ?1",
     [ST_ALERTS_ALL] = "SELECT " ALERT_COLS " FROM alerts ORDER BY id",
-    [ST_ALERTS_OF_INCIDENT] = "SELECT " ALERT_COLS " FROM alerts WHERE incident_id = ?1 "
-                              "ORDER BY id",
+    [ST_ALERTS_OF_INCIDENT] = "SELECT " ALERT_COLS_A " FROM incident_alerts r "
+                              "JOIN alerts a ON a.id = r.alert_id WHERE r.incident_id = ?1 "
+                              "ORDER BY a.id",
+    [ST_INCIDENT_ALERT_ADD] = "INSERT OR IGNORE INTO incident_alerts (incident_id, alert_id) "
+                              "VALUES (?1, ?2)",
+    [ST_INCIDENT_ALERTS_REBUILD] = "INSERT OR IGNORE INTO incident_alerts (incident_id, "
+                                   "alert_id) SELECT incident_id, id FROM alerts "
+                                   "WHERE incident_id IS NOT NULL",
     [ST_TRANSITIONS_OF_INCIDENT] = "SELECT incident_id, from_state, to_state, at_ms, reason "
                                    "FROM incident_transitions WHERE incident_id = ?1 ORDER BY id",
     [ST_OUTBOX_PENDING] = "SELECT id, kind, COALESCE(incident_id, 0), payload, created_ms, "
                           "due_ms, attempts FROM outbox WHERE done_ms IS NULL "
                           "ORDER BY due_ms, id",
     [ST_MAX_INCIDENT_ID] = "SELECT COALESCE(MAX(id), 0) FROM incidents",
+    [ST_MAX_ALERT_ID] = "SELECT COALESCE(MAX(id), 0) FROM alerts",
     [ST_INCIDENT_COUNTS] = "SELECT state, COUNT(*) FROM incidents GROUP BY state ORDER BY state",
 };
 

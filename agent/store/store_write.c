@@ -58,9 +58,13 @@ int hale_store_alert_upsert(hale_store *s, const hale_alert_rec *a)
                             a->seen_count, a->incident_id, a->last_event_id};
     int r;
 
-    r = bind_texts(st, 1, texts, (int)HALE_ARRAY_SIZE(texts));
+    if (HALE_NEVER(a->id <= 0))
+        return HALE_ESCHEMA;
+    r = hale__store_bind_int(st, 1, a->id);
     if (r == 0)
-        r = bind_ints(st, 8, ints, (int)HALE_ARRAY_SIZE(ints));
+        r = bind_texts(st, 2, texts, (int)HALE_ARRAY_SIZE(texts));
+    if (r == 0)
+        r = bind_ints(st, 9, ints, (int)HALE_ARRAY_SIZE(ints));
     return step_insert(s, st, r, NULL);
 }
 
@@ -123,6 +127,21 @@ int hale_store_outbox_finish(hale_store *s, int64_t id, int64_t done_ms, const c
     if (r == 0 && error)
         r = hale__store_bind_text(st, 3, error);
     return step_insert(s, st, r, NULL);
+}
+
+int hale_store_incident_alert_add(hale_store *s, int64_t incident_id, int64_t alert_id)
+{
+    sqlite3_stmt *st = s->stmt[ST_INCIDENT_ALERT_ADD];
+
+    return step_insert(s, st, bind_ints(st, 1, (const int64_t[]){incident_id, alert_id}, 2),
+                       NULL);
+}
+
+int hale_store_incident_alerts_rebuild(hale_store *s)
+{
+    int r = hale__store_exec(s, s->stmt[ST_INCIDENT_ALERTS_REBUILD]);
+
+    return r < 0 ? r : sqlite3_changes(s->db);
 }
 
 int hale_store_events_prune(hale_store *s, int64_t before_ms, int max_rows)

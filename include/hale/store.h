@@ -50,7 +50,8 @@ typedef struct hale_event_rec {
 } hale_event_rec;
 
 typedef struct hale_alert_rec {
-    const char *fingerprint;   /* 16 hex digits; unique */
+    int64_t id;                /* > 0, assigned by the caller in arrival order */
+    const char *fingerprint;   /* 16 hex digits; one row per fingerprint, kept so by the caller */
     const char *status;        /* "firing" or "resolved" */
     const char *labels;        /* compact JSON object */
     const char *annotations;   /* compact JSON object */
@@ -106,12 +107,17 @@ typedef struct hale_outbox_rec {
 
 /* Writes (inside hale_store_begin/commit). Each returns 0 or HALE_ESTORE. */
 int hale_store_event_insert(hale_store *s, const hale_event_rec *e, int64_t *ret_id);
-/* Insert, or update everything but first_seen_ms and count one more receipt. */
+/* Insert by id, or update everything but first_seen_ms and count one more receipt. */
 int hale_store_alert_upsert(hale_store *s, const hale_alert_rec *a);
 int hale_store_incident_put(hale_store *s, const hale_incident_rec *r); /* insert or update */
 int hale_store_transition_add(hale_store *s, const hale_transition_rec *t);
 int hale_store_outbox_add(hale_store *s, const hale_outbox_rec *o, int64_t *ret_id);
 int hale_store_outbox_finish(hale_store *s, int64_t id, int64_t done_ms, const char *error);
+/* Record that alert_id was part of incident_id (idempotent). */
+int hale_store_incident_alert_add(hale_store *s, int64_t incident_id, int64_t alert_id);
+/* Add the pairs that alerts.incident_id implies and incident_alerts lacks (after a crash lost
+ * pairs not yet written). Returns the pairs added or HALE_ESTORE. */
+int hale_store_incident_alerts_rebuild(hale_store *s);
 /* Delete up to max_rows events received before before_ms. Returns rows deleted or error. */
 int hale_store_events_prune(hale_store *s, int64_t before_ms, int max_rows);
 
@@ -128,14 +134,14 @@ int hale_store_incidents_each(hale_store *s, const char *state, unsigned limit,
 int hale_store_incidents_active_each(hale_store *s, hale_store_incident_cb cb, void *ud);
 /* Returns the callback's result, or HALE_ENOTFOUND. */
 int hale_store_incident_get(hale_store *s, int64_t id, hale_store_incident_cb cb, void *ud);
-int hale_store_alert_get(hale_store *s, const char *fingerprint, hale_store_alert_cb cb,
-                         void *ud);
-/* incident_id 0: every alert. */
+int hale_store_alert_get(hale_store *s, int64_t id, hale_store_alert_cb cb, void *ud);
+/* incident_id 0: every alert, in id order; else the alerts that were part of that incident. */
 int hale_store_alerts_each(hale_store *s, int64_t incident_id, hale_store_alert_cb cb, void *ud);
 int hale_store_transitions_each(hale_store *s, int64_t incident_id, hale_store_transition_cb cb,
                                 void *ud);
 int hale_store_outbox_pending_each(hale_store *s, hale_store_outbox_cb cb, void *ud);
 int hale_store_max_incident_id(hale_store *s, int64_t *ret);
+int hale_store_max_alert_id(hale_store *s, int64_t *ret);
 /* Counts for /metrics: incidents per state, into cb(state, count). */
 int hale_store_incident_counts(hale_store *s, int (*cb)(const char *state, int64_t n, void *ud),
                                void *ud);
