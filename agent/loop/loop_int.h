@@ -56,6 +56,10 @@ struct hale_loop {
     char *config_path;            /* reload source, NULL on defaults */
     hale_store *store;            /* the writer connection: loop thread or the running job */
     hale_store *reader;           /* read-only connection for the API, loop thread only */
+    hale_store *checkpointer;     /* background WAL checkpoints, used by ckpt_work only */
+    uv_work_t ckpt_work;          /* the checkpoint on the threadpool */
+    bool ckpt_running;            /* ckpt_work is queued or running */
+    uv_timer_t ckpt_timer;        /* starts checkpoints */
     hale_incidents *incidents;    /* correlation and state machine */
     hale_http_server *http;       /* NULL once closed */
     hale_api *api;                /* routes */

@@ -13,6 +13,7 @@
 #define DRAIN_POLL_MS       10u
 #define MAINTENANCE_MS      (3600u * 1000u)
 #define PRUNE_ROWS_PER_TURN 5000
+#define CHECKPOINT_MS       100u
 
 static void on_flush_check(uv_check_t *h)
 {
@@ -54,6 +55,30 @@ static void on_maintenance(uv_timer_t *t)
     }
     if (r < 0)
         log_warn("cannot prune old events: %s, ignoring", hale_strerror(r));
+}
+
+static void checkpoint_work(uv_work_t *w)
+{
+    hale_loop *l = w->data;
+
+    (void)hale_store_checkpoint(l->checkpointer, NULL); /* the writer's own one is the backstop */
+}
+
+static void checkpoint_done(uv_work_t *w, int status)
+{
+    (void)status;
+    ((hale_loop *)w->data)->ckpt_running = false;
+}
+
+static void on_checkpoint_timer(uv_timer_t *t)
+{
+    hale_loop *l = t->data;
+
+    if (l->ckpt_running)
+        return;
+    l->ckpt_work.data = l;
+    if (uv_queue_work(&l->uv, &l->ckpt_work, checkpoint_work, checkpoint_done) == 0)
+        l->ckpt_running = true;
 }
 
 static void close_handles(hale_loop *l);
@@ -149,7 +174,8 @@ static void close_handles(hale_loop *l)
     uv_handle_t *handles[] = {(uv_handle_t *)&l->sig_term,   (uv_handle_t *)&l->sig_int,
                               (uv_handle_t *)&l->sig_hup,    (uv_handle_t *)&l->flush_check,
                               (uv_handle_t *)&l->lag_timer,  (uv_handle_t *)&l->drain_timer,
-                              (uv_handle_t *)&l->maintenance_timer};
+                              (uv_handle_t *)&l->maintenance_timer,
+                              (uv_handle_t *)&l->ckpt_timer};
 
     if (l->closed)
         return;
@@ -172,9 +198,11 @@ static int start_handles(hale_loop *l)
     uv_timer_init(&l->uv, &l->lag_timer);
     uv_timer_init(&l->uv, &l->drain_timer);
     uv_timer_init(&l->uv, &l->maintenance_timer);
+    uv_timer_init(&l->uv, &l->ckpt_timer);
     l->sig_term.data = l->sig_int.data = l->sig_hup.data = l;
     l->flush_check.data = l;
     l->lag_timer.data = l->drain_timer.data = l->maintenance_timer.data = l;
+    l->ckpt_timer.data = l;
     r = uv_signal_start(&l->sig_term, on_signal, SIGTERM);
     if (r == 0)
         r = uv_signal_start(&l->sig_int, on_signal, SIGINT);
@@ -187,6 +215,8 @@ static int start_handles(hale_loop *l)
         r = uv_timer_start(&l->lag_timer, on_lag_timer, LAG_SAMPLE_MS, LAG_SAMPLE_MS);
     if (r == 0)
         r = uv_timer_start(&l->maintenance_timer, on_maintenance, 60000, MAINTENANCE_MS);
+    if (r == 0)
+        r = uv_timer_start(&l->ckpt_timer, on_checkpoint_timer, CHECKPOINT_MS, CHECKPOINT_MS);
 
     /* Handles keep the loop alive; the lag and maintenance timers must not hold shutdown. */
     return r;
@@ -240,6 +270,7 @@ void hale_loop_free(hale_loop *l)
         log_warn("cannot write incident membership at exit (rebuilt at next start), ignoring");
     hale_incidents_free(l->incidents);
     hale_store_free(l->reader);
+    hale_store_free(l->checkpointer);
     hale_store_free(l->store);
     free(l->job.items);
     hale_api_free(l->api);

@@ -103,6 +103,18 @@ const char *hale_store_errmsg(const hale_store *s)
     return sqlite3_errmsg(s->db);
 }
 
+int hale_store_checkpoint(hale_store *s, int *ret_wal_frames)
+{
+    int frames = 0, done = 0;
+
+    if (sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &done) !=
+        SQLITE_OK)
+        return HALE_ESTORE;
+    if (ret_wal_frames)
+        *ret_wal_frames = frames;
+    return 0;
+}
+
 int hale__store_exec(hale_store *s, sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);

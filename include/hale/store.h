@@ -33,6 +33,12 @@ void hale_store_free(hale_store *s); /* NULL is a no-op; finalizes statements an
 int hale_store_schema_version(const hale_store *s); /* migrations applied */
 const char *hale_store_errmsg(const hale_store *s); /* last SQLite message; borrowed */
 
+/* Copy committed WAL frames into the database file without blocking writers or readers
+ * (SQLite's PASSIVE checkpoint). Meant for a connection of its own on another thread, so that
+ * the writer's own checkpoint (every 1000 pages) finds little left to copy. *ret_wal_frames
+ * (may be NULL) gets the frames in the log. Returns 0 or HALE_ESTORE. */
+int hale_store_checkpoint(hale_store *s, int *ret_wal_frames);
+
 /* One write transaction at a time. commit returns 0 or HALE_ESTORE (and the transaction is
  * rolled back); rollback is safe to call when no transaction is open. */
 int hale_store_begin(hale_store *s);
