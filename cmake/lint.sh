@@ -12,7 +12,7 @@ mapfile -t sources < <(git ls-files -co --exclude-standard -- 'agent/*.[ch]' 'in
 if command -v clang-format >/dev/null; then
   if ! clang-format --dry-run -Werror "${sources[@]}" 2>/tmp/hale-lint-format.$$; then
     echo "lint: clang-format: these files need formatting (clang-format -i FILE):" >&2
-    grep -o '^[^:]*\.[ch]' /tmp/hale-lint-format.$$ | sort -u | sed 's/^/  /' >&2
+    sed -n 's/^\([^:]*\.[ch]\):[0-9]*:[0-9]*: .*/  \1/p' /tmp/hale-lint-format.$$ | sort -u >&2
     status=1
   fi
   rm -f /tmp/hale-lint-format.$$

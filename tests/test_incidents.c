@@ -19,8 +19,8 @@ struct env {
     hale_store *store;
     hale_incidents *m;
     int64_t event_id;
-    int entered;              /* entered callbacks seen */
-    int64_t entered_outbox;   /* last outbox id handed out */
+    int entered;            /* entered callbacks seen */
+    int64_t entered_outbox; /* last outbox id handed out */
     hale_incident_state entered_state;
 };
 
@@ -91,8 +91,12 @@ static void on_entered(void *ud, int64_t id, hale_incident_state s, int64_t outb
 /* One transaction: one event carrying these alerts at now_ms. */
 static void receive(struct env *e, hale_alert *alerts, size_t n, int64_t now_ms)
 {
-    hale_event_rec ev = {.received_ms = now_ms, .kind = "event", .source = "test",
-                         .raw = "{}", .raw_len = 2, .normalized = "[]"};
+    hale_event_rec ev = {.received_ms = now_ms,
+                         .kind = "event",
+                         .source = "test",
+                         .raw = "{}",
+                         .raw_len = 2,
+                         .normalized = "[]"};
 
     assert_int_equal(hale_store_begin(e->store), 0);
     assert_int_equal(hale_store_event_insert(e->store, &ev, &e->event_id), 0);
@@ -191,8 +195,8 @@ static int seen_cb(const hale_alert_rec *r, void *ud)
 static void resend_creates_nothing_new(void **state)
 {
     struct env *e = *state;
-    hale_alert a = make_alert("{\"alertname\":\"DiskFull\",\"service\":\"db\"}",
-                              HALE_ALERT_FIRING, T0);
+    hale_alert a =
+        make_alert("{\"alertname\":\"DiskFull\",\"service\":\"db\"}", HALE_ALERT_FIRING, T0);
     struct seen seen = {.fingerprint = a.fingerprint};
 
     receive(e, &a, 1, T0);
@@ -316,8 +320,8 @@ static void transition(struct env *e, int64_t id, hale_incident_state to, int wa
 static void resend_after_failure_stays_with_closed_incident(void **state)
 {
     struct env *e = *state;
-    hale_alert a = make_alert("{\"alertname\":\"Down\",\"service\":\"web\"}", HALE_ALERT_FIRING,
-                              T0);
+    hale_alert a =
+        make_alert("{\"alertname\":\"Down\",\"service\":\"web\"}", HALE_ALERT_FIRING, T0);
 
     receive(e, &a, 1, T0);
     transition(e, 1, HALE_INCIDENT_FAILED, 0);
@@ -352,16 +356,16 @@ static void state_table(void **state)
 
     (void)state;
     assert_true(hale_incident_transition_allowed(HALE_INCIDENT_OPEN, HALE_INCIDENT_RESOLVED));
-    assert_true(hale_incident_transition_allowed(HALE_INCIDENT_AWAITING_APPROVAL,
-                                                 HALE_INCIDENT_HEALING));
+    assert_true(
+        hale_incident_transition_allowed(HALE_INCIDENT_AWAITING_APPROVAL, HALE_INCIDENT_HEALING));
     assert_true(hale_incident_transition_allowed(HALE_INCIDENT_ESCALATED, HALE_INCIDENT_RESOLVED));
     assert_false(hale_incident_transition_allowed(HALE_INCIDENT_ESCALATED, HALE_INCIDENT_HEALING));
     assert_false(hale_incident_transition_allowed(HALE_INCIDENT_RESOLVED, HALE_INCIDENT_OPEN));
     assert_false(hale_incident_transition_allowed(HALE_INCIDENT_OPEN, HALE_INCIDENT_OPEN));
     assert_false(hale_incident_transition_allowed(HALE_INCIDENT_OPEN, HALE_INCIDENT_HEALING));
     assert_false(hale_incident_transition_allowed(HALE_INCIDENT_OPEN, HALE_INCIDENT_ROLLED_BACK));
-    assert_true(hale_incident_transition_allowed(HALE_INCIDENT_VERIFYING,
-                                                 HALE_INCIDENT_ROLLED_BACK));
+    assert_true(
+        hale_incident_transition_allowed(HALE_INCIDENT_VERIFYING, HALE_INCIDENT_ROLLED_BACK));
     assert_false(hale_incident_transition_allowed((hale_incident_state)99, HALE_INCIDENT_OPEN));
     assert_true(hale_incident_state_is_terminal(HALE_INCIDENT_ROLLED_BACK));
     assert_false(hale_incident_state_is_terminal(HALE_INCIDENT_ESCALATED));
@@ -400,8 +404,8 @@ static void aborted_transaction_leaves_no_trace(void **state)
 {
     struct env *e = *state;
     hale_alert a = make_alert("{\"alertname\":\"X\",\"service\":\"y\"}", HALE_ALERT_FIRING, T0);
-    hale_alert b = make_alert("{\"alertname\":\"X\",\"service\":\"y\",\"i\":\"2\"}",
-                              HALE_ALERT_FIRING, T0);
+    hale_alert b =
+        make_alert("{\"alertname\":\"X\",\"service\":\"y\",\"i\":\"2\"}", HALE_ALERT_FIRING, T0);
 
     receive(e, &a, 1, T0);
     assert_int_equal(hale_store_begin(e->store), 0);
@@ -421,14 +425,14 @@ static void aborted_transaction_leaves_no_trace(void **state)
 static void restart_resumes_grouping(void **state)
 {
     struct env *e = *state;
-    hale_alert a = make_alert("{\"alertname\":\"X\",\"service\":\"y\",\"i\":\"1\"}",
-                              HALE_ALERT_FIRING, T0);
-    hale_alert b = make_alert("{\"alertname\":\"X\",\"service\":\"y\",\"i\":\"2\"}",
-                              HALE_ALERT_FIRING, T0);
-    hale_alert ra = make_alert("{\"alertname\":\"X\",\"service\":\"y\",\"i\":\"1\"}",
-                               HALE_ALERT_RESOLVED, T0);
-    hale_alert rb = make_alert("{\"alertname\":\"X\",\"service\":\"y\",\"i\":\"2\"}",
-                               HALE_ALERT_RESOLVED, T0);
+    hale_alert a =
+        make_alert("{\"alertname\":\"X\",\"service\":\"y\",\"i\":\"1\"}", HALE_ALERT_FIRING, T0);
+    hale_alert b =
+        make_alert("{\"alertname\":\"X\",\"service\":\"y\",\"i\":\"2\"}", HALE_ALERT_FIRING, T0);
+    hale_alert ra =
+        make_alert("{\"alertname\":\"X\",\"service\":\"y\",\"i\":\"1\"}", HALE_ALERT_RESOLVED, T0);
+    hale_alert rb =
+        make_alert("{\"alertname\":\"X\",\"service\":\"y\",\"i\":\"2\"}", HALE_ALERT_RESOLVED, T0);
 
     receive(e, &a, 1, T0);
     hale_incidents_free(e->m);

@@ -77,8 +77,8 @@ static void on_open(void *ud, const hale_incident_view *v)
     struct env *e = ud;
 
     e->open_calls++;
-    assert_int_equal(hale_loop_stage_done(e->loop, v->outbox_id, v->id,
-                                          HALE_INCIDENT_INVESTIGATING, "triaged", NULL),
+    assert_int_equal(hale_loop_stage_done(e->loop, v->outbox_id, v->id, HALE_INCIDENT_INVESTIGATING,
+                                          "triaged", NULL),
                      0);
 }
 
@@ -89,8 +89,8 @@ static void on_investigating(void *ud, const hale_incident_view *v)
     e->investigating_calls++;
     e->last_attempt = v->attempt;
     if (e->finish_investigating)
-        assert_int_equal(hale_loop_stage_done(e->loop, v->outbox_id, v->id,
-                                              HALE_INCIDENT_ESCALATED, "needs a human", NULL),
+        assert_int_equal(hale_loop_stage_done(e->loop, v->outbox_id, v->id, HALE_INCIDENT_ESCALATED,
+                                              "needs a human", NULL),
                          0);
 }
 
@@ -141,8 +141,8 @@ static json_t *get_json(struct env *e, const char *path, int want_status)
 
 static const char *incident_state(json_t *list, size_t i)
 {
-    return json_string_value(json_object_get(json_array_get(json_object_get(list, "incidents"), i),
-                                             "state"));
+    return json_string_value(
+        json_object_get(json_array_get(json_object_get(list, "incidents"), i), "state"));
 }
 
 static void accepted_alert_survives_restart(void **state)
@@ -190,21 +190,19 @@ static void routes_answer_with_right_status(void **state)
     assert_int_equal(fixture_http(e->port, "GET", "/api/v1/alerts", NULL, NULL, NULL), 405);
     assert_int_equal(fixture_http(e->port, "GET", "/api/v1/incidents/77", NULL, NULL, NULL), 404);
     assert_int_equal(fixture_http(e->port, "GET", "/api/v1/incidents/x1", NULL, NULL, NULL), 404);
-    assert_int_equal(fixture_http(e->port, "GET", "/api/v1/incidents?state=bogus", NULL, NULL,
-                                  NULL),
-                     400);
+    assert_int_equal(
+        fixture_http(e->port, "GET", "/api/v1/incidents?state=bogus", NULL, NULL, NULL), 400);
     assert_int_equal(fixture_http(e->port, "GET", "/api/v1/incidents?limit=0", NULL, NULL, NULL),
                      400);
+    assert_int_equal(fixture_http(e->port, "POST", "/api/v1/alerts", "text/plain", firing, NULL),
+                     415);
     assert_int_equal(
-        fixture_http(e->port, "POST", "/api/v1/alerts", "text/plain", firing, NULL), 415);
-    assert_int_equal(fixture_http(e->port, "POST", "/api/v1/alerts", "application/json",
-                                  "{\"version\":", &body),
-                     400);
+        fixture_http(e->port, "POST", "/api/v1/alerts", "application/json", "{\"version\":", &body),
+        400);
     v = json_loads(body, 0, NULL);
     free(body);
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(v, "error"), "code")),
-        "malformed_json");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(v, "error"), "code")),
+                        "malformed_json");
     json_decref(v);
     assert_int_equal(fixture_http(e->port, "POST", "/api/v1/events",
                                   "application/json; charset=utf-8",

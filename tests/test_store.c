@@ -40,12 +40,20 @@ static int teardown(void **state)
 
 static hale_incident_rec incident_rec(int64_t id, const char *state)
 {
-    return (hale_incident_rec){.id = id, .group_key = "alertname=\"X\"",
-                               .group_labels = "{\"alertname\":\"X\"}", .title = "X",
-                               .state = state, .severity = "warning", .state_reason = "test",
-                               .context = "{}", .created_ms = 1000, .updated_ms = 1000,
-                               .state_since_ms = 1000, .last_alert_ms = 1000,
-                               .alerts_total = 1, .alerts_firing = 1};
+    return (hale_incident_rec){.id = id,
+                               .group_key = "alertname=\"X\"",
+                               .group_labels = "{\"alertname\":\"X\"}",
+                               .title = "X",
+                               .state = state,
+                               .severity = "warning",
+                               .state_reason = "test",
+                               .context = "{}",
+                               .created_ms = 1000,
+                               .updated_ms = 1000,
+                               .state_since_ms = 1000,
+                               .last_alert_ms = 1000,
+                               .alerts_total = 1,
+                               .alerts_firing = 1};
 }
 
 static void migrates_and_reopens(void **state)
@@ -124,10 +132,15 @@ static int seen_count(const hale_alert_rec *r, void *ud)
 static void alert_upsert_by_id_counts_receipts(void **state)
 {
     struct env *e = *state;
-    hale_alert_rec a = {.id = 1, .fingerprint = "0123456789abcdef", .status = "firing",
+    hale_alert_rec a = {.id = 1,
+                        .fingerprint = "0123456789abcdef",
+                        .status = "firing",
                         .labels = "{}",
-                        .annotations = "{}", .severity = "", .source = "t",
-                        .generator_url = "", .seen_count = 1};
+                        .annotations = "{}",
+                        .severity = "",
+                        .source = "t",
+                        .generator_url = "",
+                        .seen_count = 1};
     int64_t n = 0;
 
     assert_int_equal(hale_store_begin(e->s), 0);
@@ -151,8 +164,8 @@ static void alert_upsert_by_id_counts_receipts(void **state)
 static void dangling_incident_reference_fails_commit(void **state)
 {
     struct env *e = *state;
-    hale_transition_rec t = {.incident_id = 77, .from = "", .to = "open", .at_ms = 1,
-                             .reason = "x"};
+    hale_transition_rec t = {
+        .incident_id = 77, .from = "", .to = "open", .at_ms = 1, .reason = "x"};
     int64_t n = -1;
 
     assert_int_equal(hale_store_begin(e->s), 0);
@@ -178,11 +191,20 @@ static void incident_upsert_and_json(void **state)
 {
     struct env *e = *state;
     hale_incident_rec r = incident_rec(1, "open");
-    hale_alert_rec a = {.id = 1, .fingerprint = "0123456789abcdef", .status = "firing",
-                        .labels = "{\"alertname\":\"X\"}", .annotations = "{}",
-                        .severity = "warning", .source = "alertmanager", .generator_url = "",
-                        .starts_ms = 1000, .ends_ms = -62135596800000LL, .first_seen_ms = 1000,
-                        .last_seen_ms = 1000, .seen_count = 1, .incident_id = 1,
+    hale_alert_rec a = {.id = 1,
+                        .fingerprint = "0123456789abcdef",
+                        .status = "firing",
+                        .labels = "{\"alertname\":\"X\"}",
+                        .annotations = "{}",
+                        .severity = "warning",
+                        .source = "alertmanager",
+                        .generator_url = "",
+                        .starts_ms = 1000,
+                        .ends_ms = -62135596800000LL,
+                        .first_seen_ms = 1000,
+                        .last_seen_ms = 1000,
+                        .seen_count = 1,
+                        .incident_id = 1,
                         .last_event_id = 1};
     json_t *detail = NULL, *list = NULL;
     char got[32];
@@ -237,10 +259,10 @@ static void outbox_and_prune(void **state)
 {
     struct env *e = *state;
     hale_incident_rec r = incident_rec(1, "open");
-    hale_outbox_rec o = {.kind = "stage:open", .incident_id = 1, .payload = "{}",
-                         .created_ms = 5, .due_ms = 5};
-    hale_event_rec ev = {.kind = "event", .source = "t", .raw = "{}", .raw_len = 2,
-                         .normalized = "[]"};
+    hale_outbox_rec o = {
+        .kind = "stage:open", .incident_id = 1, .payload = "{}", .created_ms = 5, .due_ms = 5};
+    hale_event_rec ev = {
+        .kind = "event", .source = "t", .raw = "{}", .raw_len = 2, .normalized = "[]"};
     int64_t id = 0, n = 0;
     int pending = 0;
 
@@ -274,8 +296,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(refuses_missing_and_newer_databases, setup, teardown),
         cmocka_unit_test_setup_teardown(wal_and_page_size, setup, teardown),
         cmocka_unit_test_setup_teardown(alert_upsert_by_id_counts_receipts, setup, teardown),
-        cmocka_unit_test_setup_teardown(dangling_incident_reference_fails_commit, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(dangling_incident_reference_fails_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(incident_upsert_and_json, setup, teardown),
         cmocka_unit_test_setup_teardown(outbox_and_prune, setup, teardown),
     };

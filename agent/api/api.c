@@ -19,11 +19,11 @@ struct counter {
 };
 
 struct hale_api {
-    hale_api_ops ops;                     /* the loop's functions */
-    void *ud;                             /* their argument */
+    hale_api_ops ops;                      /* the loop's functions */
+    void *ud;                              /* their argument */
     struct counter counters[MAX_COUNTERS]; /* requests by route and status */
-    size_t n_counters;                    /* used entries */
-    hale_histogram latency;               /* request duration, seconds */
+    size_t n_counters;                     /* used entries */
+    hale_histogram latency;                /* request duration, seconds */
 };
 
 typedef void (*route_fn)(hale_api *api, hale_http_req *req, const char *rest);
@@ -192,8 +192,7 @@ static void on_incidents(hale_api *api, hale_http_req *req, const char *rest)
         return;
     }
     if (hale_http_req_query_param(req, "limit", limit_text, sizeof(limit_text)) != -ENOENT &&
-        (hale_parse_u32(limit_text, &limit) < 0 || limit == 0 ||
-         limit > HALE_MAX_LIST_INCIDENTS)) {
+        (hale_parse_u32(limit_text, &limit) < 0 || limit == 0 || limit > HALE_MAX_LIST_INCIDENTS)) {
         (void)hale_http_respond_error(req, 400, "invalid_parameter",
                                       "limit: expected an integer from 1 to 10000");
         return;
@@ -267,8 +266,7 @@ static int api_metrics(const hale_api *api, hale_buf *b)
     }
     if (r == 0)
         r = hale_prom_histogram(b, "hale_http_request_duration_seconds",
-                                "Time from a request's first byte to its answer.",
-                                &api->latency);
+                                "Time from a request's first byte to its answer.", &api->latency);
     return r;
 }
 

@@ -8,9 +8,9 @@
 #include "hale/log.h"
 
 struct cmd {
-    const char *name;                  /* first word */
-    int (*fn)(int argc, char **argv);  /* the command */
-    const char *summary;               /* one line for `hale help` */
+    const char *name;                 /* first word */
+    int (*fn)(int argc, char **argv); /* the command */
+    const char *summary;              /* one line for `hale help` */
 };
 
 static const struct cmd commands[] = {

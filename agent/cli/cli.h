@@ -13,10 +13,10 @@
 
 /* One option a command takes. */
 typedef struct hale_cli_opt {
-    const char *name;     /* "--state" */
-    bool takes_value;     /* "--state S" or "--state=S" */
-    const char **value;   /* where the value goes (borrowed from argv); NULL for flags */
-    bool *flag;           /* set when a flag is given; NULL for valued options */
+    const char *name;   /* "--state" */
+    bool takes_value;   /* "--state S" or "--state=S" */
+    const char **value; /* where the value goes (borrowed from argv); NULL for flags */
+    bool *flag;         /* set when a flag is given; NULL for valued options */
 } hale_cli_opt;
 
 /* Parse argv[1..] (argv[0] is the command's name) against opts; non-option words are

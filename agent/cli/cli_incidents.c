@@ -50,7 +50,8 @@ static void print_table(const json_t *list)
 
     printf("%-6s %-17s %-9s %-7s %-24s %s\n", "ID", "STATE", "SEVERITY", "FIRING", "UPDATED",
            "TITLE");
-    json_array_foreach(list, i, inc) {
+    json_array_foreach(list, i, inc)
+    {
         char firing[32];
 
         snprintf(firing, sizeof(firing), "%lld/%lld",
@@ -77,12 +78,13 @@ static void print_detail(const json_t *inc)
     printf("  alerts     %lld firing of %lld\n",
            (long long)json_integer_value(json_object_get(inc, "alerts_firing")),
            (long long)json_integer_value(json_object_get(inc, "alerts_total")));
-    json_array_foreach(json_object_get(inc, "alerts"), i, v) {
+    json_array_foreach(json_object_get(inc, "alerts"), i, v)
+    {
         char *labels = json_dumps(json_object_get(v, "labels"), JSON_COMPACT | JSON_SORT_KEYS);
 
         printf("    %s %-8s seen %lldx, last %s %s\n", str(v, "fingerprint"), str(v, "status"),
-               (long long)json_integer_value(json_object_get(v, "seen_count")),
-               str(v, "last_seen"), labels ? labels : "");
+               (long long)json_integer_value(json_object_get(v, "seen_count")), str(v, "last_seen"),
+               labels ? labels : "");
         free(labels);
     }
     printf("  history\n");
@@ -113,8 +115,8 @@ static int run_list(hale_store *s, const char *state, const char *limit_text, bo
         fprintf(stderr, "hale incidents: --state: unknown state '%s'\n%s", state, usage);
         return HALE_EXIT_USAGE;
     }
-    if (limit_text && (hale_parse_u32(limit_text, &limit) < 0 || limit == 0 ||
-                       limit > HALE_MAX_LIST_INCIDENTS)) {
+    if (limit_text &&
+        (hale_parse_u32(limit_text, &limit) < 0 || limit == 0 || limit > HALE_MAX_LIST_INCIDENTS)) {
         fprintf(stderr, "hale incidents: --limit: expected 1 to %u, got '%s'\n",
                 HALE_MAX_LIST_INCIDENTS, limit_text);
         return HALE_EXIT_USAGE;
@@ -164,8 +166,10 @@ int hale_cmd_incidents(int argc, char **argv)
 {
     const char *config = NULL, *state = NULL, *limit = NULL, *pos[2] = {NULL, NULL};
     bool as_json = false;
-    hale_cli_opt opts[] = {{"--config", true, &config, NULL}, {"--state", true, &state, NULL},
-                           {"--limit", true, &limit, NULL},   {"--json", false, NULL, &as_json},
+    hale_cli_opt opts[] = {{"--config", true, &config, NULL},
+                           {"--state", true, &state, NULL},
+                           {"--limit", true, &limit, NULL},
+                           {"--json", false, NULL, &as_json},
                            {NULL, false, NULL, NULL}};
     hale_store *s = NULL;
     int n_pos = 0, r;

@@ -106,11 +106,17 @@ static int load_incident(const hale_incident_rec *r, void *ud)
         return -ENOMEM;
     if (hale_incident_state_parse(r->state, &state) < 0)
         state = HALE_INCIDENT_OPEN; /* unreachable unless the file was edited by hand */
-    *inc = (struct inc){
-        .id = r->id, .state = state, .created_ms = r->created_ms, .updated_ms = r->updated_ms,
-        .state_since_ms = r->state_since_ms, .last_alert_ms = r->last_alert_ms,
-        .closed_ms = r->closed_ms, .alerts_total = r->alerts_total,
-        .alerts_firing = r->alerts_firing, .attempts = r->attempts, .version = r->version};
+    *inc = (struct inc){.id = r->id,
+                        .state = state,
+                        .created_ms = r->created_ms,
+                        .updated_ms = r->updated_ms,
+                        .state_since_ms = r->state_since_ms,
+                        .last_alert_ms = r->last_alert_ms,
+                        .closed_ms = r->closed_ms,
+                        .alerts_total = r->alerts_total,
+                        .alerts_firing = r->alerts_firing,
+                        .attempts = r->attempts,
+                        .version = r->version};
     inc->group_key = strdup(r->group_key);
     inc->group_labels = strdup(r->group_labels);
     inc->title = strdup(r->title);
@@ -281,8 +287,7 @@ static int write_pairs(hale_incidents *m)
     int r = 0;
 
     for (size_t i = 0; r == 0 && i < m->n_pairs; i++)
-        r = hale_store_incident_alert_add(m->store, m->pairs[i].incident_id,
-                                          m->pairs[i].alert_id);
+        r = hale_store_incident_alert_add(m->store, m->pairs[i].incident_id, m->pairs[i].alert_id);
     m->pairs_in_tx = r == 0;
     return r;
 }
@@ -293,15 +298,23 @@ int hale_incidents_flush(hale_incidents *m, int64_t now_ms, bool all_pairs)
 
     for (size_t i = 0; r == 0 && i < m->n_dirty; i++) {
         struct inc *inc = m->dirty[i];
-        hale_incident_rec rec = {
-            .id = inc->id, .group_key = inc->group_key, .group_labels = inc->group_labels,
-            .title = inc->title, .state = hale_incident_state_name(inc->state),
-            .severity = inc->severity, .state_reason = inc->state_reason,
-            .context = inc->context, .created_ms = inc->created_ms, .updated_ms = now_ms,
-            .state_since_ms = inc->state_since_ms, .last_alert_ms = inc->last_alert_ms,
-            .closed_ms = inc->closed_ms, .alerts_total = inc->alerts_total,
-            .alerts_firing = inc->alerts_firing, .attempts = inc->attempts,
-            .version = inc->version + 1};
+        hale_incident_rec rec = {.id = inc->id,
+                                 .group_key = inc->group_key,
+                                 .group_labels = inc->group_labels,
+                                 .title = inc->title,
+                                 .state = hale_incident_state_name(inc->state),
+                                 .severity = inc->severity,
+                                 .state_reason = inc->state_reason,
+                                 .context = inc->context,
+                                 .created_ms = inc->created_ms,
+                                 .updated_ms = now_ms,
+                                 .state_since_ms = inc->state_since_ms,
+                                 .last_alert_ms = inc->last_alert_ms,
+                                 .closed_ms = inc->closed_ms,
+                                 .alerts_total = inc->alerts_total,
+                                 .alerts_firing = inc->alerts_firing,
+                                 .attempts = inc->attempts,
+                                 .version = inc->version + 1};
 
         r = hale_store_incident_put(m->store, &rec);
     }
@@ -362,8 +375,11 @@ int hale_incidents_view(const hale_incidents *m, int64_t id, hale_incident_view 
 
     if (!inc)
         return HALE_ENOTFOUND;
-    *ret = (hale_incident_view){.id = inc->id, .state = inc->state, .group_key = inc->group_key,
-                                .severity = inc->severity, .title = inc->title};
+    *ret = (hale_incident_view){.id = inc->id,
+                                .state = inc->state,
+                                .group_key = inc->group_key,
+                                .severity = inc->severity,
+                                .title = inc->title};
     return 0;
 }
 

@@ -80,8 +80,8 @@ static int record_transition(hale_incidents *m, struct inc *inc, hale_incident_s
     ent = &m->entered[m->n_entered];
     {
         char payload[96];
-        hale_outbox_rec o = {.incident_id = inc->id, .payload = payload, .created_ms = now_ms,
-                             .due_ms = now_ms};
+        hale_outbox_rec o = {
+            .incident_id = inc->id, .payload = payload, .created_ms = now_ms, .due_ms = now_ms};
         char kind[48];
 
         snprintf(kind, sizeof(kind), "stage:%s", hale_incident_state_name(inc->state));
@@ -98,8 +98,8 @@ static int record_transition(hale_incidents *m, struct inc *inc, hale_incident_s
     return 0;
 }
 
-static int open_incident(hale_incidents *m, const hale_alert *a, hale_buf *key,
-                         char *group_json, int64_t now_ms, struct inc **ret)
+static int open_incident(hale_incidents *m, const hale_alert *a, hale_buf *key, char *group_json,
+                         int64_t now_ms, struct inc **ret)
 {
     struct inc *inc = calloc(1, sizeof(*inc));
     char reason[96];
@@ -174,8 +174,8 @@ static void bump_severity(struct inc *inc, const char *severity)
     }
 }
 
-static int set_state(hale_incidents *m, struct inc *inc, hale_incident_state to,
-                     const char *reason, int64_t now_ms)
+static int set_state(hale_incidents *m, struct inc *inc, hale_incident_state to, const char *reason,
+                     int64_t now_ms)
 {
     hale_incident_state from = inc->state;
     char *why = strdup(reason);
@@ -288,13 +288,21 @@ static int store_alert(hale_incidents *m, const hale_alert *a, const char *sourc
     char *labels = json_dumps(a->labels, JSON_COMPACT);
     char *annotations = json_dumps(a->annotations, JSON_COMPACT);
     const char *status = a->status == HALE_ALERT_FIRING ? "firing" : "resolved";
-    hale_alert_rec rec = {.id = e->id, .fingerprint = a->fingerprint, .status = status,
-                          .labels = labels, .annotations = annotations,
-                          .severity = a->severity, .source = source,
-                          .generator_url = a->generator_url, .starts_ms = a->starts_ms,
-                          .ends_ms = a->ends_ms, .first_seen_ms = now_ms,
-                          .last_seen_ms = now_ms, .seen_count = 1,
-                          .incident_id = e->incident_id, .last_event_id = event_id};
+    hale_alert_rec rec = {.id = e->id,
+                          .fingerprint = a->fingerprint,
+                          .status = status,
+                          .labels = labels,
+                          .annotations = annotations,
+                          .severity = a->severity,
+                          .source = source,
+                          .generator_url = a->generator_url,
+                          .starts_ms = a->starts_ms,
+                          .ends_ms = a->ends_ms,
+                          .first_seen_ms = now_ms,
+                          .last_seen_ms = now_ms,
+                          .seen_count = 1,
+                          .incident_id = e->incident_id,
+                          .last_event_id = event_id};
     int r = labels && annotations ? 0 : -ENOMEM;
 
     if (r == 0)

@@ -22,7 +22,7 @@ struct inc {
     int64_t alerts_firing;
     int64_t attempts;
     int64_t version;
-    bool dirty;                /* changed in the current transaction */
+    bool dirty; /* changed in the current transaction */
 };
 
 /* Every alert the store holds has one: the dedup key is this map, not an index on disk. */
@@ -45,16 +45,16 @@ struct entered {
 };
 
 struct hale_incidents {
-    hale_store *store;         /* borrowed */
-    char **group_by;           /* owned, n_group_by entries */
-    size_t n_group_by;         /* labels in group_by */
-    uint64_t window_ms;        /* grouping window */
+    hale_store *store;                       /* borrowed */
+    char **group_by;                         /* owned, n_group_by entries */
+    size_t n_group_by;                       /* labels in group_by */
+    uint64_t window_ms;                      /* grouping window */
     bool staged[HALE_INCIDENT__STATE_COUNT]; /* states a stage handles */
-    bool loaded;               /* caches reflect the store */
-    int64_t next_id;           /* id of the next new incident */
-    int64_t next_alert_id;     /* id of the next new alert row */
-    hale_map *by_id;           /* decimal id -> struct inc *, owns the incs */
-    hale_map *by_group;        /* group key -> newest active struct inc *, borrowed */
+    bool loaded;                             /* caches reflect the store */
+    int64_t next_id;                         /* id of the next new incident */
+    int64_t next_alert_id;                   /* id of the next new alert row */
+    hale_map *by_id;                         /* decimal id -> struct inc *, owns the incs */
+    hale_map *by_group;                      /* group key -> newest active struct inc *, borrowed */
     hale_map *alerts;          /* fingerprint -> struct alert_entry *, every alert, owned */
     struct inc **dirty;        /* incidents changed in this transaction */
     size_t n_dirty, cap_dirty; /* used and allocated */

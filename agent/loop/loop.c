@@ -12,7 +12,6 @@
 #include "util/strparse.h"
 #include "util/timeutil.h"
 
-
 static hale_store *api_store(void *ud)
 {
     return ((hale_loop *)ud)->reader;
@@ -90,8 +89,11 @@ static int open_store(hale_loop *l, hale_diag *reterr)
 
 static int open_http(hale_loop *l, hale_diag *reterr)
 {
-    hale_api_ops ops = {.submit = hale__loop_submit, .store = api_store,
-                        .metrics = hale__loop_metrics, .ready = api_ready, .now_ms = api_now};
+    hale_api_ops ops = {.submit = hale__loop_submit,
+                        .store = api_store,
+                        .metrics = hale__loop_metrics,
+                        .ready = api_ready,
+                        .now_ms = api_now};
     hale_http_limits lim;
     char host[256];
     uint16_t port;

@@ -19,15 +19,15 @@ struct pending {
 /* One transaction of intake on the threadpool. While it runs it owns the writer connection and
  * the incident manager; the loop thread touches neither until after_work has run. */
 struct commit_job {
-    uv_work_t work;          /* the threadpool request; work.data is the loop */
-    struct pending *items;   /* the requests it commits, owned */
-    size_t n_items;          /* entries in items */
-    size_t cap_items;        /* allocated entries */
-    int64_t now_ms;          /* receipt time stamped on everything it writes */
-    int result;              /* 0, or why the transaction failed */
-    int reload_result;       /* after a failure: reloading the incident caches */
-    double duration_s;       /* time spent writing and committing */
-    char errmsg[256];        /* SQLite's message on failure */
+    uv_work_t work;        /* the threadpool request; work.data is the loop */
+    struct pending *items; /* the requests it commits, owned */
+    size_t n_items;        /* entries in items */
+    size_t cap_items;      /* allocated entries */
+    int64_t now_ms;        /* receipt time stamped on everything it writes */
+    int result;            /* 0, or why the transaction failed */
+    int reload_result;     /* after a failure: reloading the incident caches */
+    double duration_s;     /* time spent writing and committing */
+    char errmsg[256];      /* SQLite's message on failure */
 };
 
 struct stage_item {
@@ -74,16 +74,16 @@ struct hale_loop {
     uint64_t drain_deadline_ms;   /* uv_now by which shutdown forces the close */
     struct pending *pending;      /* requests waiting for the next commit */
     size_t n_pending, cap_pending;
-    struct commit_job job;        /* the commit in flight, if job_running */
-    bool job_running;             /* a commit runs on the threadpool */
+    struct commit_job job;          /* the commit in flight, if job_running */
+    bool job_running;               /* a commit runs on the threadpool */
     struct stage_item *stage_queue; /* work items to hand to stages */
     size_t n_stage_queue, cap_stage_queue;
-    bool dispatching;             /* inside stage dispatch (no re-entry) */
+    bool dispatching;                              /* inside stage dispatch (no re-entry) */
     hale_stage stages[HALE_INCIDENT__STATE_COUNT]; /* by state; on_enter NULL when none */
-    struct loop_stats stats;      /* for /metrics */
-    int64_t started_ms;           /* unix ms */
-    bool draining;                /* shutdown began */
-    bool closed;                  /* handles are closing */
+    struct loop_stats stats;                       /* for /metrics */
+    int64_t started_ms;                            /* unix ms */
+    bool draining;                                 /* shutdown began */
+    bool closed;                                   /* handles are closing */
 };
 
 /* loop_intake.c */

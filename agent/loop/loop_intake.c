@@ -181,8 +181,7 @@ void hale__loop_flush(hale_loop *l)
     r = uv_queue_work(&l->uv, &job->work, commit_work, commit_done);
     if (r < 0) {
         job->result = r;
-        snprintf(job->errmsg, sizeof(job->errmsg), "cannot queue the commit: %s",
-                 uv_strerror(r));
+        snprintf(job->errmsg, sizeof(job->errmsg), "cannot queue the commit: %s", uv_strerror(r));
         answer(job, &l->stats);
         return;
     }

@@ -171,11 +171,10 @@ static void on_http_closed(void *ud)
 
 static void close_handles(hale_loop *l)
 {
-    uv_handle_t *handles[] = {(uv_handle_t *)&l->sig_term,   (uv_handle_t *)&l->sig_int,
-                              (uv_handle_t *)&l->sig_hup,    (uv_handle_t *)&l->flush_check,
-                              (uv_handle_t *)&l->lag_timer,  (uv_handle_t *)&l->drain_timer,
-                              (uv_handle_t *)&l->maintenance_timer,
-                              (uv_handle_t *)&l->ckpt_timer};
+    uv_handle_t *handles[] = {(uv_handle_t *)&l->sig_term,          (uv_handle_t *)&l->sig_int,
+                              (uv_handle_t *)&l->sig_hup,           (uv_handle_t *)&l->flush_check,
+                              (uv_handle_t *)&l->lag_timer,         (uv_handle_t *)&l->drain_timer,
+                              (uv_handle_t *)&l->maintenance_timer, (uv_handle_t *)&l->ckpt_timer};
 
     if (l->closed)
         return;
@@ -235,8 +234,7 @@ int hale_loop_run(hale_loop *l)
     if (r < 0)
         log_warn("cannot read pending stage work: %s, ignoring", hale_strerror(r));
     log_notice("hale %s listening on %s (port %u), data_dir '%s', store_sync %s", HALE_VERSION,
-               l->cfg->listen, (unsigned)hale_loop_port(l), l->cfg->data_dir,
-               l->cfg->store_sync);
+               l->cfg->listen, (unsigned)hale_loop_port(l), l->cfg->data_dir, l->cfg->store_sync);
     (void)uv_run(&l->uv, UV_RUN_DEFAULT);
     log_notice("stopped");
     return 0;

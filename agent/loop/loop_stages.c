@@ -98,7 +98,9 @@ static int redeliver_one(const hale_outbox_rec *o, void *ud)
     if (strncmp(o->kind, "stage:", 6) != 0 || hale_incident_state_parse(o->kind + 6, &s) < 0 ||
         !l->stages[s].on_enter)
         return 0;
-    it = (struct stage_item){.incident_id = o->incident_id, .state = s, .outbox_id = o->id,
+    it = (struct stage_item){.incident_id = o->incident_id,
+                             .state = s,
+                             .outbox_id = o->id,
                              .attempt = (unsigned)o->attempts + 1};
     enqueue(l, &it);
     return 0;
@@ -126,8 +128,8 @@ static int run_transition(hale_loop *l, int64_t outbox_id, int64_t incident_id,
 
     if (r == 0 && outbox_id)
         r = hale_store_outbox_finish(l->store, outbox_id, now_ms, error);
-    if (r == 0 && !(outbox_id && hale_incidents_view(l->incidents, incident_id, &v) == 0 &&
-                    v.state == to))
+    if (r == 0 &&
+        !(outbox_id && hale_incidents_view(l->incidents, incident_id, &v) == 0 && v.state == to))
         r = hale_incidents_transition(l->incidents, incident_id, to, reason, now_ms);
     if (r == 0)
         r = hale_incidents_flush(l->incidents, now_ms, false);

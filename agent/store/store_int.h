@@ -34,11 +34,11 @@ enum store_stmt {
 };
 
 struct hale_store {
-    sqlite3 *db;                     /* the connection, owned */
-    sqlite3_stmt *stmt[ST__COUNT];   /* prepared at open, finalized in free; NULL when unused */
-    int schema_version;              /* migrations applied */
-    bool read_only;                  /* opened for reading */
-    bool in_tx;                      /* a write transaction is open */
+    sqlite3 *db;                   /* the connection, owned */
+    sqlite3_stmt *stmt[ST__COUNT]; /* prepared at open, finalized in free; NULL when unused */
+    int schema_version;            /* migrations applied */
+    bool read_only;                /* opened for reading */
+    bool in_tx;                    /* a write transaction is open */
 };
 
 /* The SQL text of every statement, indexed by enum store_stmt. */

@@ -25,30 +25,29 @@ static json_t *json_column(const char *text)
 
 json_t *hale_store_incident_to_json(const hale_incident_rec *r)
 {
-    return json_pack("{s:I, s:s, s:o, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:I, "
-                     "s:I, s:I, s:I}",
-                     "id", (json_int_t)r->id, "group_key", r->group_key, "group_labels",
-                     json_column(r->group_labels), "title", r->title, "state", r->state,
-                     "severity", r->severity, "state_reason", r->state_reason, "context",
-                     json_column(r->context), "created_at", time_or_null(r->created_ms),
-                     "updated_at", time_or_null(r->updated_ms), "state_since",
-                     time_or_null(r->state_since_ms), "last_alert_at",
-                     time_or_null(r->last_alert_ms), "closed_at", time_or_null(r->closed_ms),
-                     "alerts_total", (json_int_t)r->alerts_total, "alerts_firing",
-                     (json_int_t)r->alerts_firing, "attempts", (json_int_t)r->attempts,
-                     "version", (json_int_t)r->version);
+    return json_pack(
+        "{s:I, s:s, s:o, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:I, "
+        "s:I, s:I, s:I}",
+        "id", (json_int_t)r->id, "group_key", r->group_key, "group_labels",
+        json_column(r->group_labels), "title", r->title, "state", r->state, "severity", r->severity,
+        "state_reason", r->state_reason, "context", json_column(r->context), "created_at",
+        time_or_null(r->created_ms), "updated_at", time_or_null(r->updated_ms), "state_since",
+        time_or_null(r->state_since_ms), "last_alert_at", time_or_null(r->last_alert_ms),
+        "closed_at", time_or_null(r->closed_ms), "alerts_total", (json_int_t)r->alerts_total,
+        "alerts_firing", (json_int_t)r->alerts_firing, "attempts", (json_int_t)r->attempts,
+        "version", (json_int_t)r->version);
 }
 
 json_t *hale_store_alert_to_json(const hale_alert_rec *r)
 {
     return json_pack("{s:s, s:s, s:o, s:o, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:I}",
                      "fingerprint", r->fingerprint, "status", r->status, "labels",
-                     json_column(r->labels), "annotations", json_column(r->annotations),
-                     "severity", r->severity, "source", r->source, "generator_url",
-                     r->generator_url, "starts_at", time_or_null(r->starts_ms), "ends_at",
-                     time_or_null(r->ends_ms), "first_seen", time_or_null(r->first_seen_ms),
-                     "last_seen", time_or_null(r->last_seen_ms), "seen_count",
-                     (json_int_t)r->seen_count, "incident_id", (json_int_t)r->incident_id);
+                     json_column(r->labels), "annotations", json_column(r->annotations), "severity",
+                     r->severity, "source", r->source, "generator_url", r->generator_url,
+                     "starts_at", time_or_null(r->starts_ms), "ends_at", time_or_null(r->ends_ms),
+                     "first_seen", time_or_null(r->first_seen_ms), "last_seen",
+                     time_or_null(r->last_seen_ms), "seen_count", (json_int_t)r->seen_count,
+                     "incident_id", (json_int_t)r->incident_id);
 }
 
 static int append_incident(const hale_incident_rec *r, void *ud)

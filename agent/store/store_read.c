@@ -240,8 +240,8 @@ int hale_store_incident_counts(hale_store *s, int (*cb)(const char *state, int64
 
 int hale_store_count(hale_store *s, const char *table, int64_t *ret)
 {
-    static const char *const tables[] = {"events", "alerts", "incidents",
-                                         "incident_transitions", "outbox"};
+    static const char *const tables[] = {"events", "alerts", "incidents", "incident_transitions",
+                                         "outbox"};
     sqlite3_stmt *st = NULL;
     char sql[96];
     int r = HALE_ESTORE;

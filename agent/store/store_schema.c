@@ -84,16 +84,16 @@ static const char *const migrations[] = {
 };
 
 #define INCIDENT_COLS                                                                              \
-    "id, group_key, group_labels, title, state, severity, state_reason, context, created_ms, "    \
-    "updated_ms, state_since_ms, last_alert_ms, closed_ms, alerts_total, alerts_firing, "         \
+    "id, group_key, group_labels, title, state, severity, state_reason, context, created_ms, "     \
+    "updated_ms, state_since_ms, last_alert_ms, closed_ms, alerts_total, alerts_firing, "          \
     "attempts, version"
 #define ALERT_COLS                                                                                 \
-    "id, fingerprint, status, labels, annotations, severity, source, generator_url, starts_ms, "      \
+    "id, fingerprint, status, labels, annotations, severity, source, generator_url, starts_ms, "   \
     "ends_ms, first_seen_ms, last_seen_ms, seen_count, incident_id, last_event_id"
 
 #define ALERT_COLS_A                                                                               \
-    "a.id, a.fingerprint, a.status, a.labels, a.annotations, a.severity, a.source, "           \
-    "a.generator_url, a.starts_ms, a.ends_ms, a.first_seen_ms, a.last_seen_ms, a.seen_count, " \
+    "a.id, a.fingerprint, a.status, a.labels, a.annotations, a.severity, a.source, "               \
+    "a.generator_url, a.starts_ms, a.ends_ms, a.first_seen_ms, a.last_seen_ms, a.seen_count, "     \
     "a.incident_id, a.last_event_id"
 
 const char *const hale__store_sql[ST__COUNT] = {

@@ -52,9 +52,9 @@ int hale_store_event_insert(hale_store *s, const hale_event_rec *e, int64_t *ret
 int hale_store_alert_upsert(hale_store *s, const hale_alert_rec *a)
 {
     sqlite3_stmt *st = s->stmt[ST_ALERT_UPSERT];
-    const char *texts[] = {a->fingerprint, a->status,        a->labels,       a->annotations,
-                           a->severity,    a->source,        a->generator_url};
-    const int64_t ints[] = {a->starts_ms, a->ends_ms,     a->first_seen_ms, a->last_seen_ms,
+    const char *texts[] = {a->fingerprint, a->status, a->labels,       a->annotations,
+                           a->severity,    a->source, a->generator_url};
+    const int64_t ints[] = {a->starts_ms,  a->ends_ms,     a->first_seen_ms, a->last_seen_ms,
                             a->seen_count, a->incident_id, a->last_event_id};
     int r;
 
@@ -73,9 +73,9 @@ int hale_store_incident_put(hale_store *s, const hale_incident_rec *i)
     sqlite3_stmt *st = s->stmt[ST_INCIDENT_PUT];
     const char *texts[] = {i->group_key, i->group_labels, i->title,  i->state,
                            i->severity,  i->state_reason, i->context};
-    const int64_t ints[] = {i->created_ms,   i->updated_ms,    i->state_since_ms,
-                            i->last_alert_ms, i->closed_ms,     i->alerts_total,
-                            i->alerts_firing, i->attempts,      i->version};
+    const int64_t ints[] = {i->created_ms,    i->updated_ms, i->state_since_ms,
+                            i->last_alert_ms, i->closed_ms,  i->alerts_total,
+                            i->alerts_firing, i->attempts,   i->version};
     int r;
 
     if (HALE_NEVER(i->id <= 0))
@@ -133,8 +133,7 @@ int hale_store_incident_alert_add(hale_store *s, int64_t incident_id, int64_t al
 {
     sqlite3_stmt *st = s->stmt[ST_INCIDENT_ALERT_ADD];
 
-    return step_insert(s, st, bind_ints(st, 1, (const int64_t[]){incident_id, alert_id}, 2),
-                       NULL);
+    return step_insert(s, st, bind_ints(st, 1, (const int64_t[]){incident_id, alert_id}, 2), NULL);
 }
 
 int hale_store_incident_alerts_rebuild(hale_store *s)

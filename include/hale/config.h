@@ -11,23 +11,23 @@
 #define HALE_CONFIG_DEFAULT_FILE "hale.json"
 
 typedef struct hale_config {
-    unsigned refs;             /* owners of this snapshot; freed when it reaches 0 */
-    char *source;              /* the file it came from, or "(defaults)" */
-    char *listen;              /* "host:port" the HTTP API listens on */
-    char *data_dir;            /* holds hale.db */
-    char *policies_dir;        /* policy files */
-    char *tools_dir;           /* tool manifests and executables */
-    char *prompts_dir;         /* LLM prompt templates */
-    char *log_level;           /* "info" or "warn,http=debug" */
-    uint64_t max_body_bytes;   /* largest accepted request body */
-    char **group_by;           /* labels whose values make one incident; NULL-terminated */
-    size_t n_group_by;         /* entries in group_by */
-    uint64_t group_window_s;   /* alerts join an incident active within this window */
-    uint64_t max_connections;  /* concurrent HTTP connections */
-    uint64_t idle_timeout_s;   /* keep-alive connection with nothing under way */
-    uint64_t request_timeout_s;  /* to receive one whole request */
-    uint64_t shutdown_timeout_s; /* SIGTERM to exit, at most */
-    char *store_sync;          /* "full" (fsync every commit) or "normal" */
+    unsigned refs;                 /* owners of this snapshot; freed when it reaches 0 */
+    char *source;                  /* the file it came from, or "(defaults)" */
+    char *listen;                  /* "host:port" the HTTP API listens on */
+    char *data_dir;                /* holds hale.db */
+    char *policies_dir;            /* policy files */
+    char *tools_dir;               /* tool manifests and executables */
+    char *prompts_dir;             /* LLM prompt templates */
+    char *log_level;               /* "info" or "warn,http=debug" */
+    uint64_t max_body_bytes;       /* largest accepted request body */
+    char **group_by;               /* labels whose values make one incident; NULL-terminated */
+    size_t n_group_by;             /* entries in group_by */
+    uint64_t group_window_s;       /* alerts join an incident active within this window */
+    uint64_t max_connections;      /* concurrent HTTP connections */
+    uint64_t idle_timeout_s;       /* keep-alive connection with nothing under way */
+    uint64_t request_timeout_s;    /* to receive one whole request */
+    uint64_t shutdown_timeout_s;   /* SIGTERM to exit, at most */
+    char *store_sync;              /* "full" (fsync every commit) or "normal" */
     uint64_t event_retention_days; /* raw events older than this are deleted; 0 keeps all */
 } hale_config;
 

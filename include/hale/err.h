@@ -11,7 +11,7 @@
     XX(EPOLICY, -4003, "denied by policy")                                                         \
     XX(EUPSTREAM, -4004, "upstream service failed")                                                \
     XX(EPARSE, -4005, "malformed input")                                                           \
-    XX(ESTATE, -4006, "transition not allowed from the current state")                            \
+    XX(ESTATE, -4006, "transition not allowed from the current state")                             \
     XX(ENOTFOUND, -4007, "not found")                                                              \
     XX(EUTF8, -4008, "invalid UTF-8")                                                              \
     XX(ECONFIG, -4009, "invalid configuration")                                                    \

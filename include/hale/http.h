@@ -90,8 +90,7 @@ int hale_http_respond(hale_http_req *req, int status, const char *content_type, 
 int hale_http_respond_hdr(hale_http_req *req, int status, const char *content_type,
                           const char *extra_headers, const char *body, size_t len);
 /* {"error": {"code": code, "message": message}} with Content-Type application/json. */
-int hale_http_respond_error(hale_http_req *req, int status, const char *code,
-                            const char *message);
+int hale_http_respond_error(hale_http_req *req, int status, const char *code, const char *message);
 
 /* The reason phrase for a status code ("Not Found"); "Unknown" for others. */
 const char *hale_http_status_text(int status);

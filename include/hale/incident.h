@@ -53,8 +53,8 @@ typedef struct hale_incident_view {
  * hale_loop_incident_transition() and marks the item done with hale_loop_stage_finish(), now
  * or from a later callback. on_enter must not block the loop thread. */
 typedef struct hale_stage {
-    const char *name;                /* for logs and metrics, static */
-    hale_incident_state state;       /* the state it handles; one stage per state */
+    const char *name;          /* for logs and metrics, static */
+    hale_incident_state state; /* the state it handles; one stage per state */
     void (*on_enter)(void *ud, const hale_incident_view *inc);
-    void *ud;                        /* handed back to on_enter */
+    void *ud; /* handed back to on_enter */
 } hale_stage;

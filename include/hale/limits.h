@@ -8,7 +8,7 @@
 #define HALE_MAX_HEADERS           64u                   /* header fields per request */
 #define HALE_MAX_URL_BYTES         4096u                 /* request target */
 #define HALE_MAX_CONNECTIONS       4096u                 /* ceiling for config max_connections */
-#define HALE_MAX_PIPELINE_BYTES    (64u * 1024u)         /* unparsed bytes held while a reply is due */
+#define HALE_MAX_PIPELINE_BYTES    (64u * 1024u) /* unparsed bytes held while a reply is due */
 #define HALE_MAX_RESPONSE_BYTES    (64u * 1024u * 1024u) /* one HTTP response body */
 #define HALE_MAX_ALERTS_PER_BATCH  1000u                 /* alerts in one webhook message */
 #define HALE_MAX_LABELS            128u                  /* labels on one alert or event */

@@ -15,7 +15,8 @@
 
 typedef enum hale_store_sync {
     HALE_STORE_SYNC_FULL = 0, /* fsync the WAL on every commit: acknowledged survives power loss */
-    HALE_STORE_SYNC_NORMAL,   /* survives a process crash; the last commits may roll back on power loss */
+    HALE_STORE_SYNC_NORMAL,   /* survives a process crash; the last commits may roll back on power
+                                 loss */
 } hale_store_sync;
 
 typedef struct hale_store_opts {
@@ -74,23 +75,23 @@ typedef struct hale_alert_rec {
 } hale_alert_rec;
 
 typedef struct hale_incident_rec {
-    int64_t id;                /* > 0 */
-    const char *group_key;     /* 'alertname="X",service="Y"' */
-    const char *group_labels;  /* compact JSON object of the group_by labels */
-    const char *title;         /* human summary */
-    const char *state;         /* state machine name ("open", ...) */
-    const char *severity;      /* highest severity among its alerts, may be "" */
-    const char *state_reason;  /* why it entered its state */
-    const char *context;       /* compact JSON object that later stages fill */
-    int64_t created_ms;        /* unix ms */
-    int64_t updated_ms;        /* last change of any kind */
-    int64_t state_since_ms;    /* entered the current state */
-    int64_t last_alert_ms;     /* latest alert receipt: drives the grouping window */
-    int64_t closed_ms;         /* entered a terminal state; 0 while active */
-    int64_t alerts_total;      /* distinct alerts ever attached */
-    int64_t alerts_firing;     /* of those, firing now */
-    int64_t attempts;          /* remediation attempts so far */
-    int64_t version;           /* bumped on every write: optimistic checks and ETags */
+    int64_t id;               /* > 0 */
+    const char *group_key;    /* 'alertname="X",service="Y"' */
+    const char *group_labels; /* compact JSON object of the group_by labels */
+    const char *title;        /* human summary */
+    const char *state;        /* state machine name ("open", ...) */
+    const char *severity;     /* highest severity among its alerts, may be "" */
+    const char *state_reason; /* why it entered its state */
+    const char *context;      /* compact JSON object that later stages fill */
+    int64_t created_ms;       /* unix ms */
+    int64_t updated_ms;       /* last change of any kind */
+    int64_t state_since_ms;   /* entered the current state */
+    int64_t last_alert_ms;    /* latest alert receipt: drives the grouping window */
+    int64_t closed_ms;        /* entered a terminal state; 0 while active */
+    int64_t alerts_total;     /* distinct alerts ever attached */
+    int64_t alerts_firing;    /* of those, firing now */
+    int64_t attempts;         /* remediation attempts so far */
+    int64_t version;          /* bumped on every write: optimistic checks and ETags */
 } hale_incident_rec;
 
 typedef struct hale_transition_rec {
