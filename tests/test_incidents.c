@@ -179,6 +179,7 @@ struct seen {
     const char *fingerprint; /* which alert */
     int64_t count;           /* its seen_count */
     int rows;                /* rows with that fingerprint */
+    char status[16];         /* its status */
 };
 
 static int seen_cb(const hale_alert_rec *r, void *ud)
@@ -188,6 +189,7 @@ static int seen_cb(const hale_alert_rec *r, void *ud)
     if (strcmp(r->fingerprint, s->fingerprint) == 0) {
         s->count = r->seen_count;
         s->rows++;
+        snprintf(s->status, sizeof(s->status), "%s", r->status);
     }
     return 0;
 }
@@ -303,6 +305,51 @@ static void new_episode_after_resolve_opens_new_incident(void **state)
     assert_string_equal(incident(e, 1).state, "resolved");
     assert_string_equal(incident(e, 2).state, "open");
     assert_int_equal(count(e, "alerts"), 1);
+    drop_alert(&f1);
+    drop_alert(&r1);
+    drop_alert(&f2);
+}
+
+static void stale_resolve_does_not_resolve_new_episode(void **state)
+{
+    struct env *e = *state;
+    const char *labels = "{\"alertname\":\"Down\",\"service\":\"web\"}";
+    hale_alert f1 = make_alert(labels, HALE_ALERT_FIRING, T0);
+    hale_alert r1 = make_alert(labels, HALE_ALERT_RESOLVED, T0);
+    hale_alert f2 = make_alert(labels, HALE_ALERT_FIRING, T0 + MIN_MS);
+    struct seen seen = {.fingerprint = f1.fingerprint};
+
+    receive(e, &f1, 1, T0);
+    receive(e, &r1, 1, T0 + 1000);
+    receive(e, &f2, 1, T0 + MIN_MS);
+    receive(e, &r1, 1, T0 + MIN_MS + 1000); /* a late copy of the first resolve */
+    assert_string_equal(incident(e, 2).state, "open");
+    assert_int_equal(incident(e, 2).firing, 1);
+    assert_int_equal(hale_store_alerts_each(e->store, 0, seen_cb, &seen), 0);
+    assert_int_equal(seen.count, 4);
+    assert_string_equal(seen.status, "firing");
+    drop_alert(&f1);
+    drop_alert(&r1);
+    drop_alert(&f2);
+}
+
+static void late_firing_copy_changes_nothing(void **state)
+{
+    struct env *e = *state;
+    const char *labels = "{\"alertname\":\"Down\",\"service\":\"web\"}";
+    hale_alert f1 = make_alert(labels, HALE_ALERT_FIRING, T0);
+    hale_alert r1 = make_alert(labels, HALE_ALERT_RESOLVED, T0);
+    hale_alert f2 = make_alert(labels, HALE_ALERT_FIRING, T0 + MIN_MS);
+    struct seen seen = {.fingerprint = f1.fingerprint};
+
+    receive(e, &f1, 1, T0);
+    receive(e, &r1, 1, T0 + 1000);
+    receive(e, &f1, 1, T0 + 2000); /* a retried copy of the first firing notification */
+    assert_int_equal(hale_store_alerts_each(e->store, 0, seen_cb, &seen), 0);
+    assert_string_equal(seen.status, "resolved");
+    receive(e, &f2, 1, T0 + MIN_MS); /* a real new episode still opens an incident */
+    assert_int_equal(count_incidents(e), 2);
+    assert_string_equal(incident(e, 2).state, "open");
     drop_alert(&f1);
     drop_alert(&r1);
     drop_alert(&f2);
@@ -483,6 +530,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(resend_after_failure_stays_with_closed_incident, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(stale_resolve_does_not_resolve_new_episode, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(late_firing_copy_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(transitions_are_validated, setup, teardown),
         cmocka_unit_test(state_table),
         cmocka_unit_test_setup_teardown(staged_state_writes_work_item, setup, teardown),

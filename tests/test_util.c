@@ -10,7 +10,10 @@
 #include "internal.h"
 #include "hale/diag.h"
 #include "hale/log.h"
+#include "util/alloc.h"
 #include "util/buf.h"
+#include "util/lockfile.h"
+#include "util/prom.h"
 #include "util/hashmap.h"
 #include "util/json.h"
 #include "util/strparse.h"
@@ -873,6 +876,94 @@ static void assert_fail_aborts_with_message(void **state)
     assert_non_null(strstr(out, "(assert_fail_aborts_with_message)"));
 }
 
+static void lockfile_is_exclusive_between_processes(void **state)
+{
+    char *dir = fixture_tmpdir("hale-lock");
+    char path[512], c;
+    int fd = -1, ready[2], release[2], status;
+    pid_t child, holder = 0;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/hale.lock", dir);
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(release), 0);
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        int cfd;
+
+        if (hale_lockfile_acquire(path, &cfd, NULL) < 0)
+            _exit(1);
+        if (write(ready[1], "x", 1) != 1 || read(release[0], &c, 1) != 1)
+            _exit(2); /* hold the lock until the parent has tried */
+        _exit(0);
+    }
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    assert_int_equal(hale_lockfile_acquire(path, &fd, &holder), -EBUSY);
+    assert_int_equal(holder, child);
+    assert_int_equal(write(release[1], "y", 1), 1);
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* The holder died: the lock is free again without any clean-up. */
+    assert_int_equal(hale_lockfile_acquire(path, &fd, NULL), 0);
+    close(fd);
+    for (int i = 0; i < 2; i++) {
+        close(ready[i]);
+        close(release[i]);
+    }
+    fixture_rmtree(dir);
+    free(dir);
+}
+
+static void prom_text_format(void **state)
+{
+    static const double bounds[] = {0.1, 1};
+    hale_histogram h;
+    hale_buf b;
+
+    (void)state;
+    hale_buf_init(&b, 1u << 16);
+    assert_int_equal(hale_prom_family(&b, "x_total", "counter", "a \\ b\nc"), 0);
+    assert_int_equal(
+        hale_prom_sample(&b, "x_total", (const char *const[]){"path", "C:\\t\"q\"\n", NULL}, 3), 0);
+    assert_int_equal(hale_prom_sample(&b, "y", NULL, 0.25), 0);
+    hale_histogram_init(&h, bounds, 2);
+    hale_histogram_observe(&h, 0.05);
+    hale_histogram_observe(&h, 0.5);
+    hale_histogram_observe(&h, 7);
+    assert_int_equal(hale_prom_histogram(&b, "d_seconds", "help", &h), 0);
+    assert_string_equal(b.data, "# HELP x_total a \\\\ b\\nc\n"
+                                "# TYPE x_total counter\n"
+                                "x_total{path=\"C:\\\\t\\\"q\\\"\\n\"} 3\n"
+                                "y 0.25\n"
+                                "# HELP d_seconds help\n"
+                                "# TYPE d_seconds histogram\n"
+                                "d_seconds_bucket{le=\"0.1\"} 1\n"
+                                "d_seconds_bucket{le=\"1\"} 2\n"
+                                "d_seconds_bucket{le=\"+Inf\"} 3\n"
+                                "d_seconds_sum 7.5499999999999998\n"
+                                "d_seconds_count 3\n");
+    hale_buf_release(&b);
+}
+
+static void grow_doubles_and_refuses_overflow(void **state)
+{
+    size_t cap = 0;
+    int *arr = NULL;
+    void *p;
+
+    (void)state;
+    for (size_t n = 0; n < 100; n++) {
+        p = arr;
+        assert_int_equal(hale_grow(&p, &cap, n, sizeof(*arr)), 0);
+        arr = p;
+        arr[n] = (int)n;
+    }
+    assert_true(cap >= 100);
+    assert_null(hale_reallocarray(NULL, SIZE_MAX / 2, 4));
+    free(arr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -901,6 +992,9 @@ int main(void)
         cmocka_unit_test(json_canonical_dump),
         cmocka_unit_test(never_returns_cond),
         cmocka_unit_test(assert_fail_aborts_with_message),
+        cmocka_unit_test(lockfile_is_exclusive_between_processes),
+        cmocka_unit_test(prom_text_format),
+        cmocka_unit_test(grow_doubles_and_refuses_overflow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

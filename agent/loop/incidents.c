@@ -383,6 +383,11 @@ int hale_incidents_view(const hale_incidents *m, int64_t id, hale_incident_view 
     return 0;
 }
 
+size_t hale_incidents_pairs_pending(const hale_incidents *m)
+{
+    return m->n_pairs;
+}
+
 size_t hale_incidents_active(const hale_incidents *m)
 {
     return m->by_id ? hale_map_size(m->by_id) : 0;

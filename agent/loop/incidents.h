@@ -56,5 +56,6 @@ int hale_incidents_aborted(hale_incidents *m);
  * Returns 0 or HALE_ENOTFOUND. */
 int hale_incidents_view(const hale_incidents *m, int64_t id, hale_incident_view *ret);
 
+size_t hale_incidents_pairs_pending(const hale_incidents *m); /* membership not yet written */
 size_t hale_incidents_active(const hale_incidents *m);        /* active incidents in memory */
 size_t hale_incidents_cached_alerts(const hale_incidents *m); /* every alert in the store */

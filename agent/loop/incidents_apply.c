@@ -217,10 +217,6 @@ static int apply_firing(hale_incidents *m, const hale_alert *a, const struct ale
     struct inc *inc = NULL;
     int r;
 
-    if (e && e->status == HALE_ALERT_RESOLVED && e->starts_ms == a->starts_ms) {
-        *ret = cur; /* a late copy of an episode that already resolved */
-        return 0;
-    }
     if (e && e->status == HALE_ALERT_FIRING && e->incident_id) {
         /* Still firing: a re-send, or a new startsAt without a resolve in between. It stays
          * with its incident even when that one was closed (failed, rolled back): a re-send
@@ -242,6 +238,19 @@ static int apply_firing(hale_incidents *m, const hale_alert *a, const struct ale
     bump_severity(inc, a->severity);
     *ret = inc;
     return hale__incidents_mark_dirty(m, inc);
+}
+
+/* A receipt about an older episode than the one on record (a late copy, a retry, an HA peer's
+ * duplicate) changes nothing but last_seen. Episodes are ordered by startsAt; a source that
+ * gives none (0) always speaks of the current one. */
+static bool is_stale(const hale_alert *a, const struct alert_entry *e)
+{
+    if (!e || a->starts_ms == 0)
+        return false;
+    if (a->starts_ms < e->starts_ms)
+        return true;
+    return a->starts_ms == e->starts_ms && e->status == HALE_ALERT_RESOLVED &&
+           a->status == HALE_ALERT_FIRING;
 }
 
 /* Resolved: the incident loses a firing alert and resolves with its last one. */
@@ -322,6 +331,8 @@ int hale_incidents_apply_alert(hale_incidents *m, const hale_alert *a, const cha
     if (!m->loaded && (r = hale_incidents_aborted(m)) < 0)
         return r;
     e = hale_map_get(m->alerts, a->fingerprint);
+    if (is_stale(a, e))
+        return hale_store_alert_seen(m->store, e->id, now_ms, event_id);
     if (e && e->incident_id)
         cur = hale__incidents_get(m, e->incident_id);
     if (a->status == HALE_ALERT_FIRING) {

@@ -9,6 +9,7 @@
 #define HALE_LOG_MODULE "loop"
 #include "hale/log.h"
 #include "loop/loop_int.h"
+#include "util/lockfile.h"
 #include "util/strparse.h"
 #include "util/timeutil.h"
 
@@ -55,6 +56,23 @@ static int make_dir(const char *dir, hale_diag *reterr)
     return -errno;
 }
 
+/* Two controllers on one store would hand out the same ids from their own counters. */
+static int lock_data_dir(hale_loop *l, hale_diag *reterr)
+{
+    char path[4096];
+    pid_t holder = 0;
+    int r;
+
+    snprintf(path, sizeof(path), "%s/hale.lock", l->cfg->data_dir);
+    r = hale_lockfile_acquire(path, &l->lock_fd, &holder);
+    if (r == -EBUSY)
+        hale_diag_set(reterr, "data_dir '%s' is in use by another hale (pid %ld)", l->cfg->data_dir,
+                      (long)holder);
+    else if (r < 0)
+        hale_diag_set(reterr, "cannot lock '%s': %s", path, strerror(-r));
+    return r;
+}
+
 static int open_store(hale_loop *l, hale_diag *reterr)
 {
     const hale_config *c = l->cfg;
@@ -64,6 +82,8 @@ static int open_store(hale_loop *l, hale_diag *reterr)
     int r;
 
     r = make_dir(c->data_dir, reterr);
+    if (r == 0)
+        r = lock_data_dir(l, reterr);
     if (r < 0)
         return r;
     snprintf(path, sizeof(path), "%s/%s", c->data_dir, HALE_STORE_FILE);
@@ -127,6 +147,7 @@ int hale_loop_new(hale_config *cfg, const char *config_path, hale_loop **ret, ha
         free(l);
         return r;
     }
+    l->lock_fd = -1;
     l->cfg = hale_config_ref(cfg);
     l->started_ms = hale_time_now_ms();
     if (hale_log_configure(cfg->log_level) < 0) {

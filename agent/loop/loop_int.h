@@ -54,6 +54,7 @@ struct hale_loop {
     uv_loop_t uv;                 /* the one event loop */
     hale_config *cfg;             /* current snapshot, one reference */
     char *config_path;            /* reload source, NULL on defaults */
+    int lock_fd;                  /* holds data_dir/hale.lock; -1 when not held */
     hale_store *store;            /* the writer connection: loop thread or the running job */
     hale_store *reader;           /* read-only connection for the API, loop thread only */
     hale_store *checkpointer;     /* background WAL checkpoints, used by ckpt_work only */
@@ -90,6 +91,8 @@ struct hale_loop {
 void hale__loop_submit(void *ud, hale_http_req *req, hale_ingest_batch *batch, const char *kind);
 /* Start a commit of the pending requests unless one runs already. */
 void hale__loop_flush(hale_loop *l);
+/* When idle: start an empty commit if incident membership waits to be written. */
+void hale__loop_flush_idle(hale_loop *l);
 /* Is the writer connection free for the loop thread (no commit in flight)? */
 bool hale__loop_store_idle(const hale_loop *l);
 

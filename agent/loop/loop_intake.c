@@ -12,6 +12,8 @@
 #include "util/buf.h"
 #include "util/timeutil.h"
 
+#define LIGHT_LOAD_REQUESTS 8
+
 void hale__loop_submit(void *ud, hale_http_req *req, hale_ingest_batch *batch, const char *kind)
 {
     hale_loop *l = ud;
@@ -83,8 +85,10 @@ static int persist_all(hale_loop *l, struct commit_job *job)
 
     for (size_t i = 0; r == 0 && i < job->n_items; i++)
         r = persist_one(l, &job->items[i], job->now_ms);
+    /* Under light load membership is written at once; under heavy load about once a second,
+     * where a commit's worth of pairs would touch one page per active incident. */
     if (r == 0)
-        r = hale_incidents_flush(l->incidents, job->now_ms, false);
+        r = hale_incidents_flush(l->incidents, job->now_ms, job->n_items <= LIGHT_LOAD_REQUESTS);
     if (r == 0)
         r = hale_store_commit(l->store);
     if (r < 0) {
@@ -158,15 +162,13 @@ bool hale__loop_store_idle(const hale_loop *l)
     return !l->job_running;
 }
 
-void hale__loop_flush(hale_loop *l)
+static void start_job(hale_loop *l)
 {
     struct commit_job *job = &l->job;
     struct pending *items;
     size_t cap;
     int r;
 
-    if (l->n_pending == 0 || l->job_running)
-        return;
     /* Swap buffers: the job takes the pending list, the loop keeps the job's old one. */
     items = job->items;
     cap = job->cap_items;
@@ -186,4 +188,17 @@ void hale__loop_flush(hale_loop *l)
         return;
     }
     l->job_running = true;
+}
+
+void hale__loop_flush(hale_loop *l)
+{
+    if (l->n_pending > 0 && !l->job_running)
+        start_job(l);
+}
+
+void hale__loop_flush_idle(hale_loop *l)
+{
+    /* With no commit for a while, membership pairs would wait: an empty job writes them. */
+    if (!l->job_running && l->n_pending == 0 && hale_incidents_pairs_pending(l->incidents) > 0)
+        start_job(l);
 }

@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #define HALE_LOG_MODULE "loop"
 #include "hale/log.h"
@@ -74,6 +75,7 @@ static void on_checkpoint_timer(uv_timer_t *t)
 {
     hale_loop *l = t->data;
 
+    hale__loop_flush_idle(l);
     if (l->ckpt_running)
         return;
     l->ckpt_work.data = l;
@@ -276,5 +278,7 @@ void hale_loop_free(hale_loop *l)
     free(l->stage_queue);
     free(l->config_path);
     hale_config_unref(l->cfg);
+    if (l->lock_fd >= 0)
+        close(l->lock_fd); /* last: the store is closed, another hale may take over */
     free(l);
 }

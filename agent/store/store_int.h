@@ -11,6 +11,7 @@ enum store_stmt {
     ST_ROLLBACK,
     ST_EVENT_INSERT,
     ST_ALERT_UPSERT,
+    ST_ALERT_SEEN,
     ST_INCIDENT_PUT,
     ST_TRANSITION_ADD,
     ST_OUTBOX_ADD,

@@ -109,6 +109,8 @@ const char *const hale__store_sql[ST__COUNT] = {
                         "starts_ms = ?9, ends_ms = ?10, last_seen_ms = ?12, "
                         "seen_count = seen_count + 1, incident_id = NULLIF(?14, 0), "
                         "last_event_id = ?15",
+    [ST_ALERT_SEEN] = "UPDATE alerts SET last_seen_ms = ?2, seen_count = seen_count + 1, "
+                      "last_event_id = ?3 WHERE id = ?1",
     [ST_INCIDENT_PUT] = "INSERT INTO incidents (" INCIDENT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, "
                         "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) "
                         "ON CONFLICT (id) DO UPDATE SET group_key = ?2, group_labels = ?3, "

@@ -68,6 +68,13 @@ int hale_store_alert_upsert(hale_store *s, const hale_alert_rec *a)
     return step_insert(s, st, r, NULL);
 }
 
+int hale_store_alert_seen(hale_store *s, int64_t id, int64_t seen_ms, int64_t event_id)
+{
+    sqlite3_stmt *st = s->stmt[ST_ALERT_SEEN];
+
+    return step_insert(s, st, bind_ints(st, 1, (const int64_t[]){id, seen_ms, event_id}, 3), NULL);
+}
+
 int hale_store_incident_put(hale_store *s, const hale_incident_rec *i)
 {
     sqlite3_stmt *st = s->stmt[ST_INCIDENT_PUT];

@@ -116,6 +116,8 @@ typedef struct hale_outbox_rec {
 int hale_store_event_insert(hale_store *s, const hale_event_rec *e, int64_t *ret_id);
 /* Insert by id, or update everything but first_seen_ms and count one more receipt. */
 int hale_store_alert_upsert(hale_store *s, const hale_alert_rec *a);
+/* A receipt that changes nothing but last_seen_ms, seen_count and last_event_id. */
+int hale_store_alert_seen(hale_store *s, int64_t id, int64_t seen_ms, int64_t event_id);
 int hale_store_incident_put(hale_store *s, const hale_incident_rec *r); /* insert or update */
 int hale_store_transition_add(hale_store *s, const hale_transition_rec *t);
 int hale_store_outbox_add(hale_store *s, const hale_outbox_rec *o, int64_t *ret_id);
