@@ -255,10 +255,26 @@ static void stages_receive_incidents_and_redelivery_follows_restart(void **state
     assert_int_equal(e->investigating_calls, 2);
 }
 
+/* Poll /metrics until it holds line (a whole "name value" line), for up to two seconds. */
+static bool wait_for_metric(struct env *e, const char *line)
+{
+    char *body = NULL;
+    bool found = false;
+
+    for (int i = 0; i < 200 && !found; i++) {
+        assert_int_equal(fixture_http(e->port, "GET", "/metrics", NULL, NULL, &body), 200);
+        found = strstr(body, line) != NULL;
+        free(body);
+        if (!found)
+            nanosleep(&(struct timespec){0, 10000000}, NULL);
+    }
+    return found;
+}
+
 static void sighup_reloads_and_keeps_old_config_on_error(void **state)
 {
     struct env *e = *state;
-    char *body = NULL, text[1024];
+    char text[1024];
 
     start(e, false);
     snprintf(text, sizeof(text),
@@ -267,28 +283,10 @@ static void sighup_reloads_and_keeps_old_config_on_error(void **state)
              e->dir);
     assert_int_equal(fixture_write(e->config, text), 0);
     assert_int_equal(kill(getpid(), SIGHUP), 0);
-    for (int i = 0; i < 200; i++) {
-        assert_int_equal(fixture_http(e->port, "GET", "/metrics", NULL, NULL, &body), 200);
-        if (strstr(body, "hale_config_reloads_total 1\n"))
-            break;
-        free(body);
-        body = NULL;
-        nanosleep(&(struct timespec){0, 10000000}, NULL);
-    }
-    assert_non_null(body);
-    free(body);
+    assert_true(wait_for_metric(e, "hale_config_reloads_total 1\n"));
     assert_int_equal(fixture_write(e->config, "{\"group_window_s\": \"soon\"}"), 0);
     assert_int_equal(kill(getpid(), SIGHUP), 0);
-    for (int i = 0; i < 200; i++) {
-        assert_int_equal(fixture_http(e->port, "GET", "/metrics", NULL, NULL, &body), 200);
-        if (strstr(body, "hale_config_reload_failures_total 1\n"))
-            break;
-        free(body);
-        body = NULL;
-        nanosleep(&(struct timespec){0, 10000000}, NULL);
-    }
-    assert_non_null(body);
-    free(body);
+    assert_true(wait_for_metric(e, "hale_config_reload_failures_total 1\n"));
     assert_int_equal(fixture_http(e->port, "GET", "/readyz", NULL, NULL, NULL), 200);
     stop(e);
 }
