@@ -267,7 +267,7 @@ void hale_incidents_set_staged(hale_incidents *m, hale_incident_state s, bool st
         m->staged[s] = staged;
 }
 
-#define PAIRS_EVERY_MS 1000
+#define PAIRS_EVERY_MS 50
 #define PAIRS_MAX      4096u
 
 int hale__incidents_add_pair(hale_incidents *m, int64_t incident_id, int64_t alert_id)

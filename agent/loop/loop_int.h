@@ -27,6 +27,7 @@ struct commit_job {
     int result;            /* 0, or why the transaction failed */
     int reload_result;     /* after a failure: reloading the incident caches */
     double duration_s;     /* time spent writing and committing */
+    double commit_s;       /* of that, the COMMIT (WAL write, fsync, checkpoint) */
     char errmsg[256];      /* SQLite's message on failure */
 };
 

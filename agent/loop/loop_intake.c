@@ -13,6 +13,7 @@
 #include "util/timeutil.h"
 
 #define LIGHT_LOAD_REQUESTS 8
+#define SLOW_COMMIT_S       0.1 /* a commit this slow is logged: it holds every sender */
 
 void hale__loop_submit(void *ud, hale_http_req *req, hale_ingest_batch *batch, const char *kind)
 {
@@ -89,8 +90,12 @@ static int persist_all(hale_loop *l, struct commit_job *job)
      * where a commit's worth of pairs would touch one page per active incident. */
     if (r == 0)
         r = hale_incidents_flush(l->incidents, job->now_ms, job->n_items <= LIGHT_LOAD_REQUESTS);
-    if (r == 0)
+    if (r == 0) {
+        uint64_t t0 = uv_hrtime();
+
         r = hale_store_commit(l->store);
+        job->commit_s = (double)(uv_hrtime() - t0) / 1e9;
+    }
     if (r < 0) {
         snprintf(job->errmsg, sizeof(job->errmsg), "%s", hale_store_errmsg(l->store));
         hale_store_rollback(l->store);
@@ -140,6 +145,9 @@ static void commit_done(uv_work_t *w, int status)
     (void)status; /* never cancelled: the loop waits for every commit before it closes */
     l->job_running = false;
     hale_histogram_observe(&l->stats.commit_s, job->duration_s);
+    if (job->duration_s > SLOW_COMMIT_S)
+        log_warn("slow store commit: %zu requests in %.0f ms (%.0f ms of it in COMMIT)",
+                 job->n_items, job->duration_s * 1000, job->commit_s * 1000);
     hale_histogram_observe(&l->stats.batch_size, (double)job->n_items);
     if (job->result < 0) {
         l->stats.commit_failures++;
