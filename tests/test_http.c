@@ -615,6 +615,8 @@ static const struct step limits[] = {
     {3, "BLAH / HTTP/1.1\r\n\r\n", 400,
      "{\"error\":{\"code\":\"bad_request\",\"message\":\"malformed request: HPE_INVALID_METHOD",
      "Connection: close", S_NEW | S_CLOSED},
+    {0, "GET /echo HTTP/2.0\r\n\r\n", 505, "\"http_version_not_supported\"", "Connection: close",
+     S_NEW | S_CLOSED},
 };
 
 /* Limits that need long requests: a chunked body, header bytes, header count, URL. */
@@ -735,7 +737,7 @@ static struct tcase cases[] = {
      .observed = 52},
     {"chunked_and_split_reads", SCRIPT(chunked_split), .requests = 2, .observed = 2},
     {"limits_answered_and_closed", SCRIPT(limits), .scenario = sc_limits_generated, .requests = 0,
-     .observed = 8, .last_status = 414, .last_label = "none"},
+     .observed = 9, .last_status = 414, .last_label = "none"},
     {"expect_100_continue", SCRIPT(expect_continue), .requests = 1, .observed = 1},
     {"slow_loris_408", .scenario = sc_slow_loris, .request_ms = 300, .requests = 1, .observed = 2,
      .last_status = 408},

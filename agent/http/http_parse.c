@@ -240,6 +240,11 @@ static int on_headers_complete(http_parser *p)
     if (end_token(conn) < 0)
         return -1;
     conn->hstate = HTTP_HS_DONE;
+    /* The parser accepts any digit pair; only HTTP/1.0 and 1.1 are spoken here. */
+    if (p->http_major != 1)
+        return fail(conn, 505, "http_version_not_supported",
+                    "HTTP/%u.%u is not supported: use HTTP/1.1", (unsigned)p->http_major,
+                    (unsigned)p->http_minor);
     if (split_url(conn, p->method == HTTP_CONNECT) < 0)
         return -1;
     req->method = http_method_str((enum http_method)p->method);
