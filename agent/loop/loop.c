@@ -165,6 +165,7 @@ int hale_loop_new(hale_config *cfg, const char *config_path, hale_loop **ret, ha
         r = open_http(l, reterr);
     if (r < 0)
         goto fail;
+    hale__loop_stats_refresh(l);
     *ret = l;
     return 0;
 fail:

@@ -49,6 +49,8 @@ struct loop_stats {
     double lag_max_s;           /* largest since start */
     hale_histogram commit_s;    /* store commit latency */
     hale_histogram batch_size;  /* requests per transaction */
+    size_t incidents_active;    /* in the manager after the last commit (the manager itself */
+    size_t alerts_known;        /* belongs to the commit job while one runs) */
 };
 
 struct hale_loop {
@@ -78,6 +80,7 @@ struct hale_loop {
     size_t n_pending, cap_pending;
     struct commit_job job;          /* the commit in flight, if job_running */
     bool job_running;               /* a commit runs on the threadpool */
+    bool regroup;                   /* cfg's grouping waits to reach the incident manager */
     struct stage_item *stage_queue; /* work items to hand to stages */
     size_t n_stage_queue, cap_stage_queue;
     bool dispatching;                              /* inside stage dispatch (no re-entry) */
@@ -101,6 +104,11 @@ bool hale__loop_store_idle(const hale_loop *l);
 void hale__loop_entered(void *ud, int64_t incident_id, hale_incident_state s, int64_t outbox_id);
 void hale__loop_dispatch_stages(hale_loop *l);
 int hale__loop_redeliver(hale_loop *l);
+
+/* Hand a reloaded grouping to the incident manager, once no commit owns it. */
+void hale__loop_apply_grouping(hale_loop *l);
+/* Copy the manager's sizes into stats for /metrics (loop thread, no commit running). */
+void hale__loop_stats_refresh(hale_loop *l);
 
 /* loop_metrics.c */
 int hale__loop_metrics(void *ud, hale_buf *out);

@@ -160,9 +160,26 @@ static void commit_done(uv_work_t *w, int status)
         l->stats.commits++;
         hale_incidents_committed(l->incidents, hale__loop_entered, l);
     }
+    hale__loop_stats_refresh(l);
+    hale__loop_apply_grouping(l);
     answer(job, &l->stats);
     hale__loop_dispatch_stages(l);
     hale__loop_flush(l);
+}
+
+void hale__loop_apply_grouping(hale_loop *l)
+{
+    const hale_config *c = l->cfg;
+    int r;
+
+    if (!l->regroup || l->job_running)
+        return;
+    l->regroup = false;
+    r = hale_incidents_set_grouping(l->incidents, (const char *const *)c->group_by, c->n_group_by,
+                                    c->group_window_s * 1000u);
+    if (r < 0)
+        log_err("cannot apply the reloaded group_by: %s, keeping the previous grouping",
+                hale_strerror(r));
 }
 
 bool hale__loop_store_idle(const hale_loop *l)
@@ -198,6 +215,8 @@ static void start_job(hale_loop *l)
     l->job_running = true;
 }
 
+/* A job takes every pending request: at most one per connection (a connection has one request
+ * at the handler at a time), so max_connections bounds the batch. */
 void hale__loop_flush(hale_loop *l)
 {
     if (l->n_pending > 0 && !l->job_running)

@@ -15,6 +15,12 @@ void hale__loop_stats_init(struct loop_stats *st)
     hale_histogram_init(&st->batch_size, batch_bounds, HALE_ARRAY_SIZE(batch_bounds));
 }
 
+void hale__loop_stats_refresh(hale_loop *l)
+{
+    l->stats.incidents_active = hale_incidents_active(l->incidents);
+    l->stats.alerts_known = hale_incidents_cached_alerts(l->incidents);
+}
+
 static int counter(hale_buf *b, const char *name, const char *help, uint64_t v)
 {
     int r = hale_prom_family(b, name, "counter", help);
@@ -78,7 +84,11 @@ int hale__loop_metrics(void *ud, hale_buf *b)
         r = incidents_by_state(l, b);
     if (r == 0)
         r = gauge(b, "hale_incidents_active_cached", "Active incidents held in memory.",
-                  (double)hale_incidents_active(l->incidents));
+                  (double)st->incidents_active);
+    if (r == 0)
+        r = gauge(b, "hale_alerts_known",
+                  "Distinct alerts in the in-memory deduplication map (about 120 bytes each).",
+                  (double)st->alerts_known);
     if (r == 0)
         r = gauge(b, "hale_loop_lag_seconds", "Event loop lag at the last sample.", st->lag_s);
     if (r == 0)

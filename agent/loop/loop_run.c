@@ -127,9 +127,6 @@ int hale_loop_reload(hale_loop *l, hale_diag *reterr)
     r = hale_config_load(l->config_path, &next, reterr);
     if (r == 0)
         r = hale_config_check_reload(l->cfg, next, reterr);
-    if (r == 0)
-        r = hale_incidents_set_grouping(l->incidents, (const char *const *)next->group_by,
-                                        next->n_group_by, next->group_window_s * 1000u);
     if (r < 0) {
         hale_config_unref(next);
         return r;
@@ -144,6 +141,9 @@ int hale_loop_reload(hale_loop *l, hale_diag *reterr)
         hale_http_server_set_limits(l->http, &lim);
     hale_config_unref(l->cfg);
     l->cfg = next;
+    /* The incident manager belongs to the commit job while one runs: regroup after it. */
+    l->regroup = true;
+    hale__loop_apply_grouping(l);
     return 0;
 }
 

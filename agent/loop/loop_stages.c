@@ -141,6 +141,7 @@ static int run_transition(hale_loop *l, int64_t outbox_id, int64_t incident_id,
         return r;
     }
     hale_incidents_committed(l->incidents, hale__loop_entered, l);
+    hale__loop_stats_refresh(l);
     hale__loop_dispatch_stages(l);
     return 0;
 }

@@ -20,4 +20,3 @@
 #define HALE_MAX_JSON_DEPTH        32u                   /* nesting in any accepted JSON */
 #define HALE_MAX_CONFIG_BYTES      (1u * 1024u * 1024u)  /* the config file */
 #define HALE_MAX_LIST_INCIDENTS    10000u                /* incidents in one list answer */
-#define HALE_MAX_BATCH_REQUESTS    512u                  /* requests committed in one transaction */
