@@ -2,7 +2,8 @@
 # dev.sh - the two set-up commands of README.md.
 #   ./dev.sh run  [hale run options]   install what is missing, build, run the controller
 #   ./dev.sh test                      install what is missing, build, run every test, then
-#                                      the unit tests again under ASan and UBSan
+#                                      the unit tests again under ASan and UBSan, and the
+#                                      threaded ones under TSan
 # Debian packages are installed with apt-get only when missing (root or sudo needed then).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -56,6 +57,10 @@ test)
   (cd build && ctest --output-on-failure -j 2)
   build build-asan -DHALE_WERROR=ON -DHALE_SANITIZE=address,undefined
   (cd build-asan && ctest --output-on-failure -j 2 -L unit)
+  # The loop hands the store to commit jobs on the threadpool: ThreadSanitizer checks the
+  # tests that run threads.
+  build build-tsan -DHALE_WERROR=ON -DHALE_SANITIZE=thread
+  (cd build-tsan && ctest --output-on-failure -j 2 -L unit -R '^(loop|http)$')
   ;;
 *)
   echo "usage: ./dev.sh run [hale run options] | ./dev.sh test" >&2
