@@ -17,7 +17,8 @@
     XX(ECONFIG, -4009, "invalid configuration")                                                    \
     XX(ECLOSING, -4010, "shutting down")                                                           \
     XX(EBUSY, -4011, "resource busy, try again")                                                   \
-    XX(EUSAGE, -4012, "invalid command-line usage")
+    XX(EUSAGE, -4012, "invalid command-line usage")                                                \
+    XX(EPROOF, -4013, "proof does not verify")
 
 enum hale_err {
 #define HALE_ERR_ENUM(name, value, text) HALE_##name = (value),
