@@ -11,7 +11,9 @@
 #include "util/prom.h"
 
 struct pending {
-    hale_http_req *req;       /* answered after the commit */
+    hale_http_req *req;       /* answered after the commit; loop thread only */
+    const char *raw;          /* the body, owned by req (unchanged until it is answered) */
+    size_t raw_len;           /* bytes in raw */
     hale_ingest_batch *batch; /* owned */
     const char *kind;         /* "alertmanager" or "event", static */
 };

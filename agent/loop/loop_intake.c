@@ -28,7 +28,10 @@ void hale__loop_submit(void *ud, hale_http_req *req, hale_ingest_batch *batch, c
     }
     l->pending = arr;
     l->cap_pending = cap;
-    l->pending[l->n_pending++] = (struct pending){.req = req, .batch = batch, .kind = kind};
+    /* The commit job reads the body but never calls into the HTTP server. */
+    l->pending[l->n_pending] = (struct pending){.req = req, .batch = batch, .kind = kind};
+    l->pending[l->n_pending].raw = hale_http_req_body(req, &l->pending[l->n_pending].raw_len);
+    l->n_pending++;
 }
 
 /* The event's normalized form: what it said about which alert. Labels and annotations live in
@@ -71,7 +74,8 @@ static int persist_one(hale_loop *l, struct pending *p, int64_t now_ms)
 
     if (!normalized)
         return -ENOMEM;
-    ev.raw = hale_http_req_body(p->req, &ev.raw_len);
+    ev.raw = p->raw;
+    ev.raw_len = p->raw_len;
     ev.normalized = normalized;
     r = hale_store_event_insert(l->store, &ev, &ev.id);
     free(normalized);
