@@ -3,6 +3,8 @@
  * The signer's secret lives in sodium_malloc() memory; stack copies of it are wiped. */
 #include "internal.h"
 
+#include "util/strparse.h"
+
 #include <inttypes.h>
 #include <sodium.h>
 
@@ -104,17 +106,6 @@ int hale_note_verifier_from_pk(const char *name, const uint8_t pk[HALE_NOTE_PUBK
     return 0;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Split "<name>+<8 hex>+<base64 of 0x01 || 32 bytes>" (NUL-terminated). On success name holds
  * the NUL-terminated name, *ret_id the key ID and blob the 32 key bytes after the type byte;
  * blob may hold secret bytes even on failure, so the caller wipes it. */
@@ -133,7 +124,7 @@ static int split_key_text(const char *s, char name[HALE_NOTE_MAX_NAME_BYTES + 1]
         return HALE_EPARSE;
     hex = plus + 1;
     for (i = 0; i < KEY_ID_HEX; i++) {
-        v = hex_value(hex[i]);
+        v = hale_hex_digit(hex[i]);
         if (v < 0)
             return HALE_EPARSE;
         id = id << 4 | (uint32_t)v;

@@ -2,6 +2,8 @@
  * the connection's per-request buffers, valid until the request is answered. */
 #include "internal.h"
 
+#include "util/strparse.h"
+
 #include <strings.h>
 
 #include "http/http_int.h"
@@ -53,17 +55,6 @@ uint64_t hale_http_req_start_ms(const hale_http_req *req)
     return req->start_ms;
 }
 
-static int unhex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decode the next character of a form-encoded component ('+' is a space, %XX a byte) and
  * advance *p. Returns the byte, or -EINVAL for a bad escape or an encoded NUL (which would
  * silently truncate the C string handed out). */
@@ -82,8 +73,8 @@ static int next_char(const char **p, const char *end)
     }
     if (end - s < 3)
         return -EINVAL;
-    hi = unhex(s[1]);
-    lo = unhex(s[2]);
+    hi = hale_hex_digit(s[1]);
+    lo = hale_hex_digit(s[2]);
     if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
         return -EINVAL;
     *p = s + 3;

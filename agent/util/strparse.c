@@ -223,3 +223,14 @@ int hale_parse_hostport(const char *s, char *host, unsigned host_size, uint16_t 
     *ret_port = (uint16_t)port;
     return 0;
 }
+
+int hale_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}

@@ -13,3 +13,5 @@ int hale_parse_ms(const char *s, uint64_t *ret_ms);
 int hale_parse_bytes(const char *s, uint64_t *ret_bytes);
 /* "host:port" or "[v6]:port" into host (NUL-terminated, at most host_size) and port. */
 int hale_parse_hostport(const char *s, char *host, unsigned host_size, uint16_t *ret_port);
+/* The value of one hexadecimal digit (either case), or -1 when c is not one. */
+int hale_hex_digit(char c);
