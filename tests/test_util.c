@@ -946,6 +946,18 @@ static void prom_text_format(void **state)
     hale_buf_release(&b);
 }
 
+static void hex_digits(void **state)
+{
+    (void)state;
+    assert_int_equal(hale_hex_digit('0'), 0);
+    assert_int_equal(hale_hex_digit('9'), 9);
+    assert_int_equal(hale_hex_digit('a'), 10);
+    assert_int_equal(hale_hex_digit('F'), 15);
+    assert_int_equal(hale_hex_digit('g'), -1);
+    assert_int_equal(hale_hex_digit('/'), -1);
+    assert_int_equal(hale_hex_digit('\0'), -1);
+}
+
 static void grow_doubles_and_refuses_overflow(void **state)
 {
     size_t cap = 0;
@@ -995,6 +1007,7 @@ int main(void)
         cmocka_unit_test(lockfile_is_exclusive_between_processes),
         cmocka_unit_test(prom_text_format),
         cmocka_unit_test(grow_doubles_and_refuses_overflow),
+        cmocka_unit_test(hex_digits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
