@@ -1,8 +1,10 @@
 -- evals/wrk_alerts.lua: wrk script posting realistic two-alert Alertmanager webhooks.
--- Every request carries two new alerts (unique fingerprints and instance labels), spread over
--- 50 services, so each one exercises the full path: parse, event row, two alert rows, two
--- receipts and an incident update (a new incident for the first alert of each service).
+-- By default every request carries two new alerts (unique fingerprints and instance labels),
+-- spread over 50 services, so each one takes the full path: parse, event row, two new alert
+-- rows, incident updates. With HALE_BENCH_DISTINCT=N the alerts cycle through N distinct
+-- ones instead, as Alertmanager's re-sends of a working set do.
 local counter = 0
+local distinct = tonumber(os.getenv("HALE_BENCH_DISTINCT") or "0")
 local thread_id = 0
 local threads = {}
 
@@ -23,6 +25,7 @@ end
 
 request = function()
   counter = counter + 2
+  if distinct > 0 then counter = counter % distinct end
   local body = string.format(template, one(counter), one(counter + 1))
   return wrk.format("POST", "/api/v1/alerts", {["Content-Type"] = "application/json"}, body)
 end
