@@ -5,7 +5,8 @@
 # keep-alive, 64 connections, 10 s per run. A third server, hale's HTTP layer that parses each
 # body with hale's Alertmanager parser and stores nothing (bench_http_server --parse), shows
 # what the JSON parse alone costs. Rounds alternate the servers; medians are reported.
-# Needs wrk (Debian package). Not part of ctest.
+# Environment: DURATION (10s), CONNS (64), SYNC (full or normal), HALE_BENCH_DISTINCT (0: every
+# alert new; N: re-sends of N distinct alerts). Needs wrk (Debian package). Not part of ctest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
