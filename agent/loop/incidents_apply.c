@@ -17,11 +17,11 @@ static const char *label(const hale_alert *a, const char *name)
     return v ? v : "";
 }
 
-/* 'alertname="X",service="Y"' with Prometheus-style escaping, plus the labels as JSON. */
-static int group_of(const hale_incidents *m, const hale_alert *a, hale_buf *key, char **ret_json)
+/* 'alertname="X",service="Y"' with Prometheus-style escaping: the grouping key, built for
+ * every firing alert that is not a re-send. */
+static int group_key_of(const hale_incidents *m, const hale_alert *a, hale_buf *key)
 {
-    json_t *labels = json_object();
-    int r = labels ? 0 : -ENOMEM;
+    int r = 0;
 
     for (size_t i = 0; r == 0 && i < m->n_group_by; i++) {
         const char *v = label(a, m->group_by[i]);
@@ -29,15 +29,27 @@ static int group_of(const hale_incidents *m, const hale_alert *a, hale_buf *key,
         r = hale_buf_printf(key, "%s%s=", i ? "," : "", m->group_by[i]);
         if (r == 0)
             r = hale_buf_json_str(key, v, strlen(v));
-        if (r == 0 && json_object_get(a->labels, m->group_by[i]))
-            r = json_object_set_new(labels, m->group_by[i], json_string(v)) < 0 ? -ENOMEM : 0;
     }
-    if (r == 0) {
-        *ret_json = hale_json_dump_canonical(labels);
-        r = *ret_json ? 0 : -ENOMEM;
-    }
-    json_decref(labels);
     return r;
+}
+
+/* The group_by labels the alert has, as JSON: only needed when it opens an incident. */
+static char *group_labels_of(const hale_incidents *m, const hale_alert *a)
+{
+    json_t *labels = json_object();
+    char *text = NULL;
+    int r = labels ? 0 : -ENOMEM;
+
+    for (size_t i = 0; r == 0 && i < m->n_group_by; i++) {
+        json_t *v = json_object_get(a->labels, m->group_by[i]);
+
+        if (v && json_object_set(labels, m->group_by[i], v) < 0)
+            r = -ENOMEM;
+    }
+    if (r == 0)
+        text = hale_json_dump_canonical(labels);
+    json_decref(labels);
+    return text;
 }
 
 static char *title_of(const hale_alert *a, const char *group_key)
@@ -98,20 +110,18 @@ static int record_transition(hale_incidents *m, struct inc *inc, hale_incident_s
     return 0;
 }
 
-static int open_incident(hale_incidents *m, const hale_alert *a, hale_buf *key, char *group_json,
+static int open_incident(hale_incidents *m, const hale_alert *a, const hale_buf *key,
                          int64_t now_ms, struct inc **ret)
 {
     struct inc *inc = calloc(1, sizeof(*inc));
     char reason[96];
     int r;
 
-    if (!inc) {
-        free(group_json);
+    if (!inc)
         return -ENOMEM;
-    }
     inc->id = m->next_id;
     inc->state = HALE_INCIDENT_OPEN;
-    inc->group_labels = group_json;
+    inc->group_labels = group_labels_of(m, a);
     inc->group_key = strdup(key->data ? key->data : "");
     inc->title = title_of(a, inc->group_key);
     inc->severity = strdup(a->severity);
@@ -119,7 +129,8 @@ static int open_incident(hale_incidents *m, const hale_alert *a, hale_buf *key, 
     inc->context = strdup("{}");
     inc->created_ms = inc->state_since_ms = inc->last_alert_ms = now_ms;
     inc->version = -1; /* flush writes version + 1: 0 for a new incident */
-    if (!inc->group_key || !inc->title || !inc->severity || !inc->state_reason || !inc->context) {
+    if (!inc->group_labels || !inc->group_key || !inc->title || !inc->severity ||
+        !inc->state_reason || !inc->context) {
         hale__inc_free(inc);
         return -ENOMEM;
     }
@@ -140,23 +151,19 @@ static int open_incident(hale_incidents *m, const hale_alert *a, hale_buf *key, 
 static int incident_for(hale_incidents *m, const hale_alert *a, int64_t now_ms, struct inc **ret)
 {
     hale_buf key;
-    char *group_json = NULL;
     struct inc *inc;
     int r;
 
     hale_buf_init(&key, 64u * 1024u);
-    r = group_of(m, a, &key, &group_json);
+    r = group_key_of(m, a, &key);
     if (r < 0)
         goto out;
     inc = hale_map_get(m->by_group, key.data ? key.data : "");
-    if (inc && inc->closed_ms == 0 && now_ms - inc->last_alert_ms <= (int64_t)m->window_ms) {
+    if (inc && inc->closed_ms == 0 && now_ms - inc->last_alert_ms <= (int64_t)m->window_ms)
         *ret = inc;
-        goto out;
-    }
-    r = open_incident(m, a, &key, group_json, now_ms, ret);
-    group_json = NULL; /* open_incident took it */
+    else
+        r = open_incident(m, a, &key, now_ms, ret);
 out:
-    free(group_json);
     hale_buf_release(&key);
     return r;
 }
