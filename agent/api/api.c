@@ -233,18 +233,21 @@ static void on_incident(hale_api *api, hale_http_req *req, const char *rest)
 
 static void on_healthz(hale_api *api, hale_http_req *req, const char *rest)
 {
+    static const char ok[] = "{\"status\":\"ok\"}";
+
     (void)api;
     (void)rest;
-    (void)hale_http_respond(req, 200, "application/json", "{\"status\":\"ok\"}", 15);
+    (void)hale_http_respond(req, 200, "application/json", ok, sizeof(ok) - 1);
 }
 
 static void on_readyz(hale_api *api, hale_http_req *req, const char *rest)
 {
+    static const char ready[] = "{\"status\":\"ready\"}";
     const char *why = NULL;
 
     (void)rest;
     if (api->ops.ready(api->ud, &why)) {
-        (void)hale_http_respond(req, 200, "application/json", "{\"status\":\"ready\"}", 18);
+        (void)hale_http_respond(req, 200, "application/json", ready, sizeof(ready) - 1);
         return;
     }
     (void)hale_http_respond_error(req, 503, "not_ready", why ? why : "not ready");
