@@ -11,6 +11,8 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -33,7 +35,7 @@ enum step_flags {
     S_RESET = 1 << 7,   /* close this client with a reset (SO_LINGER 0) */
     S_RETRY = 1 << 8,   /* reconnect and resend until the status matches (up to 1 s) */
     S_CLOSE = 1 << 9,   /* close this client (a FIN) */
-    S_STALL = 1 << 10,  /* sleep 500 ms after sending */
+    S_STALL = 1 << 10,  /* then, reading nothing, wait until the server holds no connection */
 };
 
 /* One step of a client script. */
@@ -73,6 +75,8 @@ struct harness {
     uv_async_t done_async;  /* client thread -> loop: the script finished */
     uv_timer_t timer;       /* answers /slow, or /hold after /drain */
     uv_timer_t poll;        /* waits for a server state */
+    uv_timer_t watch;       /* publishes `dropped` for the client thread */
+    atomic_bool dropped;    /* a request was handled and no connection is left */
     hale_http_req *slow;    /* answered by timer */
     hale_http_req *held;    /* answered when the test decides */
     uint16_t port;          /* the server's port */
@@ -280,6 +284,20 @@ static bool resp_matches(const struct client *c, const struct step *s)
            (!s->hdr || strstr(c->hdrs, line));
 }
 
+/* Polls instead of sleeping a fixed time: a slow (sanitized, shared) machine may need far
+ * longer than the server's deadline before the loop notices it. */
+static int await_dropped(struct harness *h)
+{
+    uint64_t end = NOW_MS() + 10000;
+
+    while (!atomic_load(&h->dropped)) {
+        if (NOW_MS() > end)
+            return -ETIMEDOUT;
+        uv_sleep(10);
+    }
+    return 0;
+}
+
 static int step_exchange(struct harness *h, struct client *c, const struct step *s, size_t i)
 {
     int rr = 0;
@@ -288,8 +306,10 @@ static int step_exchange(struct harness *h, struct client *c, const struct step 
         rr = cli_send(c, s->send, strlen(s->send), s->flags & S_BYTES);
     if (rr == 0 && (s->flags & S_SHUT))
         rr = shutdown(c->fd, SHUT_WR) < 0 ? -errno : 0;
-    if (s->flags & (S_WAIT | S_STALL))
-        uv_sleep(s->flags & S_STALL ? 500 : 50);
+    if (s->flags & S_WAIT)
+        uv_sleep(50);
+    if (s->flags & S_STALL)
+        rr = await_dropped(h);
     c->head = s->flags & S_HEAD;
     if (rr == 0 && s->status != 0)
         rr = cli_read(c);
@@ -467,6 +487,15 @@ static void close_server(struct harness *h)
     uv_close((uv_handle_t *)&h->done_async, NULL);
     uv_close((uv_handle_t *)&h->timer, NULL);
     uv_close((uv_handle_t *)&h->poll, NULL);
+    uv_close((uv_handle_t *)&h->watch, NULL);
+}
+
+static void on_watch(uv_timer_t *t)
+{
+    struct harness *h = t->data;
+
+    if (h->requests > 0 && hale_http_server_connections(h->srv) == 0)
+        atomic_store(&h->dropped, true);
 }
 
 /* Once the server has dropped the held request's connection, answer the request. */
@@ -520,8 +549,12 @@ static void run_case(void **state)
     assert_int_equal(hale_http_server_listen(h->srv, "127.0.0.1", 0, &diag), 0);
     h->port = hale_http_server_port(h->srv);
     assert_int_equal(uv_async_init(&h->loop, &h->done_async, on_done_async), 0);
-    assert_int_equal(uv_timer_init(&h->loop, &h->timer) | uv_timer_init(&h->loop, &h->poll), 0);
-    h->done_async.data = h->timer.data = h->poll.data = h;
+    assert_int_equal(uv_timer_init(&h->loop, &h->timer) | uv_timer_init(&h->loop, &h->poll) |
+                         uv_timer_init(&h->loop, &h->watch),
+                     0);
+    h->done_async.data = h->timer.data = h->poll.data = h->watch.data = h;
+    atomic_init(&h->dropped, false);
+    assert_int_equal(uv_timer_start(&h->watch, on_watch, 5, 5), 0);
     assert_int_equal(pthread_create(&th, NULL, client_thread, h), 0);
     assert_int_equal(uv_run(&h->loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(pthread_join(th, NULL), 0);
