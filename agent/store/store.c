@@ -15,12 +15,13 @@ static int apply_pragmas(hale_store *s, hale_store_sync sync, hale_diag *reterr)
     char *err = NULL;
 
     if (s->read_only)
-        snprintf(sql, sizeof(sql), "PRAGMA query_only = ON;");
+        snprintf(sql, sizeof(sql), "PRAGMA query_only = ON; PRAGMA trusted_schema = OFF;");
     else
-        snprintf(sql, sizeof(sql),
-                 "PRAGMA page_size = 8192; PRAGMA journal_mode = WAL; PRAGMA synchronous = %s;"
-                 "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
-                 sync == HALE_STORE_SYNC_FULL ? "FULL" : "NORMAL");
+        snprintf(
+            sql, sizeof(sql),
+            "PRAGMA page_size = 8192; PRAGMA journal_mode = WAL; PRAGMA synchronous = %s;"
+            "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA trusted_schema = OFF;",
+            sync == HALE_STORE_SYNC_FULL ? "FULL" : "NORMAL");
     if (sqlite3_exec(s->db, sql, NULL, NULL, &err) != SQLITE_OK) {
         hale_diag_set(reterr, "%s", err ? err : sqlite3_errmsg(s->db));
         sqlite3_free(err);
@@ -143,21 +144,47 @@ int hale_store_commit(hale_store *s)
 
     if (HALE_NEVER(!s->in_tx))
         return HALE_ESTATE;
-    r = hale__store_exec(s, s->stmt[ST_COMMIT]);
+    r = s->hooks.before_commit ? s->hooks.before_commit(s->hooks.ud) : 0;
+    if (r == 0)
+        r = hale__store_exec(s, s->stmt[ST_COMMIT]);
     if (r < 0) {
         hale_store_rollback(s);
         return r;
     }
     s->in_tx = false;
+    if (s->hooks.after_end)
+        s->hooks.after_end(true, s->hooks.ud);
     return 0;
 }
 
 void hale_store_rollback(hale_store *s)
 {
     /* After some errors SQLite has already rolled back; ROLLBACK then fails harmlessly. */
+    bool was_open = s->in_tx;
+
     if (!sqlite3_get_autocommit(s->db))
         (void)hale__store_exec(s, s->stmt[ST_ROLLBACK]);
     s->in_tx = false;
+    if (was_open && s->hooks.after_end)
+        s->hooks.after_end(false, s->hooks.ud);
+}
+
+bool hale_store_in_tx(const hale_store *s)
+{
+    return s->in_tx;
+}
+
+void hale_store_set_tx_hooks(hale_store *s, const hale_store_tx_hooks *hooks)
+{
+    if (hooks)
+        s->hooks = *hooks;
+    else
+        memset(&s->hooks, 0, sizeof(s->hooks));
+}
+
+sqlite3 *hale_store_sqlite(hale_store *s)
+{
+    return s->db;
 }
 
 int hale__store_bind_text(sqlite3_stmt *st, int idx, const char *text)

@@ -40,6 +40,7 @@ struct hale_store {
     int schema_version;            /* migrations applied */
     bool read_only;                /* opened for reading */
     bool in_tx;                    /* a write transaction is open */
+    hale_store_tx_hooks hooks;     /* installed by the module that owns extra tables */
 };
 
 /* The SQL text of every statement, indexed by enum store_stmt. */

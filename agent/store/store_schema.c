@@ -81,6 +81,48 @@ static const char *const migrations[] = {
     "  done_ms INTEGER,"
     "  last_error TEXT);"
     "CREATE INDEX outbox_pending ON outbox(due_ms, id) WHERE done_ms IS NULL;",
+    /* 2: the audit log (include/hale/audit.h). Leaves and signed heads are append-only; the
+     * triggers stop accidents and bugs, not an attacker who owns the file: the Merkle tree and
+     * the signatures are what detect tampering. Filter columns are copied out of the body and
+     * indexed only where set (partial indexes), so leaves without them cost nothing extra. */
+    "CREATE TABLE audit_meta ("
+    "  name TEXT PRIMARY KEY,"
+    "  value TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE audit_leaf ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  ts_ns INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  incident_id INTEGER,"
+    "  actor TEXT,"
+    "  tool TEXT,"
+    "  outcome TEXT,"
+    "  body BLOB NOT NULL,"
+    "  leaf_hash BLOB NOT NULL);"
+    "CREATE INDEX audit_leaf_ts ON audit_leaf(ts_ns);"
+    "CREATE INDEX audit_leaf_kind ON audit_leaf(kind, seq);"
+    "CREATE INDEX audit_leaf_incident ON audit_leaf(incident_id, seq) "
+    "  WHERE incident_id IS NOT NULL;"
+    "CREATE INDEX audit_leaf_actor ON audit_leaf(actor, seq) WHERE actor IS NOT NULL;"
+    "CREATE INDEX audit_leaf_tool ON audit_leaf(tool, seq) WHERE tool IS NOT NULL;"
+    "CREATE INDEX audit_leaf_outcome ON audit_leaf(outcome, seq) WHERE outcome IS NOT NULL;"
+    "CREATE TABLE audit_frontier ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  size INTEGER NOT NULL,"
+    "  frontier BLOB NOT NULL);"
+    "CREATE TABLE audit_checkpoint ("
+    "  size INTEGER PRIMARY KEY,"
+    "  root BLOB NOT NULL,"
+    "  note TEXT NOT NULL,"
+    "  signed_ns INTEGER NOT NULL,"
+    "  frontier BLOB NOT NULL);"
+    "CREATE TRIGGER audit_leaf_no_update BEFORE UPDATE ON audit_leaf "
+    "  BEGIN SELECT RAISE(ABORT, 'audit_leaf is append-only'); END;"
+    "CREATE TRIGGER audit_leaf_no_delete BEFORE DELETE ON audit_leaf "
+    "  BEGIN SELECT RAISE(ABORT, 'audit_leaf is append-only'); END;"
+    "CREATE TRIGGER audit_checkpoint_no_update BEFORE UPDATE ON audit_checkpoint "
+    "  BEGIN SELECT RAISE(ABORT, 'audit_checkpoint is append-only'); END;"
+    "CREATE TRIGGER audit_checkpoint_no_delete BEFORE DELETE ON audit_checkpoint "
+    "  BEGIN SELECT RAISE(ABORT, 'audit_checkpoint is append-only'); END;",
 };
 
 #define INCIDENT_COLS                                                                              \

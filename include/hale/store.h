@@ -45,6 +45,25 @@ int hale_store_checkpoint(hale_store *s, int *ret_wal_frames);
 int hale_store_begin(hale_store *s);
 int hale_store_commit(hale_store *s);
 void hale_store_rollback(hale_store *s);
+bool hale_store_in_tx(const hale_store *s); /* a write transaction is open */
+
+/* Transaction hooks, for a module whose tables must change in the same transaction as
+ * everything else (the audit frontier). before_commit runs inside the transaction just before
+ * COMMIT; a negative return rolls the transaction back and hale_store_commit returns it.
+ * after_end runs once the transaction ended: committed true after a successful commit, false
+ * after a rollback (of any cause). One set per connection; NULL hooks removes them. */
+typedef struct hale_store_tx_hooks {
+    int (*before_commit)(void *ud);              /* may be NULL */
+    void (*after_end)(bool committed, void *ud); /* may be NULL */
+    void *ud;                                    /* passed to both */
+} hale_store_tx_hooks;
+void hale_store_set_tx_hooks(hale_store *s, const hale_store_tx_hooks *hooks);
+
+/* The SQLite connection, for modules that own tables of their own (audit: its leaves,
+ * checkpoints and queries). Borrowed; valid until hale_store_free. Statements prepared on it
+ * must be finalized before then. Writes belong inside hale_store_begin/commit. */
+struct sqlite3;
+struct sqlite3 *hale_store_sqlite(hale_store *s);
 
 typedef struct hale_event_rec {
     int64_t id;             /* assigned on insert */

@@ -1,0 +1,93 @@
+/* include/hale/audit.h - the writer of the signed, tamper-evident decision log (SECURITY.md 1).
+ *
+ * Every decision-relevant step is one leaf: a canonical JSON document written once, hashed as
+ * an RFC 6962 leaf into one global Merkle tree whose compact range ("frontier") is stored in
+ * the same SQLite transaction as the leaf. hale_audit_append() is the only way any module
+ * writes to the log. Signed checkpoints, keys and verification live in the other audit
+ * headers; this one only appends and reports the head.
+ *
+ * Tables (store migration 2; append-only triggers on audit_leaf and audit_checkpoint):
+ *   audit_leaf(seq PK, ts_ns, kind, incident_id, actor, tool, outcome, body BLOB, leaf_hash)
+ *   audit_frontier(id = 1, size, frontier BLOB)   the compact range after the last commit
+ *   audit_checkpoint(size PK, root, note, signed_ns, frontier)   signed heads
+ *   audit_meta(name PK, value)                    "origin": the log's origin string
+ *
+ * Leaf body: the payload object's members plus the envelope
+ *   {"v": 1, "log": origin, "seq": N, "ts": unix nanoseconds, "kind": kind}
+ * serialized once by jansson with JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII. No
+ * floats anywhere (confidences are integer basis points). The stored bytes are the hashed
+ * bytes: nothing re-serializes them.
+ *
+ * Indexed payload members (so auditors can filter without parsing bodies): "incident_id"
+ * (integer), "actor", "tool" and "outcome" (strings). A member of that name with another type
+ * is an error.
+ *
+ * Threading: a hale_audit is bound to one writable store connection and is used from one
+ * thread at a time, the one that owns that connection (the loop's commit job). */
+#pragma once
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hale/diag.h"
+#include "hale/fwd.h"
+#include "hale/merkle.h"
+
+#define HALE_AUDIT_VERSION        1              /* the envelope's "v" */
+#define HALE_AUDIT_MAX_LEAF_BYTES (256u * 1024u) /* one leaf body, serialized */
+#define HALE_AUDIT_MAX_KIND_BYTES 64u            /* [a-z0-9_]+ */
+#define HALE_AUDIT_MAX_ORIGIN     255u           /* bytes of the origin (a note key name) */
+#define HALE_AUDIT_KEY_FILE       "audit.key"    /* in data_dir: the current secret key */
+#define HALE_AUDIT_PUB_FILE       "audit.pub"    /* in data_dir: the root (epoch 0) key */
+#define HALE_AUDIT_SIGNER_STATE   "audit.signer" /* in data_dir: the signer's last head */
+
+/* Leaf kinds written by hale. Other modules may add kinds; these names are part of the log
+ * format that verifiers read. */
+#define HALE_AUDIT_KIND_START        "controller_start"
+#define HALE_AUDIT_KIND_STOP         "controller_stop"
+#define HALE_AUDIT_KIND_CONFIG       "config_reload"
+#define HALE_AUDIT_KIND_ALERT        "alert_accepted"
+#define HALE_AUDIT_KIND_TRANSITION   "incident_transition"
+#define HALE_AUDIT_KIND_DECISION     "decision"
+#define HALE_AUDIT_KIND_APPROVAL     "approval"
+#define HALE_AUDIT_KIND_EXEC_INTENT  "exec_intent"
+#define HALE_AUDIT_KIND_EXEC_RESULT  "exec_result"
+#define HALE_AUDIT_KIND_EXEC_ABANDON "exec_abandoned"
+#define HALE_AUDIT_KIND_KEY_ROTATION "key_rotation"
+
+typedef struct hale_audit hale_audit;
+
+/* Bind the audit log to the writable store s (already migrated). The first open of a store
+ * records origin in audit_meta; later opens must pass the same origin (HALE_ESCHEMA
+ * otherwise: a log never changes its identity). Loads the frontier and checks it against the
+ * last leaf (recomputing it from the stored leaf hashes if it lags, which only an interrupted
+ * migration could cause). Installs transaction hooks on s: the frontier is written just before
+ * each commit and dropped on rollback, so callers only begin and commit as usual.
+ * origin must be a valid note key name (hale_note_name_is_valid). Returns 0 (*ret owned by the
+ * caller; free it before s), HALE_ESCHEMA, HALE_ESTORE or -ENOMEM with reterr set. */
+int hale_audit_open(hale_store *s, const char *origin, hale_audit **ret, hale_diag *reterr);
+void hale_audit_free(hale_audit *a); /* removes the hooks; NULL is a no-op */
+
+/* Append one leaf inside the store's open write transaction (HALE_ESTATE when none is open).
+ * kind: 1 to HALE_AUDIT_MAX_KIND_BYTES of [a-z0-9_]. payload: a JSON object (borrowed, not
+ * modified) without the envelope names and without reals at any depth, or NULL for none.
+ * ts_ns: the leaf's time in unix nanoseconds; 0 takes the wall clock. On success the leaf is
+ * part of the transaction and *ret_seq (may be NULL) gets its position. Returns 0, -EINVAL
+ * (bad kind or payload not an object), HALE_ESCHEMA (an envelope name, a real, or an indexed
+ * member of the wrong type; reterr names the member), HALE_ELIMIT (body above
+ * HALE_AUDIT_MAX_LEAF_BYTES), HALE_ESTORE or -ENOMEM. A failed append leaves the tree as it
+ * was; the transaction itself is still open and the caller decides whether to roll back. */
+int hale_audit_append(hale_audit *a, const char *kind, const json_t *payload, int64_t ts_ns,
+                      uint64_t *ret_seq, hale_diag *reterr);
+
+/* The head of the tree including uncommitted appends of the open transaction. */
+void hale_audit_head(const hale_audit *a, uint64_t *ret_size, hale_hash *ret_root);
+/* The frontier after the last commit (a copy). */
+void hale_audit_committed_frontier(const hale_audit *a, hale_merkle_frontier *ret);
+const char *hale_audit_origin(const hale_audit *a); /* borrowed, valid until free */
+
+/* Canonical bytes: serialize obj as every leaf is serialized (compact, sorted keys, ASCII).
+ * Rejects reals at any depth (HALE_ESCHEMA). On success *ret is a malloc'd NUL-terminated
+ * string owned by the caller and *ret_len its length. Also for digests of other documents
+ * that must be reproducible (configs, policies). */
+int hale_audit_canonical(const json_t *obj, char **ret, size_t *ret_len, hale_diag *reterr);
