@@ -77,7 +77,7 @@ void hale_audit_free(hale_audit *a); /* removes the hooks; NULL is a no-op */
  * member of the wrong type; reterr names the member), HALE_ELIMIT (body above
  * HALE_AUDIT_MAX_LEAF_BYTES), HALE_ESTORE or -ENOMEM. A failed append leaves the tree as it
  * was; the transaction itself is still open and the caller decides whether to roll back. */
-int hale_audit_append(hale_audit *a, const char *kind, const json_t *payload, int64_t ts_ns,
+int hale_audit_append(hale_audit *a, const char *kind, json_t *payload, int64_t ts_ns,
                       uint64_t *ret_seq, hale_diag *reterr);
 
 /* The head of the tree including uncommitted appends of the open transaction. */
@@ -90,4 +90,4 @@ const char *hale_audit_origin(const hale_audit *a); /* borrowed, valid until fre
  * Rejects reals at any depth (HALE_ESCHEMA). On success *ret is a malloc'd NUL-terminated
  * string owned by the caller and *ret_len its length. Also for digests of other documents
  * that must be reproducible (configs, policies). */
-int hale_audit_canonical(const json_t *obj, char **ret, size_t *ret_len, hale_diag *reterr);
+int hale_audit_canonical(json_t *obj, char **ret, size_t *ret_len, hale_diag *reterr);
