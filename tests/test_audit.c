@@ -10,6 +10,7 @@
 #include "hale/audit.h"
 #include "hale/err.h"
 #include "hale/merkle.h"
+#include "hale/note.h"
 #include "hale/store.h"
 
 #define ORIGIN "aiops.test/unit-1"
@@ -329,6 +330,73 @@ static void consistency_from_frontier(void **state)
     assert_int_equal(hale_merkle_consistency_proof_extend(&f, leaves, 3, b, 64), -EINVAL);
 }
 
+/* A note on the head of e's log, signed by a fixed test key. */
+static char *sign_head(struct env *e, uint64_t size, const hale_hash *root)
+{
+    static const uint8_t seed[HALE_NOTE_SEED_BYTES] = {7};
+    hale_note_signer *k = NULL;
+    char *text = NULL, *note = NULL;
+    size_t len;
+
+    assert_int_equal(hale_note_signer_from_seed(ORIGIN, seed, &k), 0);
+    assert_int_equal(
+        hale_checkpoint_format(hale_audit_origin(e->a), size, root, NULL, 0, &text, &len), 0);
+    assert_int_equal(hale_note_sign(text, len, (const hale_note_signer *const *)&k, 1, &note, NULL),
+                     0);
+    free(text);
+    hale_note_signer_free(k);
+    return note;
+}
+
+static void proofs_and_checkpoints(void **state)
+{
+    struct env *e = *state;
+    hale_hash proof[HALE_MERKLE_MAX_PROOF], want[HALE_MERKLE_MAX_PROOF], r10, r17, root2;
+    hale_hash *leaves;
+    uint64_t size, n;
+    char *note;
+    hale_diag d;
+    int np;
+
+    append_n(e, 10);
+    hale_audit_head(e->a, &size, &r10);
+    note = sign_head(e, 10, &r10);
+    assert_int_equal(hale_audit_store_checkpoint(e->a, note, 5, &d), 0);
+    assert_int_equal(hale_audit_store_checkpoint(e->a, note, 6, &d), 0); /* kept as it was */
+    free(note);
+    assert_int_equal(hale_audit_last_checkpoint(e->a, &size), 0);
+    assert_int_equal(size, 10);
+    append_n(e, 7);
+    hale_audit_head(e->a, &size, &r17);
+    /* A note for another head is refused. */
+    note = sign_head(e, 10, &r10);
+    assert_int_equal(hale_audit_store_checkpoint(e->a, note, 7, &d), HALE_EPROOF);
+    free(note);
+    leaves = stored_leaves(e, &n);
+    for (uint64_t m = 1; m <= 17; m++) {
+        int nw = hale_merkle_consistency_proof(leaves, m, 17, want, HALE_MERKLE_MAX_PROOF);
+
+        np = hale_audit_prove(e->a, m, 17, proof, HALE_MERKLE_MAX_PROOF, &root2, &d);
+        assert_int_equal(np, nw);
+        assert_memory_equal(proof, want, (size_t)np * sizeof(proof[0]));
+        assert_memory_equal(root2.b, r17.b, 32);
+    }
+    np = hale_audit_prove(e->a, 3, 10, proof, HALE_MERKLE_MAX_PROOF, &root2, &d);
+    assert_true(np > 0);
+    assert_memory_equal(root2.b, r10.b, 32);
+    assert_int_equal(hale_audit_prove(e->a, 0, 17, proof, 64, NULL, &d), -EINVAL);
+    assert_int_equal(hale_audit_prove(e->a, 5, 18, proof, 64, NULL, &d), -EINVAL);
+    /* Inside a transaction with pending appends a checkpoint cannot be stored. */
+    assert_int_equal(hale_store_begin(e->s), 0);
+    assert_int_equal(hale_audit_append(e->a, "decision", NULL, 0, NULL, NULL), 0);
+    note = sign_head(e, 17, &r17);
+    assert_int_equal(hale_audit_store_checkpoint(e->a, note, 8, &d), HALE_ESTATE);
+    hale_store_rollback(e->s);
+    assert_int_equal(hale_audit_store_checkpoint(e->a, note, 8, &d), 0);
+    free(note);
+    free(leaves);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -339,6 +407,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(lagging_frontier_is_repaired_truncation_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(origin_is_fixed, setup, teardown),
+        cmocka_unit_test_setup_teardown(proofs_and_checkpoints, setup, teardown),
         cmocka_unit_test(canonical_rejects_reals),
         cmocka_unit_test(consistency_from_frontier),
     };
