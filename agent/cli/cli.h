@@ -44,3 +44,4 @@ int hale_cmd_audit_signer(int argc, char **argv); /* hidden: the signer child */
 /* `hale audit` subcommands (cli_audit_*.c), argv[0] = "audit <sub>". */
 int hale_cmd_audit_keygen(int argc, char **argv);
 int hale_cmd_audit_pubkey(int argc, char **argv);
+int hale_cmd_audit_rotate_key(int argc, char **argv);

@@ -14,6 +14,7 @@ struct audit_cmd {
 static const struct audit_cmd audit_cmds[] = {
     {"keygen", hale_cmd_audit_keygen, "create a signing key pair: keygen --out PREFIX"},
     {"pubkey", hale_cmd_audit_pubkey, "print the log's root public key (data_dir/audit.pub)"},
+    {"rotate-key", hale_cmd_audit_rotate_key, "start a new signing key epoch now (hale stopped)"},
 };
 
 static void print_usage(FILE *f)

@@ -75,62 +75,24 @@ int hale__loop_audit_append_items(hale_loop *l, const struct audit_item *items, 
 
 /* ---- sealing (the thread that owns the writer) ---- */
 
-/* Sign the committed head, proving it consistent with the signer's last head, and store the
- * checkpoint. Returns 0, or the error with reterr; HALE_EPROOF means the store no longer
- * extends what was signed. rotate: sign it with the old key and switch to the pending one. */
-static int seal_head(hale_loop *l, bool rotate, char **ret_note, hale_diag *reterr)
+/* Seal the committed head (see hale_audit_seal) and remember how far the log is sealed. */
+static int seal(hale_loop *l, bool rotate, char **ret_note, hale_diag *reterr)
 {
-    hale_hash proof[HALE_MERKLE_MAX_PROOF], root, signed_root, step_root;
-    uint64_t size, signed_size = 0, step;
-    char *note = NULL;
-    int n = 0, r;
+    int r = hale_audit_seal(l->audit, l->signer, rotate, ret_note, reterr);
 
-    hale_audit_head(l->audit, &size, &root);
-    r = hale_audit_signer_head(l->signer, &signed_size, &signed_root, reterr);
-    if (r < 0)
-        return r;
-    if (signed_size > size) {
-        hale_diag_set(reterr,
-                      "the signer signed a head of %" PRIu64 " leaves but the store has %" PRIu64
-                      ": the log was truncated or rolled back",
-                      signed_size, size);
-        return HALE_EPROOF;
-    }
-    /* A head far behind (sealing stopped for long) is caught up in signed steps. */
-    while (size - signed_size > HALE_AUDIT_MAX_PROOF_LEAVES && signed_size > 0) {
-        step = signed_size + HALE_AUDIT_MAX_PROOF_LEAVES;
-        n = hale_audit_prove(l->audit, signed_size, step, proof, HALE_MERKLE_MAX_PROOF, &step_root,
-                             reterr);
-        if (n < 0)
-            return n;
-        r = hale_audit_signer_sign(l->signer, step, &step_root, proof, (size_t)n, &note, NULL,
-                                   reterr);
-        free(note);
-        note = NULL;
-        if (r < 0)
-            return r;
-        signed_size = step;
-    }
-    n = 0;
-    if (signed_size > 0 && signed_size < size) {
-        n = hale_audit_prove(l->audit, signed_size, size, proof, HALE_MERKLE_MAX_PROOF, NULL,
-                             reterr);
-        if (n < 0)
-            return n;
-    }
-    if (rotate)
-        r = hale_audit_signer_rotate_commit(l->signer, size, &root, proof, (size_t)n, &note, NULL,
-                                            reterr);
-    else
-        r = hale_audit_signer_sign(l->signer, size, &root, proof, (size_t)n, &note, NULL, reterr);
     if (r == 0)
-        r = hale_audit_store_checkpoint(l->audit, note, now_ns(), reterr);
-    if (r == 0 && ret_note)
-        *ret_note = note;
-    else
-        free(note);
+        hale_audit_head(l->audit, &l->audit_sealed, NULL);
+    return r;
+}
+
+static int rotate(hale_loop *l, hale_diag *reterr)
+{
+    bool pending = false;
+    int r = hale_audit_rotate(l->audit, l->signer, &l->audit_epoch, &pending, reterr);
+
+    l->audit_rotate_pending = pending;
     if (r == 0)
-        l->audit_sealed = size;
+        hale_audit_head(l->audit, &l->audit_sealed, NULL);
     return r;
 }
 
@@ -264,48 +226,6 @@ static void start_witnesses(hale_loop *l)
         hale_config_unref(l->witness_cfg);
 }
 
-/* Append a key_rotation leaf naming the signer's new key, commit, then sign that head with the
- * old key and switch. */
-static int rotate(hale_loop *l, hale_diag *reterr)
-{
-    hale_note_verifier cur, next;
-    char vkey[HALE_NOTE_VKEY_MAX_BYTES], prev_id[9];
-    json_t *p;
-    int r;
-
-    hale_audit_signer_verifier(l->signer, &cur);
-    r = hale_audit_signer_rotate_begin(l->signer, &next, reterr);
-    if (r < 0)
-        return r;
-    if (hale_note_verifier_format(&next, vkey, sizeof(vkey)) < 0)
-        return -ENOBUFS;
-    snprintf(prev_id, sizeof(prev_id), "%08x", cur.key_id);
-    p = json_pack("{s:I,s:s,s:s}", "epoch", (json_int_t)(l->audit_epoch + 1), "key", vkey,
-                  "prev_key_id", prev_id);
-    if (!p)
-        return -ENOMEM;
-    r = hale_store_begin(l->store);
-    if (r == 0)
-        r = hale_audit_append(l->audit, HALE_AUDIT_KIND_KEY_ROTATION, p, now_ns(), NULL, reterr);
-    json_decref(p);
-    if (r == 0)
-        r = hale_store_commit(l->store);
-    else
-        hale_store_rollback(l->store);
-    if (r < 0)
-        return r;
-    /* From here the leaf names the pending key: a failed switch is retried with the same key
-     * (the signer keeps it pending), never with a new one. */
-    r = seal_head(l, true, NULL, reterr);
-    if (r == 0) {
-        l->audit_epoch++;
-        l->audit_rotate_pending = false;
-    } else {
-        l->audit_rotate_pending = true;
-    }
-    return r;
-}
-
 void hale__loop_audit_job(hale_loop *l, struct commit_job *job)
 {
     hale_diag d = {{0}};
@@ -314,18 +234,16 @@ void hale__loop_audit_job(hale_loop *l, struct commit_job *job)
 
     if (l->audit_rotate_pending) {
         /* The key_rotation leaf is committed: finish the switch with the same pending key. */
-        r = seal_head(l, true, NULL, &d);
+        r = seal(l, true, NULL, &d);
         if (r == 0) {
             l->audit_epoch++;
             l->audit_rotate_pending = false;
         }
     } else if (job->rotate) {
-        r = seal_head(l, false, NULL, &d);
-        if (r == 0)
-            r = rotate(l, &d);
+        r = rotate(l, &d); /* its seal covers every leaf before the rotation too */
     }
-    if (r == 0 && (job->seal || job->anchor)) {
-        r = seal_head(l, false, &note, &d);
+    if (r == 0 && (job->anchor || (job->seal && hale__loop_audit_unsealed(l)))) {
+        r = seal(l, false, &note, &d);
         if (r == 0 && job->anchor) {
             l->audit_anchor_errno = anchor(job->cfg, note);
             prepare_witnesses(l, job->cfg, note);
@@ -425,37 +343,6 @@ static int pick_origin(hale_loop *l, char *out, size_t cap)
     return 0;
 }
 
-/* The key the log expects the signer to hold: the last key_rotation leaf's, else the root. */
-static int expected_key(hale_loop *l, const hale_note_verifier *root, hale_note_verifier *ret,
-                        uint64_t *ret_epoch, hale_diag *reterr)
-{
-    sqlite3_stmt *st = NULL;
-    int r = 0;
-
-    *ret = *root;
-    *ret_epoch = 0;
-    if (sqlite3_prepare_v2(hale_store_sqlite(l->store),
-                           "SELECT body, (SELECT count(*) FROM audit_leaf WHERE kind = "
-                           "'key_rotation') FROM audit_leaf WHERE kind = 'key_rotation' "
-                           "ORDER BY seq DESC LIMIT 1",
-                           -1, &st, NULL) != SQLITE_OK)
-        return HALE_ESTORE;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        json_t *body =
-            json_loadb(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), 0, NULL);
-        const char *key = json_string_value(json_object_get(body, "key"));
-
-        *ret_epoch = (uint64_t)sqlite3_column_int64(st, 1);
-        if (!key || hale_note_verifier_parse(key, ret) < 0) {
-            hale_diag_set(reterr, "the last key_rotation leaf names no valid key");
-            r = HALE_ESCHEMA;
-        }
-        json_decref(body);
-    }
-    sqlite3_finalize(st);
-    return r;
-}
-
 static int append_one(hale_loop *l, const char *kind, json_t *payload, hale_diag *reterr)
 {
     int r = hale_store_begin(l->store);
@@ -494,7 +381,7 @@ int hale__loop_audit_config_reloaded(hale_loop *l)
 int hale__loop_audit_open(hale_loop *l, hale_diag *reterr)
 {
     hale_audit_signer_opts so = {.exe = signer_exe};
-    hale_note_verifier root, want, have;
+    hale_note_verifier root;
     char origin[HALE_AUDIT_MAX_ORIGIN + 1], vkey[HALE_NOTE_VKEY_MAX_BYTES];
     bool created = false;
     json_t *p;
@@ -519,24 +406,11 @@ int hale__loop_audit_open(hale_loop *l, hale_diag *reterr)
     if (r == 0)
         r = hale_audit_signer_start(l->cfg->data_dir, origin, &so, &l->signer, reterr);
     if (r == 0)
-        r = expected_key(l, &root, &want, &l->audit_epoch, reterr);
+        r = hale_audit_resume(l->audit, l->signer, &root, &l->audit_epoch, reterr);
     if (r < 0)
         return r;
-    hale_audit_signer_verifier(l->signer, &have);
-    if (have.key_id != want.key_id || memcmp(have.pk, want.pk, sizeof(have.pk)) != 0) {
-        hale_diag_set(reterr,
-                      "the signing key in '%s/%s' (id %08x) is not the key of the log's epoch "
-                      "%" PRIu64 " (id %08x)",
-                      l->cfg->data_dir, HALE_AUDIT_KEY_FILE, have.key_id, l->audit_epoch,
-                      want.key_id);
-        return HALE_ECONFIG;
-    }
-    if ((r = hale_audit_last_checkpoint(l->audit, &l->audit_sealed)) < 0)
-        return r;
+    hale_audit_head(l->audit, &l->audit_sealed, NULL);
     hale_incidents_set_audit(l->incidents, l->audit);
-    /* Leaves a crash left unsealed are sealed with the key of their epoch first. */
-    if (hale__loop_audit_unsealed(l) && (r = seal_head(l, false, NULL, reterr)) < 0)
-        return r;
     p = config_leaf(l->cfg);
     if (p)
         p = json_pack("{s:s,s:s,s:I,s:o}", "version", HALE_VERSION, "revision", HALE_REVISION,
@@ -566,7 +440,7 @@ void hale__loop_audit_close(hale_loop *l, const char *reason)
         p = json_pack("{s:s}", "reason", reason);
         r = p ? append_one(l, HALE_AUDIT_KIND_STOP, p, &d) : -ENOMEM;
         if (r == 0)
-            r = seal_head(l, false, &note, &d);
+            r = seal(l, false, &note, &d);
         if (r == 0 && anchor(l->cfg, note) != 0)
             log_warn("cannot write the final checkpoint to an anchor file");
         free(note);
