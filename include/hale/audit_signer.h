@@ -158,6 +158,6 @@ int hale_audit_signer_stop(hale_audit_signer *s, hale_diag *reterr);
 /* The child's side: the `hale __audit-signer DATA_DIR ORIGIN` command (argv[0] is the command
  * name), serving the socket on fd 3. Returns an exit status only for failures before its filter
  * is installed (after reporting them on fd 3 when it can); once the filter is installed it
- * never returns: it ends the process with _exit, since nothing else (atexit handlers, leak
- * checkers) may run under the filter. */
+ * never returns: it ends the process with the exit_group system call, since nothing else
+ * (atexit handlers, sanitizer leak checks) may run under the filter. */
 int hale_audit_signer_main(int argc, char **argv);
