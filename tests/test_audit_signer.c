@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "audit/signer_int.h"
 #include "hale/audit_signer.h"
 #include "hale/err.h"
 
@@ -638,6 +639,53 @@ static void child_is_sandboxed(void **state)
     stop(e);
 }
 
+/* In a child of this test: what Landlock leaves the signer, when the kernel has it. Exit codes:
+ * 0 as expected, 77 no Landlock, else the number of the check that failed. */
+static int confine_checks(const char *dir)
+{
+    int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd;
+
+    if (dirfd < 0)
+        return 1;
+    switch (hale__signer_confine(dirfd)) {
+    case 0:
+        return 77;
+    case 1:
+        break;
+    default:
+        return 2;
+    }
+    fd = openat(dirfd, "audit.key.next", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return 3;
+    close(fd);
+    if (renameat(dirfd, "audit.key.next", dirfd, "moved") < 0 || unlinkat(dirfd, "moved", 0) < 0)
+        return 4;
+    if (openat(dirfd, "../escaped", O_WRONLY | O_CREAT | O_CLOEXEC, 0600) >= 0 || errno != EACCES)
+        return 5;
+    if (open("/etc/passwd", O_RDONLY | O_CLOEXEC) >= 0 || errno != EACCES)
+        return 6;
+    if (openat(dirfd, "audit.pub", O_RDONLY | O_CLOEXEC) >= 0 || errno != EACCES)
+        return 7; /* everything is read before the sandbox: reading is not granted */
+    return 0;
+}
+
+static void confined_to_data_dir(void **state)
+{
+    struct env *e = *state;
+    int status;
+    pid_t pid = fork(); /* the test process has one thread */
+
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(confine_checks(e->dir));
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77)
+        skip();
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void dead_or_hung_child(void **state)
 {
     struct env *e = *state;
@@ -679,6 +727,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(rotation_survives_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(malformed_frames_get_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(child_is_sandboxed, setup, teardown),
+        cmocka_unit_test_setup_teardown(confined_to_data_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(dead_or_hung_child, setup, teardown),
     };
 

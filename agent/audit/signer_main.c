@@ -404,6 +404,8 @@ static int setup(struct child *c, const char *data_dir, hale_diag *d)
     keep[2] = c->state.fd;
     r = hale__signer_close_fds(keep, HALE_ARRAY_SIZE(keep));
     if (r == 0)
+        r = hale__signer_confine(c->dirfd);
+    if (r >= 0)
         r = hale__signer_sandbox(c->dirfd, c->sock);
     if (r < 0)
         hale_diag_set(d, "cannot install the sandbox: %s", strerror(-r));
