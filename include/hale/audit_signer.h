@@ -145,7 +145,11 @@ int hale_audit_signer_rotate_begin(hale_audit_signer *s, hale_note_verifier *ret
  * head was persisted: if the rename failed, the old key stays current and the rotation stays
  * pending (committing the same head again is allowed and retries it); if only the directory
  * sync after it failed, the child exits and the object is broken (start a new signer: it
- * loads whichever key the disk holds). */
+ * loads whichever key the disk holds).
+ * Crash-safe order for the writer (docs/audit-keys.md): append and commit the key_rotation leaf
+ * at seq r, _sign(r + 1) and STORE that checkpoint, then _rotate_commit(r + 1, same root, no
+ * proof), whose note is identical (Ed25519 is deterministic). Committing a new head directly
+ * loses the sealing note for good if the daemon dies between the switch and storing it. */
 int hale_audit_signer_rotate_commit(hale_audit_signer *s, uint64_t size, const hale_hash *root,
                                     const hale_hash *proof, size_t n_proof, char **ret_note,
                                     size_t *ret_len, hale_diag *reterr);
