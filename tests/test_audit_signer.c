@@ -4,6 +4,7 @@
 #include "fixture.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <errno.h>
@@ -480,6 +481,53 @@ static void rotation_survives_restart(void **state)
     stop(e);
 }
 
+/* One thread grows the log while another reads heads: every reply must pair with its request. */
+struct reader {
+    struct env *e;  /* shared, read-only here */
+    int bad;        /* replies that did not match a head of the honest log */
+    unsigned reads; /* heads read */
+};
+
+static void *read_heads(void *arg)
+{
+    struct reader *rd = arg;
+    uint64_t last = 0, size;
+    hale_hash root, want;
+
+    for (unsigned i = 0; i < 300; i++) {
+        if (hale_audit_signer_head(rd->e->s, &size, &root, NULL) < 0 || size < last || size > 40) {
+            rd->bad++;
+            continue;
+        }
+        want = root_of(rd->e->leaves, size);
+        if (size && memcmp(root.b, want.b, sizeof(want.b)) != 0)
+            rd->bad++;
+        last = size;
+        rd->reads++;
+    }
+    return NULL;
+}
+
+static void calls_from_two_threads(void **state)
+{
+    struct env *e = *state;
+    struct reader rd = {.e = e};
+    hale_diag d = {{0}};
+    char *note = NULL;
+    pthread_t t;
+
+    start(e);
+    assert_int_equal(pthread_create(&t, NULL, read_heads, &rd), 0);
+    for (uint64_t size = 1; size <= 40; size++) {
+        assert_int_equal(sign_tree(e, e->leaves, size - 1, size, &note, &d), 0);
+        free(note);
+    }
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(rd.bad, 0);
+    assert_int_equal(rd.reads, 300);
+    stop(e);
+}
+
 /* ---- the raw protocol, with a child started by hand ---- */
 
 static pid_t raw_spawn(struct env *e, int *ret_fd)
@@ -725,6 +773,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(key_problems_fail_start, setup, teardown),
         cmocka_unit_test_setup_teardown(rotation_switches_and_erases, setup, teardown),
         cmocka_unit_test_setup_teardown(rotation_survives_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(calls_from_two_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(malformed_frames_get_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(child_is_sandboxed, setup, teardown),
         cmocka_unit_test_setup_teardown(confined_to_data_dir, setup, teardown),

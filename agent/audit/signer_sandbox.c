@@ -111,6 +111,17 @@ int hale__signer_confine(int dirfd)
     return r < 0 ? r : 1;
 }
 
+/* Argument conditions spelled out in full: libseccomp's SCMP_A0.. macros leave a field to
+ * the default, which clang's -Wmissing-field-initializers reports. */
+#define ARG_EQ(n, v)                                                                               \
+    {                                                                                              \
+        .arg = (n), .op = SCMP_CMP_EQ, .datum_a = (v), .datum_b = 0                                \
+    }
+#define ARG_MASKED(n, mask, v)                                                                     \
+    {                                                                                              \
+        .arg = (n), .op = SCMP_CMP_MASKED_EQ, .datum_a = (mask), .datum_b = (v)                    \
+    }
+
 /* One rule: a syscall by name with up to two argument conditions. */
 struct rule {
     const char *name;           /* resolved for the native architecture; absent ones skipped */
@@ -137,26 +148,26 @@ int hale__signer_sandbox(int dirfd, int sockfd)
     const scmp_datum_t dfd = (scmp_datum_t)dirfd, sfd = (scmp_datum_t)sockfd;
     const struct rule rules[] = {
         /* The socket: requests in, replies out. */
-        {"recvfrom", 1, {SCMP_A0(SCMP_CMP_EQ, sfd)}},
-        {"read", 1, {SCMP_A0(SCMP_CMP_EQ, sfd)}},
+        {"recvfrom", 1, {ARG_EQ(0, sfd)}},
+        {"read", 1, {ARG_EQ(0, sfd)}},
         {"write", 0, {{0}}}, /* the socket, a new key file, stderr */
         /* The state file, key files and their directory, by names relative to dirfd. */
         {"pwrite64", 0, {{0}}},
         {"fdatasync", 0, {{0}}},
         {"fsync", 0, {{0}}},
         {"close", 0, {{0}}},
-        {"openat", 1, {SCMP_A0(SCMP_CMP_EQ, dfd)}},
-        {"unlinkat", 1, {SCMP_A0(SCMP_CMP_EQ, dfd)}},
-        {"renameat", 2, {SCMP_A0(SCMP_CMP_EQ, dfd), SCMP_A2(SCMP_CMP_EQ, dfd)}},
-        {"renameat2", 2, {SCMP_A0(SCMP_CMP_EQ, dfd), SCMP_A2(SCMP_CMP_EQ, dfd)}},
+        {"openat", 1, {ARG_EQ(0, dfd)}},
+        {"unlinkat", 1, {ARG_EQ(0, dfd)}},
+        {"renameat", 2, {ARG_EQ(0, dfd), ARG_EQ(2, dfd)}},
+        {"renameat2", 2, {ARG_EQ(0, dfd), ARG_EQ(2, dfd)}},
         {"fstat", 0, {{0}}},
-        {"newfstatat", 1, {SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH)}},
+        {"newfstatat", 1, {ARG_MASKED(3, AT_EMPTY_PATH, AT_EMPTY_PATH)}},
         /* Key generation, and memory: malloc, sodium_malloc's guard pages and mlock. Never
          * executable memory. */
         {"getrandom", 0, {{0}}},
         {"brk", 0, {{0}}},
-        {"mmap", 1, {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)}},
-        {"mprotect", 1, {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)}},
+        {"mmap", 1, {ARG_MASKED(2, PROT_EXEC, 0)}},
+        {"mprotect", 1, {ARG_MASKED(2, PROT_EXEC, 0)}},
         {"munmap", 0, {{0}}},
         {"mremap", 0, {{0}}},
         {"madvise", 0, {{0}}},
