@@ -446,6 +446,7 @@ int hale_audit_signer_rotate_begin(hale_audit_signer *s, hale_note_verifier *ret
     int r;
 
     pthread_mutex_lock(&s->lock);
+    s->has_pending = false; /* the child drops its pending key whether or not this succeeds */
     r = xfer(s, HALE__SIGNER_OP_ROTATE_BEGIN, NULL, 0, &body, &len, reterr);
     if (r == 0 && (parse_vkey(body, len, &next) < 0 || strcmp(next.name, s->key.name) != 0))
         r = fail(s, -EPROTO, reterr, "a new key that is not the protocol");
@@ -467,6 +468,8 @@ int hale_audit_signer_rotate_commit(hale_audit_signer *s, uint64_t size, const h
     pthread_mutex_lock(&s->lock);
     r = sign_op(s, HALE__SIGNER_OP_ROTATE_COMMIT, size, root, proof, n_proof, ret_note, ret_len,
                 reterr);
+    if (r == 0 && HALE_NEVER(!s->has_pending))
+        r = fail(s, -EPROTO, reterr, "a rotation committed without a pending key");
     if (r == 0) {
         s->key = s->pending;
         s->has_pending = false;

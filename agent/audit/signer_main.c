@@ -132,6 +132,10 @@ static int rotate_begin(struct child *c, hale_diag *d)
     uint8_t *seed;
     int r;
 
+    /* Whatever happens below, no earlier pending key may be committed any more: the file may
+     * be replaced, and a rename must never install a key other than the one in memory. */
+    hale_note_signer_free(c->pending);
+    c->pending = NULL;
     seed = sodium_malloc(HALE_NOTE_SEED_BYTES);
     if (!seed)
         return -ENOMEM;
@@ -147,10 +151,10 @@ static int rotate_begin(struct child *c, hale_diag *d)
         hale_diag_set(d, "cannot sync the data directory: %s", strerror(errno));
     }
     if (r < 0) {
+        (void)unlinkat(c->dirfd, HALE_AUDIT_KEY_NEXT_FILE, 0);
         hale_note_signer_free(next);
         return r;
     }
-    hale_note_signer_free(c->pending);
     c->pending = next;
     return 0;
 }

@@ -101,7 +101,7 @@ void hale_audit_signer_verifier(hale_audit_signer *s, hale_note_verifier *ret);
  * *ret, or HALE_ENOTFOUND when none is pending. */
 int hale_audit_signer_pending(hale_audit_signer *s, hale_note_verifier *ret);
 
-/* The child's pid, for diagnostics (its /proc status shows the filter). */
+/* The child's pid, for diagnostics (its /proc status shows the filter); 0 once reaped. */
 int hale_audit_signer_pid(const hale_audit_signer *s);
 
 /* The last head the signer signed: *ret_size 0 means none yet (or the empty tree). Returns 0 or
@@ -132,8 +132,9 @@ int hale_audit_signer_sign(hale_audit_signer *s, uint64_t size, const hale_hash 
 /* Begin a key rotation: the signer generates a new key named origin, writes it to
  * data_dir/audit.key.next (0600, fsync'd; any earlier pending file, such as one left by a crash
  * before a commit, is replaced) and keeps it pending. *ret_next gets its public key, which the
- * caller records in the key_rotation leaf. Calling it again replaces the pending key. Returns 0
- * or an error as for _sign. */
+ * caller records in the key_rotation leaf. Calling it again replaces the pending key; when it
+ * fails, no key is pending any more (a commit then gives HALE_ESTATE). Returns 0 or an error as
+ * for _sign. */
 int hale_audit_signer_rotate_begin(hale_audit_signer *s, hale_note_verifier *ret_next,
                                    hale_diag *reterr);
 
