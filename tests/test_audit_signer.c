@@ -1,6 +1,7 @@
 /* tests/test_audit_signer.c - the audit signer child (agent/audit/signer*.c) through real child
  * processes of the hale binary: signing only consistent heads, state that survives restarts
  * and refuses corruption, key rotation with erasure, malformed frames, and the sandbox. */
+#define _DEFAULT_SOURCE /* syscall(): ending a filtered child without the sanitizers' exit */
 #include "fixture.h"
 
 #include <dirent.h>
@@ -12,6 +13,8 @@
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -739,6 +742,62 @@ static void confined_to_data_dir(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* In a child of this test: harden (no core file when it is killed) and install the signer's
+ * filter, then make call `which`. The allowed
+ * calls end with exit_group(0); a forbidden one must kill the process with SIGSYS. */
+static void filtered_call(const char *dir, int which)
+{
+    int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd;
+    char c = 'x';
+
+    if (dirfd < 0 || hale__signer_harden() < 0 || hale__signer_sandbox(dirfd, 0) < 0)
+        syscall(SYS_exit_group, 3);
+    switch (which) {
+    case 0: /* allowed: a file beneath the directory, written and synced */
+        fd = openat(dirfd, "allowed", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0 || write(fd, &c, 1) != 1 || fdatasync(fd) < 0)
+            syscall(SYS_exit_group, 4);
+        break;
+    case 1:
+        (void)openat(AT_FDCWD, "/etc/hostname", O_RDONLY | O_CLOEXEC);
+        break;
+    case 2:
+        (void)socket(AF_INET, SOCK_STREAM, 0);
+        break;
+    case 3:
+        (void)mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        break;
+    case 4:
+        (void)read(dirfd, &c, 1); /* reads only from the socket (fd 0 here) */
+        break;
+    default:
+        (void)syscall(SYS_execve, "/bin/true", NULL, NULL);
+        break;
+    }
+    syscall(SYS_exit_group, 0);
+}
+
+static void filter_kills_forbidden_calls(void **state)
+{
+    struct env *e = *state;
+
+    for (int which = 0; which <= 5; which++) {
+        int status;
+        pid_t pid = fork(); /* the test process has one thread */
+
+        assert_true(pid >= 0);
+        if (pid == 0)
+            filtered_call(e->dir, which);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (which == 0) {
+            assert_true(WIFEXITED(status));
+            assert_int_equal(WEXITSTATUS(status), 0);
+        } else if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSYS) {
+            fail_msg("call %d: status 0x%x, expected death by SIGSYS", which, status);
+        }
+    }
+}
+
 static void dead_or_hung_child(void **state)
 {
     struct env *e = *state;
@@ -782,6 +841,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(malformed_frames_get_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(child_is_sandboxed, setup, teardown),
         cmocka_unit_test_setup_teardown(confined_to_data_dir, setup, teardown),
+        cmocka_unit_test_setup_teardown(filter_kills_forbidden_calls, setup, teardown),
         cmocka_unit_test_setup_teardown(dead_or_hung_child, setup, teardown),
     };
 
