@@ -312,7 +312,8 @@ int hale_audit_keys_ensure(const char *data_dir, const char *origin, bool *ret_c
     if (!has_pub) {
         hale_diag_set(reterr,
                       "%s exists but %s (the root public key auditors pin) is missing: "
-                      "restore it from backup or from where auditors keep it",
+                      "restore it from backup or from where auditors keep it (if the very first "
+                      "start was interrupted while creating the keys, remove the key instead)",
                       key_path, pub_path);
         return HALE_ECONFIG;
     }
