@@ -63,7 +63,8 @@ int hale_audit_pub_load(const char *path, hale_note_verifier *ret, hale_diag *re
  * data_dir/audit) and set *ret_created (may be NULL) to true; when both exist, check that
  * audit.pub parses and is named origin, and set it false (the secret file is NOT read: only the
  * signer reads it). *ret_pub (may be NULL) gets audit.pub's key, for the daemon to log it.
- * Returns 0; HALE_ECONFIG when only one of the two files exists or audit.pub names another
+ * Returns 0; HALE_ECONFIG when only one of the two files exists, when neither does but the
+ * signer's state file (audit.signer) of an earlier identity does, or when audit.pub names another
  * origin; HALE_EPARSE or -errno otherwise. reterr says what to do about it. */
 int hale_audit_keys_ensure(const char *data_dir, const char *origin, bool *ret_created,
                            hale_note_verifier *ret_pub, hale_diag *reterr);
