@@ -327,6 +327,14 @@ static void key_problems_fail_start(void **state)
 
     assert_int_equal(chmod(key, 0644), 0);
     expect_start_fails(e, HALE_ECONFIG, "0644 are too open");
+    {
+        char *moved = path_in(e->dir, "moved.key");
+
+        assert_int_equal(rename(key, moved), 0);
+        expect_start_fails(e, -ENOENT, "audit.key: cannot open");
+        assert_int_equal(rename(moved, key), 0);
+        free(moved);
+    }
     assert_int_equal(chmod(key, 0600), 0);
     assert_int_equal(hale_audit_signer_start(e->dir, "example.com/other", &opts, &s, &d),
                      HALE_ECONFIG);

@@ -85,10 +85,10 @@ typedef struct hale_audit_signer_opts {
  * inherited (a crash report reaches the daemon's log), an empty environment and no signal
  * blocked. Returns once the child has loaded its key and state and installed its filter.
  * On success *ret is owned by the caller (end it with hale_audit_signer_stop). On failure
- * reterr carries the child's own message where it sent one. Returns 0; HALE_ECONFIG (key
- * missing, permissions too open, key name is not origin), HALE_ESCHEMA (the state file is
- * corrupt: never repaired automatically, see docs/audit-keys.md), HALE_EPARSE, -ETIMEDOUT,
- * -ENOMEM or another -errno. */
+ * reterr carries the child's own message where it sent one. Returns 0; -ENOENT (no audit.key,
+ * or no data_dir); HALE_ECONFIG (permissions too open, key name is not origin); HALE_ESCHEMA (the
+ * state file is corrupt: never repaired automatically, see docs/audit-keys.md), HALE_EPARSE,
+ * -ETIMEDOUT, -ENOMEM or another -errno. */
 int hale_audit_signer_start(const char *data_dir, const char *origin,
                             const hale_audit_signer_opts *opts, hale_audit_signer **ret,
                             hale_diag *reterr);
