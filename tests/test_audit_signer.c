@@ -145,6 +145,29 @@ static void assert_head(struct env *e, uint64_t size, const hale_hash *root)
         assert_memory_equal(got.b, root->b, sizeof(got.b));
 }
 
+/* The state file must hold (size, root) in one of its slots as soon as the signature is out:
+ * persisted before the reply, not at exit. */
+static void assert_persisted(struct env *e, uint64_t size, const hale_hash *root)
+{
+    char *path = path_in(e->dir, "audit.signer"), *data;
+    size_t len;
+    bool found = false;
+
+    data = fixture_read(path, &len);
+    assert_int_equal(len, 176);
+    for (size_t slot = 0; slot < 2 && !found; slot++) {
+        const uint8_t *p = (const uint8_t *)data + slot * 88;
+        uint64_t got = 0;
+
+        for (int i = 0; i < 8; i++)
+            got = got << 8 | p[16 + i];
+        found = got == size && memcmp(p + 24, root->b, 32) == 0;
+    }
+    assert_true(found);
+    free(data);
+    free(path);
+}
+
 static void signs_a_growing_log(void **state)
 {
     struct env *e = *state;
@@ -165,6 +188,7 @@ static void signs_a_growing_log(void **state)
         root = root_of(e->leaves, sizes[i]);
         assert_note(note, &key, sizes[i], &root);
         assert_head(e, sizes[i], &root);
+        assert_persisted(e, sizes[i], &root);
         free(note);
     }
     stop(e);
