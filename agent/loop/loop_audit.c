@@ -234,8 +234,9 @@ void hale__loop_audit_job(hale_loop *l, struct commit_job *job)
 
     if (l->audit_rotate_pending) {
         /* The key_rotation leaf is committed: finish the switch with the same pending key. */
-        r = seal(l, true, NULL, &d);
+        r = hale_audit_rotate_finish(l->audit, l->signer, &d);
         if (r == 0) {
+            hale_audit_head(l->audit, &l->audit_sealed, NULL);
             l->audit_epoch++;
             l->audit_rotate_pending = false;
         }
