@@ -38,3 +38,23 @@ int hale_cmd_version(int argc, char **argv);
 int hale_cmd_help(int argc, char **argv);
 int hale_cmd_config(int argc, char **argv);
 int hale_cmd_incidents(int argc, char **argv);
+int hale_cmd_audit(int argc, char **argv);
+
+/* `hale audit` subcommands (cli_audit_verify.c, cli_audit_proof.c). Each gets argv with
+ * argv[0] = its own name. The verify family exits 0 verified, 1 tamper evidence, 2 incomplete,
+ * 3 usage or I/O error (HALE_AUDIT_* of include/hale/audit_verify.h). */
+int hale_cmd_audit_verify(int argc, char **argv);
+int hale_cmd_audit_prove(int argc, char **argv);
+int hale_cmd_audit_consistency(int argc, char **argv);
+int hale_cmd_audit_verify_inclusion(int argc, char **argv);
+int hale_cmd_audit_verify_consistency(int argc, char **argv);
+
+/* The audit database named by --db FILE or, failing that, by the data_dir of --config FILE
+ * (or the default configuration), into out (cap bytes). Prints the problem and returns
+ * HALE_EUSAGE (both given) or HALE_ECONFIG. */
+int hale_cli_audit_db_path(const char *cmd, const char *db, const char *config, char *out,
+                           size_t cap);
+/* Read a whole file of at most max_bytes (NUL-terminated; caller frees). Prints
+ * "hale audit <cmd>: FILE: reason" and returns -errno or HALE_ELIMIT on failure. */
+int hale_cli_read_file(const char *cmd, const char *path, size_t max_bytes, char **ret,
+                       size_t *ret_len);
