@@ -6,19 +6,26 @@
 
 #include "audit/verify_int.h"
 
-static const char *const field_names[HALE__AF_COUNT] = {
-    [HALE__AF_V] = "v",
-    [HALE__AF_LOG] = "log",
-    [HALE__AF_SEQ] = "seq",
-    [HALE__AF_TS] = "ts",
-    [HALE__AF_KIND] = "kind",
-    [HALE__AF_DECISION_ID] = "decision_id",
-    [HALE__AF_INTENT_ID] = "intent_id",
-    [HALE__AF_OUTCOME] = "outcome",
-    [HALE__AF_REQUIRES_APPROVAL] = "requires_approval",
-    [HALE__AF_EPOCH] = "epoch",
-    [HALE__AF_KEY] = "key",
-    [HALE__AF_PREV_KEY_ID] = "prev_key_id",
+#define FIELD(name)                                                                                \
+    {                                                                                              \
+        name, sizeof(name) - 1                                                                     \
+    }
+static const struct {
+    const char *name; /* the member name */
+    size_t len;       /* its length */
+} fields[HALE__AF_COUNT] = {
+    [HALE__AF_V] = FIELD("v"),
+    [HALE__AF_LOG] = FIELD("log"),
+    [HALE__AF_SEQ] = FIELD("seq"),
+    [HALE__AF_TS] = FIELD("ts"),
+    [HALE__AF_KIND] = FIELD("kind"),
+    [HALE__AF_DECISION_ID] = FIELD("decision_id"),
+    [HALE__AF_INTENT_ID] = FIELD("intent_id"),
+    [HALE__AF_OUTCOME] = FIELD("outcome"),
+    [HALE__AF_REQUIRES_APPROVAL] = FIELD("requires_approval"),
+    [HALE__AF_EPOCH] = FIELD("epoch"),
+    [HALE__AF_KEY] = FIELD("key"),
+    [HALE__AF_PREV_KEY_ID] = FIELD("prev_key_id"),
 };
 
 static const char *skip_ws(const char *p, const char *end)
@@ -128,10 +135,11 @@ static const char *scan_value(const char *p, const char *end, hale__audit_tok *t
     return q;
 }
 
+/* Which field a member name is: compared by length first, since most names are not ours. */
 static int field_of(const char *key, size_t len)
 {
     for (int i = 0; i < HALE__AF_COUNT; i++)
-        if (strlen(field_names[i]) == len && memcmp(field_names[i], key, len) == 0)
+        if (fields[i].len == len && memcmp(fields[i].name, key, len) == 0)
             return i;
     return -1;
 }
@@ -173,7 +181,7 @@ int hale__audit_body_scan(const char *body, size_t len, hale__audit_tok out[HALE
         f = field_of(key.p, key.len);
         if (f >= 0) {
             if (out[f].type != HALE__TOK_NONE) {
-                hale_diag_set(why, "body: member \"%s\" appears twice", field_names[f]);
+                hale_diag_set(why, "body: member \"%s\" appears twice", fields[f].name);
                 return HALE_EPARSE;
             }
             slot = &out[f];

@@ -116,6 +116,8 @@ int hale__vcheck_anchors_here(hale__vctx *c)
 {
     hale_hash root;
 
+    if (c->next_anchor >= c->n_anchors || c->anchors[c->next_anchor].size != c->f.size)
+        return 0; /* the common case: no root to compute */
     frontier_root_at(c, &root);
     while (c->next_anchor < c->n_anchors && c->anchors[c->next_anchor].size == c->f.size) {
         const hale__audit_anchor *a = &c->anchors[c->next_anchor];
