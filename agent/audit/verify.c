@@ -130,7 +130,7 @@ static int cp_next(hale__vctx *c)
 }
 
 /* Everything that happens when the tree reaches c->f.size leaves. */
-static int at_size(hale__vctx *c)
+int hale__vat_size(hale__vctx *c)
 {
     int r = 0;
 
@@ -147,55 +147,6 @@ static int at_size(hale__vctx *c)
     if (r == 0)
         r = hale__vcheck_rotation_seal(c);
     return r;
-}
-
-static int one_leaf(hale__vctx *c, sqlite3_stmt *st)
-{
-    uint64_t seq = c->f.size;
-    hale__audit_tok t[HALE__AF_COUNT];
-    hale_diag why = {{0}};
-    const char *body;
-    hale_hash h;
-    size_t len;
-    int r;
-
-    if (sqlite3_column_type(st, 0) != SQLITE_INTEGER)
-        return hale__vfail(c, HALE_AUDIT_TAMPERED, 4, (int64_t)seq, -1,
-                           "leaf %" PRIu64 ": the seq column is not an integer", seq);
-    if (sqlite3_column_int64(st, 0) != (int64_t)seq)
-        return hale__vfail(c, HALE_AUDIT_TAMPERED, 4, (int64_t)seq, -1,
-                           "leaf %" PRIu64 " %s (the next row has seq %lld)", seq,
-                           sqlite3_column_int64(st, 0) > (int64_t)seq ? "is missing"
-                                                                      : "appears twice",
-                           (long long)sqlite3_column_int64(st, 0));
-    if (sqlite3_column_type(st, 1) != SQLITE_BLOB && sqlite3_column_type(st, 1) != SQLITE_TEXT)
-        return hale__vfail(c, HALE_AUDIT_TAMPERED, 3, (int64_t)seq, -1,
-                           "leaf %" PRIu64 ": the body is NULL or not bytes", seq);
-    if (sqlite3_column_bytes(st, 1) > (int)HALE_AUDIT_VERIFY_MAX_BODY_BYTES)
-        return hale__vfail(c, HALE_AUDIT_TAMPERED, 3, (int64_t)seq, -1,
-                           "leaf %" PRIu64 ": the body is larger than %u bytes", seq,
-                           HALE_AUDIT_VERIFY_MAX_BODY_BYTES);
-    body = sqlite3_column_blob(st, 1);
-    len = (size_t)sqlite3_column_bytes(st, 1);
-    if (!body && len == 0)
-        body = "";
-    if (!body)
-        return hale__vdb_fail(c, sqlite3_errcode(c->db), "reading a leaf body");
-    hale_merkle_leaf_hash(body, len, &h);
-    if (sqlite3_column_type(st, 2) != SQLITE_BLOB || sqlite3_column_bytes(st, 2) != 32 ||
-        memcmp(sqlite3_column_blob(st, 2), h.b, 32) != 0)
-        return hale__vfail(c, HALE_AUDIT_TAMPERED, 3, (int64_t)seq, -1,
-                           "leaf %" PRIu64 ": the stored leaf_hash does not match the body", seq);
-    if (hale__audit_body_scan(body, len, t, &why) < 0)
-        return hale__vfail(c, HALE_AUDIT_TAMPERED, 4, (int64_t)seq, -1, "leaf %" PRIu64 ": %s", seq,
-                           why.msg);
-    r = hale__vcheck_leaf(c, seq, t);
-    if (r != 0)
-        return r;
-    if (hale_merkle_frontier_append(&c->f, &h) < 0)
-        return hale__vfail(c, HALE_AUDIT_TAMPERED, 4, (int64_t)seq, -1, "too many leaves");
-    c->rep->n_leaves = c->f.size;
-    return at_size(c);
 }
 
 /* Prepare sql; a missing table is reported as a warning and leaves *ret NULL. */
@@ -281,7 +232,7 @@ static int check_frontier_row(hale__vctx *c)
 
 static int stream(hale__vctx *c)
 {
-    int r, rc;
+    int r;
 
     r = prepare(c, "audit_leaf", "SELECT seq, body, leaf_hash FROM audit_leaf ORDER BY seq",
                 &c->leaves);
@@ -295,15 +246,9 @@ static int stream(hale__vctx *c)
         return hale__vfail(c, HALE_AUDIT_TAMPERED, 1, -1, (int64_t)c->cp.size,
                            "the log has checkpoints but audit_meta records no origin");
     if (r == 0)
-        r = at_size(c); /* a checkpoint or anchor of the empty tree */
-    while (r == 0 && c->leaves) {
-        rc = sqlite3_step(c->leaves);
-        if (rc == SQLITE_DONE)
-            break;
-        if (rc != SQLITE_ROW)
-            return hale__vdb_fail(c, rc, "reading audit_leaf");
-        r = one_leaf(c, c->leaves);
-    }
+        r = hale__vat_size(c); /* a checkpoint or anchor of the empty tree */
+    if (r == 0 && c->leaves)
+        r = hale__vleaves_run(c, c->leaves);
     if (r != 0)
         return r;
     if (c->cp_have)

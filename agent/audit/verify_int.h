@@ -161,6 +161,10 @@ void hale__vwarn(hale__vctx *c, const char *fmt, ...)
 /* A finding from an SQLite result code: corruption is tamper evidence, the rest I/O. */
 int hale__vdb_fail(hale__vctx *c, int rc, const char *what);
 
+/* Everything due when the tree reaches c->f.size leaves: checkpoints, anchors, rotation. */
+int hale__vat_size(hale__vctx *c);
+/* Read, hash (on a second thread) and check every leaf of the statement st in order. */
+int hale__vleaves_run(hale__vctx *c, struct sqlite3_stmt *st);
 /* Check 2, 5, 7 for the checkpoint c->cp, whose size equals the leaves read so far. */
 int hale__vcheck_checkpoint(hale__vctx *c);
 /* Check 8 for anchors of the current size; after the last leaf, for those beyond it. */
