@@ -52,6 +52,33 @@ static const int expect[N_CLASSES][2] = {
     {0, 1}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, {0, 1}, {1, 1}, {2, 2},
 };
 
+/* The checks (SECURITY.md 1.12) allowed to report each class, as bit masks: a garbage or
+ * foreign signature is "no signature by the epoch's key" (7) or a bad signature (2); rows
+ * deleted, renumbered or forged may first show as an execution without its decision (9); a
+ * damaged page may surface as an unreadable row (3), a row that is not what it claims (4), a
+ * broken execution chain (9) or a root that no longer matches (5). */
+#define C(n) (1u << (n))
+static const unsigned expect_check[N_CLASSES] = {
+    C(3),
+    C(5),
+    C(4) | C(5),
+    C(4) | C(5) | C(9),
+    C(4) | C(5),
+    C(4) | C(5) | C(9),
+    C(4) | C(5),
+    C(5),
+    C(8),
+    C(8),
+    C(2) | C(7),
+    C(2) | C(7),
+    C(7),
+    C(2),
+    C(3) | C(5),
+    C(8),
+    C(3) | C(4) | C(5) | C(9),
+    C(6),
+};
+
 struct suite {
     char *dir;
     char base[4096], pub[4096], anchor[4096], work[4096], fork_anchor[4096];
@@ -619,16 +646,21 @@ static void mutate(struct suite *s, int m)
     sqlite3_close(db);
 }
 
-static int run_verify(struct suite *s, const char *anchor)
+/* Run `hale audit verify --json`; *ret_check gets the check that decided (0 when none). */
+static int run_verify(struct suite *s, const char *anchor, unsigned *ret_check)
 {
-    const char *argv[] = {HALE_BINARY, "audit",    "verify", "--db",
-                          s->work,     "--pubkey", s->pub,   anchor ? "--anchor" : NULL,
+    const char *argv[] = {HALE_BINARY, "audit", "verify",
+                          "--json",    "--db",  s->work,
+                          "--pubkey",  s->pub,  anchor ? "--anchor" : NULL,
                           anchor,      NULL};
     char *out = NULL, *err = NULL;
     int r = integ_run(s->dir, argv, NULL, 60000, &out, &err);
+    json_t *rep = out ? json_loads(out, 0, NULL) : NULL;
 
     if (getenv("HALE_TAMPER_VERBOSE"))
         fprintf(stderr, "%s%s", out ? out : "", err ? err : "");
+    *ret_check = (unsigned)json_integer_value(json_object_get(rep, "check"));
+    json_decref(rep);
     free(out);
     free(err);
     return r;
@@ -649,6 +681,7 @@ static void test_tamper_suite(void **state)
                       .on_checkpoint = on_checkpoint,
                       .ud = s};
     uint64_t t0 = integ_now_ms();
+    unsigned check;
     sqlite3 *db;
 
     if (seed_env && hale_parse_u32(seed_env, &seed) < 0)
@@ -682,8 +715,8 @@ static void test_tamper_suite(void **state)
         json_decref(p);
         free(out);
     }
-    assert_int_equal(run_verify(s, NULL), 0);
-    assert_int_equal(run_verify(s, s->anchor), 0);
+    assert_int_equal(run_verify(s, NULL, &check), 0);
+    assert_int_equal(run_verify(s, s->anchor, &check), 0);
     printf("base log: %u leaves, %zu checkpoints, %u epochs, built in %" PRIu64 " ms\n\n", N_LEAVES,
            s->n_cps, s->log.n_epochs, integ_now_ms() - t0);
 
@@ -698,9 +731,14 @@ static void test_tamper_suite(void **state)
                 s->rng = keep; /* the same mutation for both configurations */
                 assert_int_equal(copy_file(s->base, s->work), 0);
                 mutate(s, m);
-                code = run_verify(s, anchor);
-                if (code == expect[m][cfg] && code != 0)
+                code = run_verify(s, anchor, &check);
+                if (code == expect[m][cfg] && code != 0) {
                     detected[m][cfg]++;
+                    if (!(expect_check[m] & C(check)))
+                        fail_msg("M%d (%s), instance %u: detected by check %u, not the one "
+                                 "expected (seed %" PRIu32 ")",
+                                 m + 1, class_what[m], i, check, seed);
+                }
                 if (code != expect[m][cfg])
                     fail_msg("M%d (%s), instance %u, %s: exit %d, expected %d (seed %" PRIu32 ")",
                              m + 1, class_what[m], i, cfg ? "with anchor" : "no anchor", code,
