@@ -112,8 +112,13 @@ static const char *scan_value(const char *p, const char *end, hale__audit_tok *t
         return q;
     }
     if (*p == '{' || *p == '[') {
-        tok->type = HALE__TOK_OTHER;
-        return skip_nested(p, end);
+        q = skip_nested(p, end);
+        if (q) {
+            tok->type = HALE__TOK_OTHER;
+            tok->p = p;
+            tok->len = (size_t)(q - p);
+        }
+        return q;
     }
     for (q = p; q < end && is_scalar_char(*q); q++)
         ;
