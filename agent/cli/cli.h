@@ -38,16 +38,20 @@ int hale_cmd_version(int argc, char **argv);
 int hale_cmd_help(int argc, char **argv);
 int hale_cmd_config(int argc, char **argv);
 int hale_cmd_incidents(int argc, char **argv);
-int hale_cmd_audit(int argc, char **argv);
+int hale_cmd_audit(int argc, char **argv);        /* dispatches `hale audit <sub>` */
+int hale_cmd_audit_signer(int argc, char **argv); /* hidden: the signer child */
 
-/* `hale audit` subcommands (cli_audit_verify.c, cli_audit_proof.c). Each gets argv with
- * argv[0] = its own name. The verify family exits 0 verified, 1 tamper evidence, 2 incomplete,
- * 3 usage or I/O error (HALE_AUDIT_* of include/hale/audit_verify.h). */
+/* `hale audit` subcommands (cli_audit_*.c), argv[0] = "audit <sub>". */
+int hale_cmd_audit_keygen(int argc, char **argv);
+int hale_cmd_audit_pubkey(int argc, char **argv);
+int hale_cmd_audit_rotate_key(int argc, char **argv);
 int hale_cmd_audit_verify(int argc, char **argv);
 int hale_cmd_audit_prove(int argc, char **argv);
 int hale_cmd_audit_consistency(int argc, char **argv);
 int hale_cmd_audit_verify_inclusion(int argc, char **argv);
 int hale_cmd_audit_verify_consistency(int argc, char **argv);
+/* The verify family (cli_audit_verify.c, cli_audit_proof.c) exits 0 verified, 1 tamper
+ * evidence, 2 incomplete, 3 usage or I/O error (hale_audit_verdict of audit_verify.h). */
 
 /* The audit database named by --db FILE or, failing that, by the data_dir of --config FILE
  * (or the default configuration), into out (cap bytes). Prints the problem and returns

@@ -36,6 +36,8 @@ typedef struct hale_config {
     char **audit_anchor_files;             /* checkpoints are appended to these; NULL-terminated */
     size_t n_audit_anchor_files;           /* entries in audit_anchor_files */
     uint64_t audit_anchor_interval_s;      /* how often the latest checkpoint is anchored */
+    char **audit_witness_urls;             /* tlog-witness submission prefixes; NULL-terminated */
+    size_t n_audit_witness_urls;           /* entries in audit_witness_urls */
 } hale_config;
 
 /* Built-in defaults. Returns 0 or -ENOMEM; *ret has one reference owned by the caller. */
