@@ -220,18 +220,27 @@ static int cmp_span(const void *a, const void *b)
     return x->rule < y->rule ? -1 : x->rule > y->rule;
 }
 
-/* Sort the candidates and keep non-overlapping ones, the longer of two overlapping. */
+/* Sort the candidates and merge overlapping ones into their union, so no byte any rule
+ * flagged survives (a password that an e-mail match half covers is still masked whole). The
+ * union takes the type of its longest candidate. */
 static size_t resolve(struct redact_span *sp, size_t n)
 {
-    size_t kept = 0;
+    size_t kept = 0, longest = 0;
 
     qsort(sp, n, sizeof(*sp), cmp_span);
     for (size_t i = 0; i < n; i++) {
-        if (kept && sp[i].start < sp[kept - 1].end) {
-            if (sp[i].end - sp[i].start > sp[kept - 1].end - sp[kept - 1].start)
-                sp[kept - 1] = sp[i];
+        struct redact_span *last = kept ? &sp[kept - 1] : NULL;
+
+        if (last && sp[i].start < last->end) {
+            if (sp[i].end - sp[i].start > longest) {
+                longest = sp[i].end - sp[i].start;
+                last->rule = sp[i].rule;
+            }
+            if (sp[i].end > last->end)
+                last->end = sp[i].end;
             continue;
         }
+        longest = sp[i].end - sp[i].start;
         sp[kept++] = sp[i];
     }
     return kept;
