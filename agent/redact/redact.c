@@ -38,6 +38,7 @@ struct rule_fields {
     double min_entropy;      /* bits per byte */
     int64_t min_len;         /* shortest value */
     bool multiline;          /* whole-text rule */
+    const char *prefilter;   /* built-in line shape */
     const char *description; /* free text, ignored */
 };
 
@@ -51,6 +52,7 @@ static const hale_json_field rule_table[] = {
     {"min_entropy", HALE_JSON_NUMBER, false, offsetof(struct rule_fields, min_entropy)},
     {"min_len", HALE_JSON_INT, false, offsetof(struct rule_fields, min_len)},
     {"multiline", HALE_JSON_BOOL, false, offsetof(struct rule_fields, multiline)},
+    {"prefilter", HALE_JSON_STRING, false, offsetof(struct rule_fields, prefilter)},
     {"description", HALE_JSON_STRING, false, offsetof(struct rule_fields, description)},
 };
 
@@ -179,6 +181,18 @@ static int check_fields(const struct rule_fields *f, const char *where, hale_dia
                       where, f->validate);
         return HALE_ECONFIG;
     }
+    if (f->prefilter && hale__redact_shape_from_name(f->prefilter) < 0) {
+        hale_diag_set(reterr,
+                      "%s: prefilter: unknown shape '%s' (known: ipv4, ipv6, long_number, ssn, "
+                      "iban, mac, paren_phone)",
+                      where, f->prefilter);
+        return HALE_ECONFIG;
+    }
+    if (f->prefilter && f->keywords && json_array_size(f->keywords) > 0) {
+        hale_diag_set(reterr, "%s: prefilter: a rule takes keywords or a prefilter, not both",
+                      where);
+        return HALE_ECONFIG;
+    }
     return 0;
 }
 
@@ -220,6 +234,8 @@ static int add_rule(hale_redact *r, const json_t *obj, size_t idx, const char *n
     rule->multiline = f.multiline;
     k = f.validate ? hale__redact_validator_from_name(f.validate) : REDACT_V_NONE;
     rule->validator = (enum redact_validator)k;
+    if (f.prefilter)
+        rule->shape = (enum redact_shape)hale__redact_shape_from_name(f.prefilter);
     t = type_index(r, rule->type, where, reterr);
     if (t < 0)
         return t;
@@ -229,28 +245,29 @@ static int add_rule(hale_redact *r, const json_t *obj, size_t idx, const char *n
     return compile(rule, f.pattern, where, reterr);
 }
 
-static int add_keyword(hale_redact *r, const char *lit, uint16_t rule)
+static void add_keyword(hale_redact *r, const char *lit, uint16_t rule)
 {
     struct redact_kw *kw = &r->kws[r->n_kws];
-    unsigned pair;
+    unsigned char c0 = (unsigned char)lit[0];
+    unsigned h;
 
     kw->lit = lit;
     kw->len = (uint32_t)strlen(lit);
     kw->rule = rule;
-    if (kw->len == 1) {
-        kw->next = r->head1[(unsigned char)lit[0]];
-        r->head1[(unsigned char)lit[0]] = (int32_t)r->n_kws;
+    if (kw->len < 3) {
+        kw->next = r->head_short[c0];
+        r->head_short[c0] = (int32_t)r->n_kws;
+        r->short_first[c0] = true;
     } else {
-        pair = (unsigned)(unsigned char)lit[0] << 8 | (unsigned char)lit[1];
-        kw->next = r->head2[pair];
-        r->head2[pair] = (int32_t)r->n_kws;
-        r->pair_bits[pair >> 3] |= (uint8_t)(1u << (pair & 7));
+        h = REDACT_TRI_HASH(c0, (unsigned char)lit[1], (unsigned char)lit[2]);
+        kw->next = r->head_tri[h];
+        r->head_tri[h] = (int32_t)r->n_kws;
+        r->tri_bits[h >> 3] |= (uint8_t)(1u << (h & 7));
     }
     r->n_kws++;
-    return 0;
 }
 
-/* Build the keyword chains and the list of rules matched over the whole text. */
+/* Build the keyword chains and the lists of shape and whole-text rules. */
 static int build_prefilter(hale_redact *r)
 {
     size_t total = 0;
@@ -258,21 +275,26 @@ static int build_prefilter(hale_redact *r)
     for (size_t i = 0; i < r->n_rules; i++)
         total += r->rules[i].n_keywords;
     r->kws = calloc(total + 1, sizeof(*r->kws));
-    r->head2 = malloc(65536 * sizeof(*r->head2));
+    r->head_tri = malloc(65536 * sizeof(*r->head_tri));
     r->whole_rules = calloc(r->n_rules + 1, sizeof(*r->whole_rules));
-    if (!r->kws || !r->head2 || !r->whole_rules)
+    r->shape_rules = calloc(r->n_rules + 1, sizeof(*r->shape_rules));
+    if (!r->kws || !r->head_tri || !r->whole_rules || !r->shape_rules)
         return -ENOMEM;
-    memset(r->head1, 0xff, sizeof(r->head1));
-    memset(r->head2, 0xff, 65536 * sizeof(*r->head2));
+    memset(r->head_short, 0xff, sizeof(r->head_short));
+    memset(r->head_tri, 0xff, 65536 * sizeof(*r->head_tri));
     for (size_t i = 0; i < r->n_rules; i++) {
         const struct redact_rule *rule = &r->rules[i];
 
-        if (!rule->has_keywords || rule->multiline)
+        if (rule->multiline || (!rule->has_keywords && rule->shape == REDACT_SHAPE_NONE)) {
             r->whole_rules[r->n_whole++] = (uint16_t)i;
-        if (rule->multiline)
             continue;
+        }
+        if (rule->shape != REDACT_SHAPE_NONE) {
+            r->shape_rules[r->n_shape_rules++] = (uint16_t)i;
+            r->shape_rules_mask |= 1u << rule->shape;
+        }
         for (size_t k = 0; k < rule->n_keywords; k++)
-            (void)add_keyword(r, rule->keywords[k], (uint16_t)i);
+            add_keyword(r, rule->keywords[k], (uint16_t)i);
     }
     return 0;
 }
@@ -349,6 +371,7 @@ int hale_redact_parse(const char *json, size_t len, const char *name, hale_redac
         json_decref(root);
         return -ENOMEM;
     }
+    hale__redact_init_classes(r->cls);
     for (unsigned c = 0; c < 256; c++)
         r->lower[c] = (uint8_t)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
     k = parse_top(r, root, name, reterr);
@@ -427,7 +450,8 @@ void hale_redact_free(hale_redact *r)
     }
     free(r->rules);
     free(r->kws);
-    free(r->head2);
+    free(r->head_tri);
+    free(r->shape_rules);
     free(r->whole_rules);
     free(r);
 }

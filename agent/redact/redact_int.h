@@ -28,6 +28,21 @@ enum redact_validator {
 
 #define REDACT_MAX_TYPES 64u /* distinct entity types in one rule set */
 
+/* Built-in line shapes a rule without keywords can require (rules.json "prefilter"). */
+enum redact_shape {
+    REDACT_SHAPE_NONE = 0,
+    REDACT_SHAPE_IPV4,        /* a run of digits and dots with three digit.digit dots */
+    REDACT_SHAPE_IPV6,        /* a hex and colon run with three colons, or "::" */
+    REDACT_SHAPE_LONG_NUMBER, /* a run of digits, spaces and dashes holding 12 digits */
+    REDACT_SHAPE_SSN,         /* ddd-dd-dddd */
+    REDACT_SHAPE_IBAN,        /* two capital letters and two digits */
+    REDACT_SHAPE_MAC,         /* a hex run with five colons or five dashes */
+    REDACT_SHAPE_PAREN_PHONE, /* (ddd) */
+};
+
+/* Hash of the first three lower-cased bytes of a keyword, for the keyword filter. */
+#define REDACT_TRI_HASH(a, b, c) ((((unsigned)(a)*961u) + ((unsigned)(b)*31u) + (c)) & 0xffffu)
+
 struct redact_rule {
     char *id;                        /* unique rule id, for findings and messages */
     char *type;                      /* entity type: [A-Z][A-Z0-9_]*, the placeholder's name */
@@ -40,11 +55,12 @@ struct redact_rule {
     uint32_t min_len;                /* shortest value accepted */
     bool multiline;                  /* matched over the whole text, not line by line */
     bool has_keywords;               /* only lines holding one of its keywords are matched */
+    enum redact_shape shape;         /* or only lines of this shape; REDACT_SHAPE_NONE for none */
     char **keywords;                 /* lower-cased literal prefilter strings */
     size_t n_keywords;               /* entries in keywords */
 };
 
-/* One prefilter keyword, chained by the pair of its first two lower-cased bytes. */
+/* One prefilter keyword, chained by its first byte (1-2 bytes) or its REDACT_TRI_HASH. */
 struct redact_kw {
     const char *lit; /* lower-cased keyword, borrowed from its rule */
     uint32_t len;    /* bytes in lit, >= 1 */
@@ -63,11 +79,16 @@ struct hale_redact {
     uint32_t depth_limit;          /* pcre2 depth limit for every match */
     struct redact_kw *kws;         /* every keyword of every rule */
     size_t n_kws;                  /* entries in kws */
-    int32_t head1[256];            /* single-byte keywords by their byte, -1 for none */
-    int32_t *head2;                /* 65536 chain heads by first two bytes, -1 for none */
-    uint8_t pair_bits[65536 / 8];  /* bit set when head2 has a chain, the hot-loop check */
+    int32_t head_short[256];       /* keywords of 1-2 bytes by first byte, -1 for none */
+    bool short_first[256];         /* head_short has a chain for this byte */
+    int32_t *head_tri;             /* 65536 chain heads by REDACT_TRI_HASH, -1 for none */
+    uint8_t tri_bits[65536 / 8];   /* bit set when head_tri has a chain: the hot-loop check */
+    unsigned shape_rules_mask;     /* shapes some rule requires, 1 << enum redact_shape */
+    uint16_t *shape_rules;         /* rules that require a shape */
+    size_t n_shape_rules;          /* entries in shape_rules */
+    uint8_t cls[256];              /* byte classes for the shape scan */
     uint8_t lower[256];            /* ASCII lower-casing table */
-    uint16_t *whole_rules;         /* rules without keywords or multi-line: run over all text */
+    uint16_t *whole_rules;         /* multi-line rules and rules without keywords or shape */
     size_t n_whole;                /* entries in whole_rules */
 };
 
@@ -112,6 +133,20 @@ struct hale_redact_session {
 /* Collect every candidate span of text into s->spans (s->n_spans reset first). Returns 0,
  * HALE_ELIMIT (a pcre2 limit was hit) or -ENOMEM. */
 int hale__redact_scan(hale_redact_session *s, const char *text, size_t len);
+
+/* Set in hit (REDACT_RULE_WORDS words) the rules one of whose keywords occurs in line[0, n).
+ * Returns whether any did. */
+bool hale__redact_line_keywords(const hale_redact *r, const char *line, size_t n, uint64_t *hit);
+
+/* The shapes of wanted (1 << enum redact_shape bits) that line[0, n) has. */
+unsigned hale__redact_line_shapes(const hale_redact *r, const char *line, size_t n,
+                                  unsigned wanted);
+
+/* Fill the 256-entry byte class table the shape scan uses. */
+void hale__redact_init_classes(uint8_t *cls);
+
+/* Parse a shape name; -1 for unknown names. */
+int hale__redact_shape_from_name(const char *name);
 
 /* Does value (len bytes) pass validator v? */
 bool hale__redact_validate(enum redact_validator v, const char *value, size_t len);

@@ -67,54 +67,26 @@ static int run_rule(hale_redact_session *s, size_t ri, const char *subj, size_t 
     return 0;
 }
 
-/* Case-insensitive: does the lower-cased keyword kw (len bytes) start at p? */
-static bool kw_at(const uint8_t *lower, const char *p, size_t avail, const char *kw, size_t len)
+static int scan_line(hale_redact_session *s, const char *text, size_t start, size_t end)
 {
-    if (len > avail)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (lower[(unsigned char)p[i]] != (unsigned char)kw[i])
-            return false;
-    return true;
-}
+    const hale_redact *r = s->r;
+    uint64_t hit[REDACT_RULE_WORDS] = {0};
+    bool any = r->n_kws && hale__redact_line_keywords(r, text + start, end - start, hit);
+    unsigned shapes;
+    int rc;
 
-/* Set in hit the rules one of whose keywords occurs in line[0, n). */
-static bool line_keywords(const hale_redact *r, const char *line, size_t n, uint64_t *hit)
-{
-    const uint8_t *lo = r->lower;
-    bool any = false;
+    if (r->n_shape_rules) {
+        shapes = hale__redact_line_shapes(r, text + start, end - start, r->shape_rules_mask);
+        for (size_t i = 0; shapes && i < r->n_shape_rules; i++) {
+            uint16_t ri = r->shape_rules[i];
 
-    for (size_t i = 0; i < n; i++) {
-        unsigned b0 = lo[(unsigned char)line[i]];
-        unsigned pair = b0 << 8 | (i + 1 < n ? lo[(unsigned char)line[i + 1]] : 0u);
-        int32_t k;
-
-        for (k = r->head1[b0]; k >= 0; k = r->kws[k].next) {
-            hit[r->kws[k].rule >> 6] |= UINT64_C(1) << (r->kws[k].rule & 63);
-            any = true;
-        }
-        if (!(r->pair_bits[pair >> 3] & (1u << (pair & 7))))
-            continue;
-        for (k = r->head2[pair]; k >= 0; k = r->kws[k].next) {
-            const struct redact_kw *kw = &r->kws[k];
-
-            if (kw_at(lo, line + i, n - i, kw->lit, kw->len)) {
-                hit[kw->rule >> 6] |= UINT64_C(1) << (kw->rule & 63);
+            if (shapes & (1u << r->rules[ri].shape)) {
+                hit[ri >> 6] |= UINT64_C(1) << (ri & 63);
                 any = true;
             }
         }
     }
-    return any;
-}
-
-static int scan_line(hale_redact_session *s, const char *text, size_t start, size_t end)
-{
-    uint64_t hit[REDACT_RULE_WORDS] = {0};
-    int rc;
-
-    if (!line_keywords(s->r, text + start, end - start, hit))
-        return 0;
-    for (size_t w = 0; w < REDACT_RULE_WORDS; w++) {
+    for (size_t w = 0; any && w < REDACT_RULE_WORDS; w++) {
         while (hit[w]) {
             size_t ri = w * 64 + (size_t)__builtin_ctzll(hit[w]);
 
@@ -137,11 +109,25 @@ static bool text_has_keyword(const hale_redact *r, const struct redact_rule *rul
         const char *kw = rule->keywords[k];
         size_t kl = strlen(kw);
         unsigned char c0 = (unsigned char)kw[0];
+        const char *p = text, *end = text + len;
 
-        for (size_t i = 0; i + kl <= len; i++) {
-            if (r->lower[(unsigned char)text[i]] == c0 &&
-                kw_at(r->lower, text + i, len - i, kw, kl))
+        /* memchr for the first byte in both cases, then compare the rest. */
+        while (p < end) {
+            const char *a = memchr(p, c0, (size_t)(end - p));
+            const char *b =
+                c0 >= 'a' && c0 <= 'z' ? memchr(p, c0 - ('a' - 'A'), (size_t)(end - p)) : NULL;
+            const char *c = !a ? b : !b ? a : a < b ? a : b;
+            size_t i;
+
+            if (!c)
+                break;
+            for (i = 1;
+                 i < kl && c + i < end && r->lower[(unsigned char)c[i]] == (unsigned char)kw[i];
+                 i++)
+                ;
+            if (i == kl)
                 return true;
+            p = c + 1;
         }
     }
     return false;
@@ -163,7 +149,7 @@ int hale__redact_scan(hale_redact_session *s, const char *text, size_t len)
         if (rc < 0)
             return rc;
     }
-    if (r->n_kws == 0)
+    if (r->n_kws == 0 && r->n_shape_rules == 0)
         return 0;
     while (start < len) {
         const char *nl = memchr(text + start, '\n', len - start);

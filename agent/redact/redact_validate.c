@@ -187,8 +187,9 @@ static bool ip(int af, const char *v, size_t len)
     if (!hexdigit || inet_pton(af, s, addr) != 1)
         return false;
     /* 0.0.0.0 and 255.255.255.255 (bind-all, broadcast) identify no one. */
-    return af != AF_INET || !((addr[0] == 0 && addr[1] == 0 && addr[2] == 0 && addr[3] == 0) ||
-                              (addr[0] == 255 && addr[1] == 255 && addr[2] == 255 && addr[3] == 255));
+    return af != AF_INET ||
+           !((addr[0] == 0 && addr[1] == 0 && addr[2] == 0 && addr[3] == 0) ||
+             (addr[0] == 255 && addr[1] == 255 && addr[2] == 255 && addr[3] == 255));
 }
 
 static bool phone(const char *v, size_t len)
