@@ -33,6 +33,7 @@ enum {
     CL_SEP = 16,   /* space or - */
     CL_COLON = 32, /* : */
     CL_PAREN = 64, /* ( */
+    CL_DASH = 128, /* - */
 };
 
 void hale__redact_init_classes(uint8_t *cls)
@@ -46,97 +47,152 @@ void hale__redact_init_classes(uint8_t *cls)
             k |= CL_HEX;
         if (c >= 'A' && c <= 'Z')
             k |= CL_UP;
-        k |= c == '.' ? CL_DOT : c == ' ' || c == '-' ? CL_SEP : 0;
+        k |= c == '.' ? CL_DOT : c == ' ' ? CL_SEP : c == '-' ? CL_SEP | CL_DASH : 0;
         k |= c == ':' ? CL_COLON : c == '(' ? CL_PAREN : 0;
         cls[c] = k;
     }
 }
 
-/* A run of digits, dots, spaces and dashes from p[0], a digit: IPv4-like dotted groups, long
- * numbers and ddd-dd-dddd. Returns the run's length. */
-static size_t numeric_run(const uint8_t *cls, const unsigned char *p, size_t n, unsigned *out)
+typedef bool (*run_check)(const uint8_t *cls, const unsigned char *p, size_t n);
+
+/* Is there a run of at least min bytes of class mask that check accepts? Probes every min-th
+ * byte: a byte outside the class proves no such run covers it, so most of the line is skipped
+ * (the idea of Boyer-Moore's bad-character shift, for a class instead of a string). */
+static bool has_run(const uint8_t *cls, const unsigned char *p, size_t n, uint8_t mask, size_t min,
+                    run_check check)
 {
-    unsigned dots = 0, digits = 0;
-    size_t k = 0;
+    size_t i = min - 1;
 
-    for (; k < n && (cls[p[k]] & (CL_DIG | CL_DOT | CL_SEP)); k++) {
-        unsigned char c = p[k];
+    while (i < n) {
+        size_t s = i, e = i + 1;
 
-        if (cls[c] & CL_DIG) {
-            digits++;
+        if (!(cls[p[i]] & mask)) {
+            i += min;
             continue;
         }
-        if (c == '.') {
-            dots += k + 1 < n && (cls[p[k + 1]] & CL_DIG) && (cls[p[k - 1]] & CL_DIG);
-            digits = 0;
-        } else {
-            dots = 0;
-        }
-        if (c == '-' && k >= 3 && k + 7 < n && p[k + 3] == '-' &&
-            (cls[p[k - 3]] & cls[p[k - 1]] & cls[p[k + 1]] & cls[p[k + 2]] & cls[p[k + 4]] &
-             cls[p[k + 7]] & CL_DIG))
-            *out |= 1u << REDACT_SHAPE_SSN;
-        if (dots >= 3)
-            *out |= 1u << REDACT_SHAPE_IPV4;
-        if (digits >= 12)
-            *out |= 1u << REDACT_SHAPE_LONG_NUMBER;
+        while (s > 0 && (cls[p[s - 1]] & mask))
+            s--;
+        while (e < n && (cls[p[e]] & mask))
+            e++;
+        if (e - s >= min && check(cls, p + s, e - s))
+            return true;
+        i = e + min;
     }
-    if (digits >= 12)
-        *out |= 1u << REDACT_SHAPE_LONG_NUMBER;
-    return k;
+    return false;
 }
 
-/* A run of hex digits, colons and dashes around the colon or dash at p[at]: IPv6 and MAC. */
-static size_t hex_run(const uint8_t *cls, const unsigned char *p, size_t n, size_t at,
-                      unsigned *out)
+/* At least three dots between digits: 1.2.3.4 */
+static bool dotted(const uint8_t *cls, const unsigned char *p, size_t n)
 {
-    unsigned colons = 0, dashes = 0;
-    bool dbl = false;
-    size_t k = at;
+    unsigned dots = 0;
 
-    for (; k < n && ((cls[p[k]] & (CL_HEX | CL_COLON)) || p[k] == '-'); k++) {
-        colons += p[k] == ':';
-        dashes += p[k] == '-';
-        dbl |= p[k] == ':' && k + 1 < n && p[k + 1] == ':';
+    for (size_t i = 1; i + 1 < n; i++)
+        dots += p[i] == '.' && (cls[p[i - 1]] & cls[p[i + 1]] & CL_DIG);
+    return dots >= 3;
+}
+
+/* At least 13 digits, however separated by spaces and dashes. */
+static bool long_number(const uint8_t *cls, const unsigned char *p, size_t n)
+{
+    unsigned digits = 0;
+
+    for (size_t i = 0; i < n; i++)
+        digits += (cls[p[i]] & CL_DIG) != 0;
+    return digits >= 13;
+}
+
+/* ddd-dd-dddd somewhere in the run. */
+static bool ssn(const uint8_t *cls, const unsigned char *p, size_t n)
+{
+    for (size_t k = 3; k + 7 < n; k++) {
+        if (p[k] == '-' && p[k + 3] == '-' &&
+            (cls[p[k - 3]] & cls[p[k - 2]] & cls[p[k - 1]] & cls[p[k + 1]] & cls[p[k + 2]] &
+             cls[p[k + 4]] & cls[p[k + 5]] & cls[p[k + 6]] & cls[p[k + 7]] & CL_DIG))
+            return true;
     }
-    if (colons >= 3 || (dbl && colons >= 2))
-        *out |= 1u << REDACT_SHAPE_IPV6;
-    if (colons >= 5 || dashes >= 5)
-        *out |= 1u << REDACT_SHAPE_MAC;
-    return k;
+    return false;
+}
+
+/* Five dashes: 00-1a-2b-3c-4d-5e */
+static bool dashed(const uint8_t *cls, const unsigned char *p, size_t n)
+{
+    unsigned dashes = 0;
+
+    (void)cls;
+    for (size_t i = 0; i < n; i++)
+        dashes += p[i] == '-';
+    return dashes >= 5;
+}
+
+/* Two capitals and two digits: the start of an IBAN. */
+static bool iban_start(const uint8_t *cls, const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i + 3 < n; i++)
+        if ((cls[p[i]] & cls[p[i + 1]] & CL_UP) && (cls[p[i + 2]] & cls[p[i + 3]] & CL_DIG))
+            return true;
+    return false;
+}
+
+/* Around each colon: a hex-and-colon run with three colons or a "::" (IPv6), five (MAC). */
+static unsigned colon_shapes(const uint8_t *cls, const unsigned char *p, size_t n)
+{
+    const unsigned char *c = p, *end = p + n;
+    unsigned out = 0;
+
+    while (c < end && (c = memchr(c, ':', (size_t)(end - c))) != NULL) {
+        const unsigned char *s = c, *e = c;
+        unsigned colons = 0;
+        bool dbl = false;
+
+        while (s > p && (cls[s[-1]] & (CL_HEX | CL_COLON)))
+            s--;
+        for (; e < end && (cls[*e] & (CL_HEX | CL_COLON)); e++) {
+            colons += *e == ':';
+            dbl |= *e == ':' && e + 1 < end && e[1] == ':';
+        }
+        if (colons >= 3 || (dbl && colons >= 2))
+            out |= 1u << REDACT_SHAPE_IPV6;
+        if (colons >= 5)
+            out |= 1u << REDACT_SHAPE_MAC;
+        c = e;
+    }
+    return out;
+}
+
+static bool paren_phone(const uint8_t *cls, const unsigned char *p, size_t n)
+{
+    const unsigned char *c = p, *end = p + n;
+
+    while ((c = memchr(c, '(', (size_t)(end - c))) != NULL) {
+        if (end - c >= 5 && (cls[c[1]] & cls[c[2]] & cls[c[3]] & CL_DIG) && c[4] == ')')
+            return true;
+        c++;
+    }
+    return false;
 }
 
 unsigned hale__redact_line_shapes(const hale_redact *r, const char *line, size_t n, unsigned wanted)
 {
     const unsigned char *p = (const unsigned char *)line;
     const uint8_t *cls = r->cls;
-    size_t num_end = 0, hex_end = 0;
     unsigned out = 0;
 
-    /* Each run is measured once, from where it starts, so the pass stays linear. */
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = cls[p[i]];
-
-        if (!(c & (CL_DIG | CL_COLON | CL_UP | CL_PAREN)) && p[i] != '-')
-            continue;
-        if ((c & CL_DIG) && i >= num_end)
-            num_end = i + numeric_run(cls, p + i, n - i, &out);
-        if (((c & CL_COLON) || p[i] == '-') && i >= hex_end) {
-            size_t s = i;
-
-            while (s > 0 && i - s < 8 && (cls[p[s - 1]] & CL_HEX))
-                s--;
-            hex_end = hex_run(cls, p, n, s, &out);
-        }
-        if ((c & CL_UP) && i + 3 < n && (cls[p[i + 1]] & CL_UP) &&
-            (cls[p[i + 2]] & cls[p[i + 3]] & CL_DIG))
-            out |= 1u << REDACT_SHAPE_IBAN;
-        if ((c & CL_PAREN) && i + 4 < n && (cls[p[i + 1]] & cls[p[i + 3]] & CL_DIG) &&
-            p[i + 4] == ')')
-            out |= 1u << REDACT_SHAPE_PAREN_PHONE;
-        if ((out & wanted) == wanted)
-            break;
-    }
+#define WANT(shape) ((wanted & (1u << (shape))) && !(out & (1u << (shape))))
+    if (WANT(REDACT_SHAPE_IPV4) && has_run(cls, p, n, CL_DIG | CL_DOT, 7, dotted))
+        out |= 1u << REDACT_SHAPE_IPV4;
+    if (WANT(REDACT_SHAPE_LONG_NUMBER) && has_run(cls, p, n, CL_DIG | CL_SEP, 13, long_number))
+        out |= 1u << REDACT_SHAPE_LONG_NUMBER;
+    if (WANT(REDACT_SHAPE_SSN) && has_run(cls, p, n, CL_DIG | CL_DASH, 11, ssn))
+        out |= 1u << REDACT_SHAPE_SSN;
+    if (wanted & (1u << REDACT_SHAPE_IPV6 | 1u << REDACT_SHAPE_MAC))
+        out |= colon_shapes(cls, p, n);
+    if (WANT(REDACT_SHAPE_MAC) && has_run(cls, p, n, CL_HEX | CL_DASH, 17, dashed))
+        out |= 1u << REDACT_SHAPE_MAC;
+    if (WANT(REDACT_SHAPE_IBAN) && has_run(cls, p, n, CL_UP | CL_DIG | CL_SEP, 15, iban_start))
+        out |= 1u << REDACT_SHAPE_IBAN;
+    if (WANT(REDACT_SHAPE_PAREN_PHONE) && paren_phone(cls, p, n))
+        out |= 1u << REDACT_SHAPE_PAREN_PHONE;
+#undef WANT
     return out & wanted;
 }
 
