@@ -227,6 +227,8 @@ static size_t resolve(struct redact_span *sp, size_t n)
 {
     size_t kept = 0, longest = 0;
 
+    if (n == 0)
+        return 0;
     qsort(sp, n, sizeof(*sp), cmp_span);
     for (size_t i = 0; i < n; i++) {
         struct redact_span *last = kept ? &sp[kept - 1] : NULL;
