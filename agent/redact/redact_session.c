@@ -167,7 +167,7 @@ size_t hale__redact_placeholder_at(const char *p, size_t n, size_t *ret_slashes)
     name = i;
     if (i >= n || !(p[i] >= 'A' && p[i] <= 'Z'))
         return 0;
-    for (; i < n && i - name <= 64; i++) {
+    for (; i < n; i++) {
         char c = p[i];
 
         if (c == '_')
