@@ -16,10 +16,10 @@
 #define MAX_TYPES 32
 
 struct tally {
-    char type[32];   /* label type */
-    size_t labels;   /* labelled spans */
-    size_t found;    /* spans fully covered and not leaked */
-    size_t leaked;   /* value still present in the output */
+    char type[32]; /* label type */
+    size_t labels; /* labelled spans */
+    size_t found;  /* spans fully covered and not leaked */
+    size_t leaked; /* value still present in the output */
 };
 
 struct eval {
