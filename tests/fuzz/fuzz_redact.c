@@ -3,7 +3,10 @@
  * undefined behaviour": redaction either fails with HALE_ELIMIT or succeeds; findings are in
  * order, inside the input and disjoint; un-masking the output gives back the input byte for
  * byte; the output holds no placeholder-shaped string the session did not issue unescaped;
- * and redacting the output again succeeds. Build and run: see docs/testing.md. */
+ * redacting the output again succeeds; and the same rules without their "prefilter" shapes
+ * (every such rule over the whole text) find exactly the same spans, so a shape never hides a
+ * match. Build and run: see docs/testing.md. */
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +17,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static hale_redact *rules;
+static hale_redact *rules;     /* the rules file as it is */
+static hale_redact *no_shapes; /* the same without "prefilter" */
 
 static void load_rules(void)
 {
@@ -23,11 +27,45 @@ static void load_rules(void)
 
     if (!path)
         path = HALE_REDACT_DEFAULT_RULES;
-    if (hale_redact_load(path, &rules, &d) < 0) {
+    json_t *doc = json_load_file(path, 0, NULL), *rule;
+    char *text;
+    size_t i;
+
+    if (hale_redact_load(path, &rules, &d) < 0 || !doc) {
         fprintf(stderr, "fuzz_redact: %s (run from the source tree or set HALE_REDACT_RULES)\n",
                 d.msg);
         abort();
     }
+    json_array_foreach(json_object_get(doc, "rules"), i, rule) json_object_del(rule, "prefilter");
+    text = json_dumps(doc, 0);
+    if (!text || hale_redact_parse(text, strlen(text), "no-shapes", &no_shapes, &d) < 0)
+        abort();
+    free(text);
+    json_decref(doc);
+}
+
+/* The findings of the rules without shapes over the same input must be the same. */
+static void check_shapes(const uint8_t *data, size_t size, const hale_redact_result *res)
+{
+    hale_redact_session *s = NULL;
+    hale_redact_result other = {0};
+    int r;
+
+    if (hale_redact_session_new(no_shapes, &s) < 0)
+        abort();
+    r = hale_redact_apply(s, (const char *)data, size, &other);
+    if (r >= 0) {
+        if (other.n_findings != res->n_findings)
+            abort();
+        for (size_t i = 0; i < res->n_findings; i++)
+            if (other.findings[i].offset != res->findings[i].offset ||
+                other.findings[i].length != res->findings[i].length)
+                abort();
+    } else if (r != HALE_ELIMIT) {
+        abort();
+    }
+    hale_redact_result_release(&other);
+    hale_redact_session_free(s);
 }
 
 static void check_findings(const hale_redact_result *res, size_t size)
@@ -97,6 +135,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (r < 0 || !res.text || res.text[res.len] != '\0')
         abort();
     check_findings(&res, size);
+    check_shapes(data, size, &res);
     if (hale_redact_unmask(s, res.text, res.len, &back, &back_len) < 0 || back_len != size ||
         memcmp(back, data, size) != 0)
         abort();
