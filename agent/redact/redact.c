@@ -256,8 +256,12 @@ static void add_keyword(hale_redact *r, const char *lit, uint16_t rule)
     kw->rule = rule;
     if (kw->len < 3) {
         kw->next = r->head_short[c0];
+        if (r->head_short[c0] < 0) {
+            r->short_bytes[r->n_short_bytes++] = c0;
+            if (c0 >= 'a' && c0 <= 'z')
+                r->short_bytes[r->n_short_bytes++] = (unsigned char)(c0 - ('a' - 'A'));
+        }
         r->head_short[c0] = (int32_t)r->n_kws;
-        r->short_first[c0] = true;
     } else {
         h = REDACT_TRI_HASH(c0, (unsigned char)lit[1], (unsigned char)lit[2]);
         kw->next = r->head_tri[h];

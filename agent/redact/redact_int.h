@@ -71,25 +71,26 @@ struct redact_kw {
 #define REDACT_RULE_WORDS ((HALE_REDACT_MAX_RULES + 63u) / 64u)
 
 struct hale_redact {
-    struct redact_rule *rules;     /* in file order; earlier wins a tie between equal spans */
-    size_t n_rules;                /* entries in rules */
-    char *types[REDACT_MAX_TYPES]; /* distinct entity type names (borrowed from rules) */
-    size_t n_types;                /* entries in types */
-    uint32_t match_limit;          /* pcre2 match limit for every match */
-    uint32_t depth_limit;          /* pcre2 depth limit for every match */
-    struct redact_kw *kws;         /* every keyword of every rule */
-    size_t n_kws;                  /* entries in kws */
-    int32_t head_short[256];       /* keywords of 1-2 bytes by first byte, -1 for none */
-    bool short_first[256];         /* head_short has a chain for this byte */
-    int32_t *head_tri;             /* 65536 chain heads by REDACT_TRI_HASH, -1 for none */
-    uint8_t tri_bits[65536 / 8];   /* bit set when head_tri has a chain: the hot-loop check */
-    unsigned shape_rules_mask;     /* shapes some rule requires, 1 << enum redact_shape */
-    uint16_t *shape_rules;         /* rules that require a shape */
-    size_t n_shape_rules;          /* entries in shape_rules */
-    uint8_t cls[256];              /* byte classes for the shape scan */
-    uint8_t lower[256];            /* ASCII lower-casing table */
-    uint16_t *whole_rules;         /* multi-line rules and rules without keywords or shape */
-    size_t n_whole;                /* entries in whole_rules */
+    struct redact_rule *rules;      /* in file order; earlier wins a tie between equal spans */
+    size_t n_rules;                 /* entries in rules */
+    char *types[REDACT_MAX_TYPES];  /* distinct entity type names (borrowed from rules) */
+    size_t n_types;                 /* entries in types */
+    uint32_t match_limit;           /* pcre2 match limit for every match */
+    uint32_t depth_limit;           /* pcre2 depth limit for every match */
+    struct redact_kw *kws;          /* every keyword of every rule */
+    size_t n_kws;                   /* entries in kws */
+    int32_t head_short[256];        /* keywords of 1-2 bytes by first byte, -1 for none */
+    unsigned char short_bytes[512]; /* bytes that start a 1-2 byte keyword, both cases */
+    size_t n_short_bytes;           /* entries in short_bytes */
+    int32_t *head_tri;              /* 65536 chain heads by REDACT_TRI_HASH, -1 for none */
+    uint8_t tri_bits[65536 / 8];    /* bit set when head_tri has a chain: the hot-loop check */
+    unsigned shape_rules_mask;      /* shapes some rule requires, 1 << enum redact_shape */
+    uint16_t *shape_rules;          /* rules that require a shape */
+    size_t n_shape_rules;           /* entries in shape_rules */
+    uint8_t cls[256];               /* byte classes for the shape scan */
+    uint8_t lower[256];             /* ASCII lower-casing table */
+    uint16_t *whole_rules;          /* multi-line rules and rules without keywords or shape */
+    size_t n_whole;                 /* entries in whole_rules */
 };
 
 /* A candidate span before overlaps are resolved. */

@@ -55,24 +55,35 @@ void hale__redact_init_classes(uint8_t *cls)
 
 typedef bool (*run_check)(const uint8_t *cls, const unsigned char *p, size_t n);
 
-/* Is there a run of at least min bytes of class mask that check accepts? Probes every min-th
- * byte: a byte outside the class proves no such run covers it, so most of the line is skipped
- * (the idea of Boyer-Moore's bad-character shift, for a class instead of a string). */
-static bool has_run(const uint8_t *cls, const unsigned char *p, size_t n, uint8_t mask, size_t min,
-                    run_check check)
+/* Is p[i] part of a run: a member byte, or one separator between two members? */
+static inline bool in_run(const uint8_t *cls, const unsigned char *p, size_t n, size_t i,
+                          uint8_t member, uint8_t sep)
+{
+    if (cls[p[i]] & member)
+        return true;
+    return (cls[p[i]] & sep) && i > 0 && i + 1 < n && (cls[p[i - 1]] & member) &&
+           (cls[p[i + 1]] & member);
+}
+
+/* Is there a run of at least min bytes (members, and single separators between members) that
+ * check accepts? Probes every min-th byte: a byte outside the run class proves no such run
+ * covers it, so most of the line is skipped (Boyer-Moore's bad-character shift, for a class
+ * instead of a string). */
+static bool has_run(const uint8_t *cls, const unsigned char *p, size_t n, uint8_t member,
+                    uint8_t sep, size_t min, run_check check)
 {
     size_t i = min - 1;
 
     while (i < n) {
         size_t s = i, e = i + 1;
 
-        if (!(cls[p[i]] & mask)) {
+        if (!(cls[p[i]] & member) && !in_run(cls, p, n, i, member, sep)) {
             i += min;
             continue;
         }
-        while (s > 0 && (cls[p[s - 1]] & mask))
+        while (s > 0 && in_run(cls, p, n, s - 1, member, sep))
             s--;
-        while (e < n && (cls[p[e]] & mask))
+        while (e < n && in_run(cls, p, n, e, member, sep))
             e++;
         if (e - s >= min && check(cls, p + s, e - s))
             return true;
@@ -113,15 +124,22 @@ static bool ssn(const uint8_t *cls, const unsigned char *p, size_t n)
     return false;
 }
 
-/* Five dashes: 00-1a-2b-3c-4d-5e */
-static bool dashed(const uint8_t *cls, const unsigned char *p, size_t n)
+/* hh-hh-hh-hh-hh-hh around a dash: found from each dash with memchr. */
+static bool dashed_mac(const uint8_t *cls, const unsigned char *p, size_t n)
 {
-    unsigned dashes = 0;
+    const unsigned char *d = p, *end = p + n;
 
-    (void)cls;
-    for (size_t i = 0; i < n; i++)
-        dashes += p[i] == '-';
-    return dashes >= 5;
+    while ((d = memchr(d, '-', (size_t)(end - d))) != NULL) {
+        const unsigned char *s = d - 2; /* the MAC starts at the pair before a dash */
+
+        if (d - p >= 2 && end - s >= 17 && s[5] == '-' && s[8] == '-' && s[11] == '-' &&
+            s[14] == '-' &&
+            (cls[s[0]] & cls[s[1]] & cls[s[3]] & cls[s[4]] & cls[s[6]] & cls[s[7]] & cls[s[9]] &
+             cls[s[10]] & cls[s[12]] & cls[s[13]] & cls[s[15]] & cls[s[16]] & CL_HEX))
+            return true;
+        d++;
+    }
+    return false;
 }
 
 /* Two capitals and two digits: the start of an IBAN. */
@@ -178,17 +196,17 @@ unsigned hale__redact_line_shapes(const hale_redact *r, const char *line, size_t
     unsigned out = 0;
 
 #define WANT(shape) ((wanted & (1u << (shape))) && !(out & (1u << (shape))))
-    if (WANT(REDACT_SHAPE_IPV4) && has_run(cls, p, n, CL_DIG | CL_DOT, 7, dotted))
+    if (WANT(REDACT_SHAPE_IPV4) && has_run(cls, p, n, CL_DIG, CL_DOT, 7, dotted))
         out |= 1u << REDACT_SHAPE_IPV4;
-    if (WANT(REDACT_SHAPE_LONG_NUMBER) && has_run(cls, p, n, CL_DIG | CL_SEP, 13, long_number))
+    if (WANT(REDACT_SHAPE_LONG_NUMBER) && has_run(cls, p, n, CL_DIG, CL_SEP, 13, long_number))
         out |= 1u << REDACT_SHAPE_LONG_NUMBER;
-    if (WANT(REDACT_SHAPE_SSN) && has_run(cls, p, n, CL_DIG | CL_DASH, 11, ssn))
+    if (WANT(REDACT_SHAPE_SSN) && has_run(cls, p, n, CL_DIG, CL_DASH, 11, ssn))
         out |= 1u << REDACT_SHAPE_SSN;
     if (wanted & (1u << REDACT_SHAPE_IPV6 | 1u << REDACT_SHAPE_MAC))
         out |= colon_shapes(cls, p, n);
-    if (WANT(REDACT_SHAPE_MAC) && has_run(cls, p, n, CL_HEX | CL_DASH, 17, dashed))
+    if (WANT(REDACT_SHAPE_MAC) && dashed_mac(cls, p, n))
         out |= 1u << REDACT_SHAPE_MAC;
-    if (WANT(REDACT_SHAPE_IBAN) && has_run(cls, p, n, CL_UP | CL_DIG | CL_SEP, 15, iban_start))
+    if (WANT(REDACT_SHAPE_IBAN) && has_run(cls, p, n, CL_UP | CL_DIG, CL_SEP, 15, iban_start))
         out |= 1u << REDACT_SHAPE_IBAN;
     if (WANT(REDACT_SHAPE_PAREN_PHONE) && paren_phone(cls, p, n))
         out |= 1u << REDACT_SHAPE_PAREN_PHONE;
@@ -214,32 +232,48 @@ static bool kw_at(const uint8_t *lower, const unsigned char *p, size_t avail, co
     return true;
 }
 
-bool hale__redact_line_keywords(const hale_redact *r, const char *line, size_t n, uint64_t *hit)
+/* Keywords of one or two bytes: memchr for each first byte that starts one, in both cases. */
+static bool short_keywords(const hale_redact *r, const unsigned char *p, size_t n, uint64_t *hit)
 {
-    const unsigned char *p = (const unsigned char *)line;
-    const uint8_t *lo = r->lower;
-    unsigned c0, c1 = n > 0 ? lo[p[0]] : 0, c2 = n > 1 ? lo[p[1]] : 0;
     bool any = false;
-    int32_t k;
 
-    for (size_t i = 0; i < n; i++) {
-        unsigned h;
+    for (size_t b = 0; b < r->n_short_bytes; b++) {
+        unsigned char c = r->short_bytes[b];
 
-        c0 = c1;
-        c1 = c2;
-        c2 = i + 2 < n ? lo[p[i + 2]] : 0;
-        if (r->short_first[c0]) {
-            for (k = r->head_short[c0]; k >= 0; k = r->kws[k].next) {
-                if (kw_at(lo, p + i, n - i, r->kws[k].lit, r->kws[k].len)) {
+        for (const unsigned char *q = p; (q = memchr(q, c, (size_t)(p + n - q))) != NULL; q++) {
+            for (int32_t k = r->head_short[r->lower[c]]; k >= 0; k = r->kws[k].next) {
+                if (kw_at(r->lower, q, (size_t)(p + n - q), r->kws[k].lit, r->kws[k].len)) {
                     mark(hit, r->kws[k].rule);
                     any = true;
                 }
             }
         }
+    }
+    return any;
+}
+
+bool hale__redact_line_keywords(const hale_redact *r, const char *line, size_t n, uint64_t *hit)
+{
+    const unsigned char *p = (const unsigned char *)line;
+    const uint8_t *lo = r->lower;
+    bool any = r->n_short_bytes && short_keywords(r, p, n, hit);
+    unsigned c0, c1, c2;
+
+    if (n < 3)
+        return any;
+    c1 = lo[p[0]];
+    c2 = lo[p[1]];
+    /* Keywords of three bytes or more: a hash of the next three bytes at every position. */
+    for (size_t i = 0; i + 2 < n; i++) {
+        unsigned h;
+
+        c0 = c1;
+        c1 = c2;
+        c2 = lo[p[i + 2]];
         h = REDACT_TRI_HASH(c0, c1, c2);
         if (!(r->tri_bits[h >> 3] & (1u << (h & 7))))
             continue;
-        for (k = r->head_tri[h]; k >= 0; k = r->kws[k].next) {
+        for (int32_t k = r->head_tri[h]; k >= 0; k = r->kws[k].next) {
             if (kw_at(lo, p + i, n - i, r->kws[k].lit, r->kws[k].len)) {
                 mark(hit, r->kws[k].rule);
                 any = true;

@@ -253,13 +253,14 @@ static int put_placeholder(hale_redact_session *s, hale_buf *b, const char *v, s
 {
     const struct redact_entry *e;
 
-    if (entry_for(s, v, len, type, &e) < 0 ||
-        hale_buf_printf(b, "<%s_%u>", s->r->types[e->type], (unsigned)e->number) < 0)
-        return -ENOMEM;
-    for (const char *nl = v; (nl = memchr(nl, '\n', (size_t)(v + len - nl))) != NULL; nl++)
-        if (hale_buf_putc(b, '\n') < 0)
-            return -ENOMEM;
-    return 0;
+    int r = entry_for(s, v, len, type, &e);
+
+    if (r == 0)
+        r = hale_buf_printf(b, "<%s_%u>", s->r->types[e->type], (unsigned)e->number);
+    for (const char *nl = v; r == 0 && (nl = memchr(nl, '\n', (size_t)(v + len - nl))) != NULL;
+         nl++)
+        r = hale_buf_putc(b, '\n');
+    return r < 0 ? r : 0;
 }
 
 int hale_redact_apply(hale_redact_session *s, const char *text, size_t len, hale_redact_result *ret)
@@ -278,7 +279,8 @@ int hale_redact_apply(hale_redact_session *s, const char *text, size_t len, hale
     res.findings = calloc(n + 1, sizeof(*res.findings));
     if (!res.findings)
         return -ENOMEM;
-    hale_buf_init(&b, (size_t)HALE_REDACT_MAX_INPUT_BYTES * 2);
+    /* A placeholder can be a few times longer than what it replaces ("1.2.3.4"). */
+    hale_buf_init(&b, (size_t)HALE_REDACT_MAX_INPUT_BYTES * 4);
     r = hale_buf_reserve(&b, len + 64) < 0 ? -ENOMEM : 0;
     for (size_t i = 0; r == 0 && i < n; i++) {
         const struct redact_span *sp = &s->spans[i];
