@@ -8,6 +8,7 @@
 #include <pthread.h>
 
 #include "hale/err.h"
+#include "hale/limits.h"
 #include "hale/redact.h"
 
 #define RULES HALE_SOURCE_DIR "/policies/redact/rules.json"
@@ -424,6 +425,44 @@ static void empty_and_binary_input(void **state)
     hale_redact_session_free(s);
 }
 
+/* Many BEGIN lines without END: each header is masked, and the full-block pattern can no
+ * longer scan up to 60,000 bytes ahead from every header (it stops at the next "-----"). */
+static void unterminated_key_headers_are_masked(void **state)
+{
+    static const char head[] = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n";
+    size_t n = 2000 * (sizeof(head) - 1);
+    char *text = malloc(n + 1);
+    hale_redact_result res;
+
+    assert_non_null(text);
+    for (size_t i = 0; i < 2000; i++)
+        memcpy(text + i * (sizeof(head) - 1), head, sizeof(head) - 1);
+    text[n] = '\0';
+    (void)redact1(*state, text, &res);
+    assert_null(strstr(res.text, "MIIEvQ"));
+    assert_null(strstr(res.text, "BEGIN"));
+    hale_redact_result_release(&res);
+    free(text);
+}
+
+static void refuses_input_over_the_limit(void **state)
+{
+    hale_redact_session *s = NULL;
+    hale_redact_result res = {0};
+    char *out = NULL;
+
+    assert_int_equal(hale_redact_session_new(*state, &s), 0);
+    /* The length is checked before any byte is read. */
+    assert_int_equal(hale_redact_apply(s, "x", (size_t)HALE_REDACT_MAX_INPUT_BYTES + 1, &res),
+                     HALE_ELIMIT);
+    assert_null(res.text);
+    assert_int_equal(
+        hale_redact_unmask(s, "x", (size_t)HALE_REDACT_MAX_INPUT_BYTES + 1, &out, NULL),
+        HALE_ELIMIT);
+    assert_null(out);
+    hale_redact_session_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -439,6 +478,8 @@ int main(void)
         cmocka_unit_test(load_reports_the_file),
         cmocka_unit_test(rules_are_shared_across_threads),
         cmocka_unit_test(empty_and_binary_input),
+        cmocka_unit_test(unterminated_key_headers_are_masked),
+        cmocka_unit_test(refuses_input_over_the_limit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
