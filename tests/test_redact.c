@@ -94,6 +94,7 @@ static const struct positive positives[] = {
     {"password=hunter2!", "hunter2!", "PASSWORD"},
     {"{\"user\":\"bob\",\"passwd\":\"Tr0ub4dor&3\"}", "Tr0ub4dor&3", "PASSWORD"},
     {"mysql --password Zx9kQ2vB7 -h db", "Zx9kQ2vB7", "PASSWORD"},
+    {"machine api.example.com login ops password c0ffee-with-m1lk", "c0ffee-with-m1lk", "PASSWORD"},
     {"Authorization: Bearer abcDEF123ghiJKL456mnoPQR", "abcDEF123ghiJKL456mnoPQR", "AUTH"},
     {"AUTHORIZATION: Basic YWxhZGRpbjpvcGVuc2VzYW1l", "YWxhZGRpbjpvcGVuc2VzYW1l", "AUTH"},
     {"client_secret=Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5", "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5", "SECRET"},
@@ -136,6 +137,7 @@ static const char *const negatives[] = {
     "eyJub3QiOiJqb3NlIn0.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLXN0dWZm", /* no "alg" */
     "token expired for session 42, password reset email sent",
     "password: ${DB_PASSWORD}",
+    "Access denied for user 'app' (using password: NO)",
     "password=<redacted>",
     "secret_name=db-credentials tokenTTL=24h",
     "push to git@github.com:acme/app.git failed",

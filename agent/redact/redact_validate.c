@@ -282,11 +282,13 @@ static bool ieq(const char *v, size_t len, const char *word)
     return true;
 }
 
-/* Values that stand in for a secret rather than being one. */
+/* Values that stand in for a secret rather than being one, or say whether one was used
+ * (MySQL: "using password: YES"). */
 static bool not_placeholder(const char *v, size_t len)
 {
     static const char *const words[] = {"null",  "none",     "nil",    "true",   "false",
-                                        "empty", "redacted", "hidden", "masked", "undefined"};
+                                        "empty", "redacted", "hidden", "masked", "undefined",
+                                        "yes",   "no",       "on",     "off"};
     bool all_mask = true;
 
     for (size_t i = 0; i < len; i++)
@@ -294,6 +296,9 @@ static bool not_placeholder(const char *v, size_t len)
     if (all_mask || v[0] == '<' || (v[0] == '$' && len > 1 && (v[1] == '{' || v[1] == '(')) ||
         (len > 3 && v[0] == '{' && v[1] == '{'))
         return false;
+    /* Prose punctuation after the word: "(using password: NO)". */
+    if (len > 1 && (v[len - 1] == ')' || v[len - 1] == '.' || v[len - 1] == ']'))
+        len--;
     for (size_t i = 0; i < HALE_ARRAY_SIZE(words); i++)
         if (ieq(v, len, words[i]))
             return false;
