@@ -279,13 +279,13 @@ static int build_prefilter(hale_redact *r)
     for (size_t i = 0; i < r->n_rules; i++)
         total += r->rules[i].n_keywords;
     r->kws = calloc(total + 1, sizeof(*r->kws));
-    r->head_tri = malloc(65536 * sizeof(*r->head_tri));
+    r->head_tri = malloc(REDACT_TRI_SIZE * sizeof(*r->head_tri));
     r->whole_rules = calloc(r->n_rules + 1, sizeof(*r->whole_rules));
     r->shape_rules = calloc(r->n_rules + 1, sizeof(*r->shape_rules));
     if (!r->kws || !r->head_tri || !r->whole_rules || !r->shape_rules)
         return -ENOMEM;
     memset(r->head_short, 0xff, sizeof(r->head_short));
-    memset(r->head_tri, 0xff, 65536 * sizeof(*r->head_tri));
+    memset(r->head_tri, 0xff, REDACT_TRI_SIZE * sizeof(*r->head_tri));
     for (size_t i = 0; i < r->n_rules; i++) {
         const struct redact_rule *rule = &r->rules[i];
 

@@ -41,7 +41,10 @@ enum redact_shape {
 };
 
 /* Hash of the first three lower-cased bytes of a keyword, for the keyword filter. */
-#define REDACT_TRI_HASH(a, b, c) ((((unsigned)(a)*961u) + ((unsigned)(b)*31u) + (c)) & 0xffffu)
+#define REDACT_TRI_BITS 15u
+#define REDACT_TRI_SIZE (1u << REDACT_TRI_BITS)
+#define REDACT_TRI_HASH(a, b, c)                                                                   \
+    ((((unsigned)(a) << 10) ^ ((unsigned)(b) << 5) ^ (unsigned)(c)) & (REDACT_TRI_SIZE - 1))
 
 struct redact_rule {
     char *id;                        /* unique rule id, for findings and messages */
@@ -82,15 +85,15 @@ struct hale_redact {
     int32_t head_short[256];        /* keywords of 1-2 bytes by first byte, -1 for none */
     unsigned char short_bytes[512]; /* bytes that start a 1-2 byte keyword, both cases */
     size_t n_short_bytes;           /* entries in short_bytes */
-    int32_t *head_tri;              /* 65536 chain heads by REDACT_TRI_HASH, -1 for none */
-    uint8_t tri_bits[65536 / 8];    /* bit set when head_tri has a chain: the hot-loop check */
-    unsigned shape_rules_mask;      /* shapes some rule requires, 1 << enum redact_shape */
-    uint16_t *shape_rules;          /* rules that require a shape */
-    size_t n_shape_rules;           /* entries in shape_rules */
-    uint8_t cls[256];               /* byte classes for the shape scan */
-    uint8_t lower[256];             /* ASCII lower-casing table */
-    uint16_t *whole_rules;          /* multi-line rules and rules without keywords or shape */
-    size_t n_whole;                 /* entries in whole_rules */
+    int32_t *head_tri;              /* chain heads by REDACT_TRI_HASH, -1 for none */
+    uint8_t tri_bits[REDACT_TRI_SIZE / 8]; /* bit set when head_tri has a chain: hot-loop check */
+    unsigned shape_rules_mask;             /* shapes some rule requires, 1 << enum redact_shape */
+    uint16_t *shape_rules;                 /* rules that require a shape */
+    size_t n_shape_rules;                  /* entries in shape_rules */
+    uint8_t cls[256];                      /* byte classes for the shape scan */
+    uint8_t lower[256];                    /* ASCII lower-casing table */
+    uint16_t *whole_rules; /* multi-line rules and rules without keywords or shape */
+    size_t n_whole;        /* entries in whole_rules */
 };
 
 /* A candidate span before overlaps are resolved. */

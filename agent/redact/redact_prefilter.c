@@ -257,20 +257,15 @@ bool hale__redact_line_keywords(const hale_redact *r, const char *line, size_t n
     const unsigned char *p = (const unsigned char *)line;
     const uint8_t *lo = r->lower;
     bool any = r->n_short_bytes && short_keywords(r, p, n, hit);
-    unsigned c0, c1, c2;
+    unsigned h;
 
     if (n < 3)
         return any;
-    c1 = lo[p[0]];
-    c2 = lo[p[1]];
-    /* Keywords of three bytes or more: a hash of the next three bytes at every position. */
+    /* Keywords of three bytes or more: a rolling REDACT_TRI_HASH of the three bytes at every
+     * position (shifting by 5 bits per byte pushes the fourth-last byte out of the mask). */
+    h = (unsigned)lo[p[0]] << 5 ^ lo[p[1]];
     for (size_t i = 0; i + 2 < n; i++) {
-        unsigned h;
-
-        c0 = c1;
-        c1 = c2;
-        c2 = lo[p[i + 2]];
-        h = REDACT_TRI_HASH(c0, c1, c2);
+        h = ((h << 5) ^ lo[p[i + 2]]) & (REDACT_TRI_SIZE - 1);
         if (!(r->tri_bits[h >> 3] & (1u << (h & 7))))
             continue;
         for (int32_t k = r->head_tri[h]; k >= 0; k = r->kws[k].next) {
