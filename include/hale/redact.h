@@ -66,8 +66,9 @@ size_t hale_redact_session_size(const hale_redact_session *s);
  * ("<\EMAIL_1>") so they can never be taken for, or un-masked as, a real placeholder.
  * Returns the number of findings on success and fills *ret. Fails closed: on a pcre2 match or
  * depth limit (HALE_ELIMIT), input over HALE_REDACT_MAX_INPUT_BYTES (HALE_ELIMIT) or
- * allocation failure (-ENOMEM), *ret is untouched, no text is produced, and the session keeps
- * only placeholders of earlier successful calls. */
+ * allocation failure (-ENOMEM), *ret is untouched and no text is produced. Placeholders issued
+ * before the failure stay valid; after -ENOMEM the session may also map some values of the
+ * failed call, which is harmless (the mapping never leaves the process). */
 int hale_redact_apply(hale_redact_session *s, const char *text, size_t len,
                       hale_redact_result *ret);
 
