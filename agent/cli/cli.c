@@ -17,6 +17,10 @@ static const struct cmd commands[] = {
     {"run", hale_cmd_run, "run the controller (HTTP API, intake, incident loop)"},
     {"config", hale_cmd_config, "check a configuration file: config check FILE"},
     {"incidents", hale_cmd_incidents, "list or show incidents from the store"},
+    {"policy", hale_cmd_policy, "check, evaluate against or test a policy directory"},
+    {"approvals", hale_cmd_approvals, "list or show approvals of proposed actions"},
+    {"approve", hale_cmd_approve, "approve a pending action: approve ID --as USER"},
+    {"deny", hale_cmd_deny, "deny a pending action: deny ID --as USER --reason TEXT"},
     {"version", hale_cmd_version, "print the version"},
     {"help", hale_cmd_help, "show help for hale or one command"},
 };

@@ -38,3 +38,7 @@ int hale_cmd_version(int argc, char **argv);
 int hale_cmd_help(int argc, char **argv);
 int hale_cmd_config(int argc, char **argv);
 int hale_cmd_incidents(int argc, char **argv);
+int hale_cmd_policy(int argc, char **argv);
+int hale_cmd_approvals(int argc, char **argv);
+int hale_cmd_approve(int argc, char **argv);
+int hale_cmd_deny(int argc, char **argv);

@@ -70,8 +70,11 @@ static bool windows_match(const hale_policy *p, const struct rule *r, int64_t no
 {
     bool any = r->n_in_window == 0;
 
-    for (size_t i = 0; i < r->n_in_window && !any; i++)
+    for (size_t i = 0; i < r->n_in_window && !any; i++) {
         any = hale__policy_window_active(&p->windows[r->in_window[i]], now_ms);
+        if (any)
+            (void)hale_buf_printf(why, "inside window '%s'", p->windows[r->in_window[i]].name);
+    }
     if (!any) {
         (void)hale_buf_printf(why, "outside window '%s'", p->windows[r->in_window[0]].name);
         return false;

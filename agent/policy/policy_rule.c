@@ -57,10 +57,10 @@ struct approval_in {
 };
 
 static const hale_json_field approval_table[] = {
-    {"groups", HALE_JSON_ARRAY, false, offsetof(struct approval_in, groups)},
-    {"users", HALE_JSON_ARRAY, false, offsetof(struct approval_in, users)},
-    {"count", HALE_JSON_INT, false, offsetof(struct approval_in, count)},
-    {"expiry", HALE_JSON_STRING, false, offsetof(struct approval_in, expiry)},
+    {"groups", HALE_JSON_ANY, false, offsetof(struct approval_in, groups)},
+    {"users", HALE_JSON_ANY, false, offsetof(struct approval_in, users)},
+    {"count", HALE_JSON_ANY, false, offsetof(struct approval_in, count)},
+    {"expiry", HALE_JSON_ANY, false, offsetof(struct approval_in, expiry)},
     {"on_expiry", HALE_JSON_STRING, false, offsetof(struct approval_in, on_expiry)},
     {"self_approval", HALE_JSON_BOOL, false, offsetof(struct approval_in, self_approval)},
 };
@@ -147,8 +147,8 @@ struct rate_in {
 
 static const hale_json_field rate_table[] = {
     {"per", HALE_JSON_STRING, true, offsetof(struct rate_in, per)},
-    {"max", HALE_JSON_INT, true, offsetof(struct rate_in, max)},
-    {"window", HALE_JSON_STRING, true, offsetof(struct rate_in, window)},
+    {"max", HALE_JSON_ANY, true, offsetof(struct rate_in, max)},
+    {"window", HALE_JSON_ANY, true, offsetof(struct rate_in, window)},
 };
 
 static int parse_rate(const json_t *v, struct rate_limit *rl, const char *field, hale_diag *reterr)
@@ -198,9 +198,9 @@ struct blast_in {
 static const hale_json_field blast_table[] = {
     {"group_label", HALE_JSON_STRING, false, offsetof(struct blast_in, group_label)},
     {"size_label", HALE_JSON_STRING, false, offsetof(struct blast_in, size_label)},
-    {"max_targets", HALE_JSON_INT, false, offsetof(struct blast_in, max_targets)},
-    {"max_percent", HALE_JSON_INT, false, offsetof(struct blast_in, max_percent)},
-    {"window", HALE_JSON_STRING, true, offsetof(struct blast_in, window)},
+    {"max_targets", HALE_JSON_ANY, false, offsetof(struct blast_in, max_targets)},
+    {"max_percent", HALE_JSON_ANY, false, offsetof(struct blast_in, max_percent)},
+    {"window", HALE_JSON_ANY, true, offsetof(struct blast_in, window)},
 };
 
 static int parse_blast(const json_t *v, struct limits *l, hale_diag *reterr)
@@ -237,8 +237,8 @@ struct autonomy_in {
 };
 
 static const hale_json_field autonomy_table[] = {
-    {"max_per_day", HALE_JSON_INT, false, offsetof(struct autonomy_in, max_per_day)},
-    {"demote_after_failures", HALE_JSON_INT, false,
+    {"max_per_day", HALE_JSON_ANY, false, offsetof(struct autonomy_in, max_per_day)},
+    {"demote_after_failures", HALE_JSON_ANY, false,
      offsetof(struct autonomy_in, demote_after_failures)},
 };
 
@@ -252,8 +252,8 @@ struct limits_in {
 
 static const hale_json_field limits_table[] = {
     {"rate", HALE_JSON_ARRAY, false, offsetof(struct limits_in, rate)},
-    {"cooldown", HALE_JSON_STRING, false, offsetof(struct limits_in, cooldown)},
-    {"max_concurrent", HALE_JSON_INT, false, offsetof(struct limits_in, max_concurrent)},
+    {"cooldown", HALE_JSON_ANY, false, offsetof(struct limits_in, cooldown)},
+    {"max_concurrent", HALE_JSON_ANY, false, offsetof(struct limits_in, max_concurrent)},
     {"blast_radius", HALE_JSON_OBJECT, false, offsetof(struct limits_in, blast_radius)},
     {"autonomy", HALE_JSON_OBJECT, false, offsetof(struct limits_in, autonomy)},
 };
@@ -376,7 +376,7 @@ struct untrusted_in {
 
 static const hale_json_field untrusted_table[] = {
     {"effect", HALE_JSON_STRING, true, offsetof(struct untrusted_in, effect)},
-    {"pointers", HALE_JSON_ARRAY, false, offsetof(struct untrusted_in, pointers)},
+    {"pointers", HALE_JSON_ANY, false, offsetof(struct untrusted_in, pointers)},
 };
 
 static int parse_untrusted(struct rule *r, const json_t *obj, hale_diag *reterr)

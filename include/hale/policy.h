@@ -259,3 +259,21 @@ int hale_approvals_authorize(hale_approvals *a, int64_t id, const hale_policy_re
  * [...]} and {"approvals": [...]} (state NULL: all, newest first). HALE_ENOTFOUND, HALE_ESTORE. */
 int hale_approvals_get_json(hale_approvals *a, int64_t id, json_t **ret);
 int hale_approvals_list_json(hale_approvals *a, const char *state, unsigned limit, json_t **ret);
+
+/* ---- Policy unit tests (`hale policy test`) ------------------------------------------------ */
+
+/* One case of a test file, as reported to the callback. Strings borrowed for the call. */
+typedef struct hale_policy_test_result {
+    const char *name;               /* the case's "name" */
+    bool passed;                    /* effect and every expected reason as expected */
+    hale_policy_effect expected;    /* "expect" */
+    const hale_policy_verdict *got; /* the verdict (NULL when the request was invalid) */
+    const char *problem;            /* why it failed ("" when passed) */
+} hale_policy_test_result;
+
+/* Run every case of one test file ({"tests": [{"name", "request", "expect", "reasons",
+ * "counters", "now"}]}, docs/policies.md) against p. cb gets each result. Returns the number
+ * of failed cases, or HALE_EPARSE/HALE_ESCHEMA (file malformed, with reterr) or -ENOMEM. */
+int hale_policy_test_text(const hale_policy *p, const char *text, size_t len,
+                          void (*cb)(const hale_policy_test_result *res, void *ud), void *ud,
+                          hale_diag *reterr);
