@@ -87,12 +87,12 @@ static const char *missing_reason(const hale_policy_verdict *v, const json_t *wa
 }
 
 static int run_case(const hale_policy *p, const struct case_in *in, struct fixed_counts *fc,
-                    int64_t now_ms, hale_policy_test_result *res, hale_diag *reterr)
+                    int64_t now_ms, hale_policy_test_result *res, char *problem, size_t cap,
+                    hale_diag *reterr)
 {
     hale_policy_counts counts = {fixed_count, fc};
     hale_policy_request *req = NULL;
     hale_policy_verdict *v = NULL;
-    char problem[512];
     const char *miss;
     int r;
 
@@ -112,10 +112,10 @@ static int run_case(const hale_policy *p, const struct case_in *in, struct fixed
     }
     problem[0] = '\0';
     if (v->effect != res->expected)
-        snprintf(problem, sizeof(problem), "expected %s, got %s",
-                 hale_policy_effect_name(res->expected), hale_policy_effect_name(v->effect));
+        snprintf(problem, cap, "expected %s, got %s", hale_policy_effect_name(res->expected),
+                 hale_policy_effect_name(v->effect));
     else if (in->reasons && (miss = missing_reason(v, in->reasons)))
-        snprintf(problem, sizeof(problem), "no reason contains '%s'", miss);
+        snprintf(problem, cap, "no reason contains '%s'", miss);
     res->passed = problem[0] == '\0';
     res->got = v;
     res->problem = problem;
@@ -131,7 +131,7 @@ static int one_case(const hale_policy *p, const json_t *obj, size_t i,
     struct case_in in = {0};
     struct fixed_counts fc = {{0}};
     hale_policy_test_result res = {0};
-    char where[64];
+    char where[64], problem[512]; /* res.problem points here until cb returns */
     int64_t now_ms = 0;
     int r;
 
@@ -158,7 +158,7 @@ static int one_case(const hale_policy *p, const json_t *obj, size_t i,
     fc.v[HALE_POLICY_COUNT_AUTOMATED] = ci.automated;
     fc.v[HALE_POLICY_COUNT_FAILSTREAK] = ci.failstreak;
     res.name = in.name;
-    r = run_case(p, &in, &fc, now_ms, &res, reterr);
+    r = run_case(p, &in, &fc, now_ms, &res, problem, sizeof(problem), reterr);
     if (r < 0) {
         hale_diag_prefix(reterr, where);
         return r;
