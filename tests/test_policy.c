@@ -736,6 +736,27 @@ static void overnight_freeze_across_new_york_dst(void **state)
     hale_policy_unref(p);
 }
 
+static void window_in_the_skipped_hour_starts_when_the_clock_gets_there(void **state)
+{
+    /* 02:30-03:30 Berlin on Sunday 2026-03-29: 02:00-03:00 does not exist that day. */
+    hale_policy *p = must_load(
+        "{\"version\":1,\"windows\":{\"w\":{\"tz\":\"Europe/Berlin\",\"weekly\":[{\"days\":"
+        "[\"sun\"],\"start\":\"02:30\",\"end\":\"03:30\"}]}},\"rules\":[" ALLOW(
+            "r", "{\"tool\":\"t\",\"in_window\":\"w\"}") "]}");
+
+    (void)state;
+    assert_int_equal(in_window(p, "2026-03-29T00:59:59Z"), HALE_POLICY_DENY);  /* 01:59:59 CET */
+    assert_int_equal(in_window(p, "2026-03-29T01:00:00Z"), HALE_POLICY_ALLOW); /* 03:00 CEST */
+    assert_int_equal(in_window(p, "2026-03-29T01:29:00Z"), HALE_POLICY_ALLOW);
+    assert_int_equal(in_window(p, "2026-03-29T01:30:00Z"), HALE_POLICY_DENY); /* 03:30 CEST */
+    /* 2026-10-25: 02:30 CEST (00:30Z) and, an hour later, 02:30 CET (01:30Z) both match. */
+    assert_int_equal(in_window(p, "2026-10-25T00:30:00Z"), HALE_POLICY_ALLOW);
+    assert_int_equal(in_window(p, "2026-10-25T01:15:00Z"), HALE_POLICY_DENY); /* 02:15 CET */
+    assert_int_equal(in_window(p, "2026-10-25T01:30:00Z"), HALE_POLICY_ALLOW);
+    assert_int_equal(in_window(p, "2026-10-25T02:30:00Z"), HALE_POLICY_DENY); /* 03:30 CET */
+    hale_policy_unref(p);
+}
+
 /* The C library's offset for t under TZ (set by the caller), from broken-down times. */
 static int32_t libc_offset(time_t t)
 {
@@ -989,6 +1010,67 @@ static void a_policy_test_that_should_fail_fails(void **state)
     hale_policy_unref(p);
 }
 
+/* ---- allocation failures (jansson's allocator; libc's cannot be hooked without wrapping) ---- */
+
+static long fail_at = -1; /* the allocation number that fails; < 0: none */
+static long n_allocs;
+
+static void *failing_malloc(size_t n)
+{
+    if (fail_at >= 0 && n_allocs++ == fail_at)
+        return NULL;
+    return malloc(n);
+}
+
+static void allocation_failures_are_clean(void **state)
+{
+    size_t len = 0;
+    char *text = fixture_read(HALE_SOURCE_DIR "/policies/default.json", &len);
+    const char *req = REQ("restart_service", WEB, ",\"untrusted\":[\"/args/unit\"]");
+    const char *names[] = {"default.json"};
+    struct fake f = {.fail_kind = -1};
+    hale_policy_counts c = {fake_count, &f};
+    long i;
+
+    (void)state;
+    assert_non_null(text);
+    json_set_alloc_funcs(failing_malloc, free);
+    for (i = 0;; i++) {
+        hale_policy *p = (hale_policy *)&f; /* must stay untouched on failure */
+        hale_policy_request *r = (hale_policy_request *)&f;
+        hale_policy_verdict *v = NULL;
+        const char *t = text;
+        long used;
+        int lr, rr;
+        json_t *j;
+
+        fail_at = i;
+        n_allocs = 0;
+        lr = hale_policy_load_texts(names, &t, &len, 1, &p, NULL);
+        rr = hale_policy_request_parse(req, strlen(req), &r, NULL);
+        if (lr < 0)
+            assert_ptr_equal(p, &f);
+        if (rr < 0)
+            assert_ptr_equal(r, &f);
+        if (lr == 0 && rr == 0 && hale_policy_eval(p, r, &c, NOW, &v) == 0) {
+            j = hale_policy_verdict_to_json(v); /* may fail: must not leak */
+            json_decref(j);
+            hale_policy_verdict_free(v);
+        }
+        used = n_allocs;
+        if (lr == 0)
+            hale_policy_unref(p);
+        if (rr == 0)
+            hale_policy_request_free(r);
+        if (lr == 0 && rr == 0 && used <= i)
+            break; /* the failure point is past every allocation: all paths were tried */
+    }
+    assert_true(i > 100);
+    fail_at = -1;
+    json_set_alloc_funcs(malloc, free);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1012,7 +1094,9 @@ int main(void)
         cmocka_unit_test(limits_fail_closed_without_counters),
         cmocka_unit_test(weekly_windows_follow_dst_in_berlin),
         cmocka_unit_test(overnight_freeze_across_new_york_dst),
+        cmocka_unit_test(window_in_the_skipped_hour_starts_when_the_clock_gets_there),
         cmocka_unit_test(zone_offsets_agree_with_the_c_library),
+        cmocka_unit_test(allocation_failures_are_clean),
         cmocka_unit_test(rules_for_other_tools_are_not_visited),
         cmocka_unit_test(adding_a_deny_rule_never_loosens_a_verdict),
         cmocka_unit_test(shipped_policy_tests_pass),

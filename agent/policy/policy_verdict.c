@@ -127,13 +127,20 @@ static json_t *requirement(const hale_policy *p, const struct rule *r)
     json_t *users = strv_json(a->users, a->n_users);
     json_t *o = json_object();
 
-    for (size_t i = 0; users && i < a->n_groups; i++)
-        if (add_members(p, a->groups[i], users) < 0)
-            break;
-    if (!o || !users || json_object_set_new(o, "rule", json_string(r->id)) < 0 ||
+    for (size_t i = 0; users && i < a->n_groups; i++) {
+        if (add_members(p, a->groups[i], users) < 0) {
+            json_decref(users);
+            users = NULL;
+        }
+    }
+    /* json_object_set_new takes its value even when it fails: users first, so no path
+     * leaves it unowned. */
+    if (!o || !users || json_object_set_new(o, "users", users) < 0 ||
+        json_object_set_new(o, "rule", json_string(r->id)) < 0 ||
         json_object_set_new(o, "count", json_integer(a->count)) < 0 ||
-        json_object_set_new(o, "groups", strv_json(a->groups, a->n_groups)) < 0 ||
-        json_object_set_new(o, "users", users) < 0) {
+        json_object_set_new(o, "groups", strv_json(a->groups, a->n_groups)) < 0) {
+        if (!o)
+            json_decref(users);
         json_decref(o);
         return NULL;
     }
