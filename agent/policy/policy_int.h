@@ -47,7 +47,7 @@ enum scope {
 };
 struct rate_limit {
     enum scope per;     /* what is counted together */
-    uint32_t max;       /* actions allowed in the window, this one excluded */
+    uint32_t max;       /* actions allowed per window: trips when max have started */
     uint64_t window_ms; /* sliding window */
 };
 

@@ -82,7 +82,8 @@ const char *hale_policy_hash_hex(const hale_policy *p);
  * caller; HALE_EPARSE/HALE_EUTF8/HALE_ESCHEMA/-ENOMEM otherwise, with reterr. */
 int hale_policy_request_parse(const char *text, size_t len, hale_policy_request **ret,
                               hale_diag *reterr);
-/* The same from a parsed object (borrowed; the request keeps its own reference). */
+/* The same from a parsed object: the request takes a reference and reads obj in place, so the
+ * caller must not change obj while the request lives. */
 int hale_policy_request_from_json(json_t *obj, hale_policy_request **ret, hale_diag *reterr);
 void hale_policy_request_free(hale_policy_request *r); /* NULL is a no-op */
 
