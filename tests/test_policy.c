@@ -4,6 +4,8 @@
  * and seeded property tests over random rule sets. Store-backed parts: test_policy_store.c. */
 #include "fixture.h"
 
+#include <errno.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "hale/err.h"
@@ -229,6 +231,48 @@ static void reload_keeps_the_old_set_on_error(void **state)
     assert_ptr_not_equal(cur, before);
     assert_string_not_equal(hash, hale_policy_hash_hex(cur));
     hale_policy_unref(cur);
+    fixture_rmtree(dir);
+    free(dir);
+}
+
+static void a_directory_of_files_is_one_set(void **state)
+{
+    char *dir = fixture_tmpdir("hale-policy-dir"), path[600];
+    struct fake f = {.fail_kind = -1};
+    hale_policy *p = NULL;
+    hale_diag d = {{0}};
+
+    (void)state;
+    /* Groups and windows in one file, rules using them in another; a subdirectory and files
+     * of other types are not policy files. */
+    snprintf(path, sizeof(path), "%s/00-common.json", dir);
+    assert_int_equal(fixture_write(path,
+                                   "{\"version\":1,\"groups\":{\"ops\":[\"alice\"]},\"windows\":{"
+                                   "\"never\":{\"ranges\":[{\"start\":\"2000-01-01T00:00:00Z\","
+                                   "\"end\":\"2000-01-02T00:00:00Z\"}]}}}"),
+                     0);
+    snprintf(path, sizeof(path), "%s/10-web.json", dir);
+    assert_int_equal(fixture_write(path, RULES("{\"id\":\"w\",\"match\":{\"tool\":\"t\","
+                                               "\"outside_window\":\"never\"},\"effect\":"
+                                               "\"require_approval\",\"approval\":{\"groups\":"
+                                               "[\"ops\"]}}")),
+                     0);
+    snprintf(path, sizeof(path), "%s/README.md", dir);
+    assert_int_equal(fixture_write(path, "not a policy"), 0);
+    snprintf(path, sizeof(path), "%s/tests", dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    snprintf(path, sizeof(path), "%s/tests/x.json", dir);
+    assert_int_equal(fixture_write(path, "{\"tests\":[]}"), 0);
+    assert_int_equal(hale_policy_load(dir, &p, &d), 0);
+    assert_int_equal(hale_policy_rule_count(p), 1);
+    assert_int_equal(eval_full(p, REQ("t", WEB, ""), &f, NOW, NULL), HALE_POLICY_REQUIRE_APPROVAL);
+    hale_policy_unref(p);
+    /* The same rule id in two files is an error naming both. */
+    snprintf(path, sizeof(path), "%s/20-dup.json", dir);
+    assert_int_equal(fixture_write(path, RULES(DENY("w", "{\"tool\":\"t\"}"))), 0);
+    assert_int_equal(hale_policy_load(dir, &p, &d), HALE_ESCHEMA);
+    assert_non_null(strstr(d.msg, "20-dup.json: rule w: id: already used in 10-web.json"));
+    assert_int_equal(hale_policy_load("/nonexistent/policies", &p, &d), -ENOENT);
     fixture_rmtree(dir);
     free(dir);
 }
@@ -993,6 +1037,11 @@ static void shipped_policy_tests_pass(void **state)
     hale_policy_unref(p);
 }
 
+static void count_failed(const hale_policy_test_result *res, void *ud)
+{
+    *(int *)ud += !res->passed;
+}
+
 static void a_policy_test_that_should_fail_fails(void **state)
 {
     static const char tests[] = "{\"tests\":[{\"name\":\"wrong\",\"request\":" REQ(
@@ -1005,7 +1054,7 @@ static void a_policy_test_that_should_fail_fails(void **state)
     int n = 0;
 
     (void)state;
-    assert_int_equal(hale_policy_test_text(p, tests, strlen(tests), on_case, &n, &d), 2);
+    assert_int_equal(hale_policy_test_text(p, tests, strlen(tests), count_failed, &n, &d), 2);
     assert_int_equal(n, 2);
     hale_policy_unref(p);
 }
@@ -1077,6 +1126,7 @@ int main(void)
         cmocka_unit_test(loads_the_shipped_default_policy),
         cmocka_unit_test(errors_name_file_rule_and_field),
         cmocka_unit_test(reload_keeps_the_old_set_on_error),
+        cmocka_unit_test(a_directory_of_files_is_one_set),
         cmocka_unit_test(requests_are_parsed_strictly),
         cmocka_unit_test(digest_binds_tool_args_and_target),
         cmocka_unit_test(tool_matches_exact_in_glob_and_regex),
