@@ -144,6 +144,10 @@ static void rate_limit_survives_a_restart(void **state)
     assert_int_equal(eval_at(e, p, other, T0 + 2 * MIN_MS), HALE_POLICY_ALLOW);
     /* The first action leaves the window after an hour. */
     assert_int_equal(eval_at(e, p, a, T0 + 60 * MIN_MS + 1), HALE_POLICY_ALLOW);
+    /* Pruning drops finished actions before the cut, never running ones. */
+    act(e, other, T0 - MIN_MS, HALE_POLICY_OUTCOME_RUNNING);
+    assert_int_equal(hale_policy_ledger_prune(e->l, T0 + 30 * 1000, 100), 1);
+    assert_int_equal(eval_at(e, p, a, T0 + 2 * MIN_MS), HALE_POLICY_ALLOW); /* one left */
     hale_policy_request_free(a);
     hale_policy_request_free(b);
     hale_policy_request_free(other);

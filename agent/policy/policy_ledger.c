@@ -8,15 +8,9 @@
 #include "hale/store.h"
 #include "policy/policy_int.h"
 
-/* Filters shared by every count: ?1 since, ?2 tool, ?3 target, ?4 service, ?5 JSON path of
- * the group label, ?6 its value. NULL parameters do not filter. */
-#define FILTER                                                                                     \
-    " WHERE started_ms >= ?1 AND (?2 IS NULL OR tool = ?2) AND (?3 IS NULL OR target = ?3)"        \
-    " AND (?4 IS NULL OR service = ?4) AND (?5 IS NULL OR json_extract(labels, ?5) = ?6)"
+enum ledger_stmt { LS_INSERT, LS_FINISH, LS_OUTCOME, LS_ABANDON, LS_PRUNE, LS__COUNT };
 
-enum ledger_stmt { LS_INSERT, LS_FINISH, LS_OUTCOME, LS_ABANDON, LS__QUERY };
-
-static const char *const sql[] = {
+static const char *const sql[LS__COUNT] = {
     [LS_INSERT] = "INSERT INTO policy_action (started_ms, tool, target, service, labels, "
                   "automated, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running')",
     [LS_FINISH] = "UPDATE policy_action SET outcome = ?2, finished_ms = ?3 WHERE id = ?1 AND "
@@ -24,27 +18,38 @@ static const char *const sql[] = {
     [LS_OUTCOME] = "SELECT outcome FROM policy_action WHERE id = ?1",
     [LS_ABANDON] = "UPDATE policy_action SET outcome = 'abandoned', finished_ms = ?1 "
                    "WHERE outcome = 'running'",
-    [LS__QUERY + HALE_POLICY_COUNT_ACTIONS] = "SELECT COUNT(*) FROM policy_action" FILTER,
-    [LS__QUERY + HALE_POLICY_COUNT_RUNNING] =
-        "SELECT COUNT(*) FROM policy_action" FILTER " AND outcome = 'running'",
-    [LS__QUERY + HALE_POLICY_COUNT_LAST_MS] = "SELECT COALESCE(MAX(started_ms), 0) "
-                                              "FROM policy_action" FILTER,
-    [LS__QUERY + HALE_POLICY_COUNT_TARGETS] =
-        "SELECT COUNT(DISTINCT target) FROM policy_action" FILTER,
-    [LS__QUERY + HALE_POLICY_COUNT_AUTOMATED] =
-        "SELECT COUNT(*) FROM policy_action" FILTER " AND automated = 1",
-    [LS__QUERY + HALE_POLICY_COUNT_FAILSTREAK] =
-        "SELECT outcome = 'success' FROM policy_action" FILTER
-        " AND outcome IN ('success', 'failed', 'ineffective') ORDER BY started_ms DESC, id DESC "
-        "LIMIT 10000",
+    [LS_PRUNE] = "DELETE FROM policy_action WHERE id IN (SELECT id FROM policy_action "
+                 "WHERE started_ms < ?1 AND outcome != 'running' ORDER BY started_ms LIMIT ?2)",
 };
 
-#define LS__COUNT HALE_ARRAY_SIZE(sql)
+/* Counting queries are built per kind and per set of filters present, so each can use the
+ * index that fits (target or service with time); "?N IS NULL OR" forms would scan instead.
+ * Parameters: ?1 since, ?2 tool, ?3 target, ?4 service, ?5 JSON path of the group label, ?6
+ * its value. */
+#define KINDS (HALE_POLICY_COUNT_FAILSTREAK + 1)
+#define MASKS 16 /* tool, target, service, group */
+
+static const char *const heads[KINDS] = {
+    [HALE_POLICY_COUNT_ACTIONS] = "SELECT COUNT(*) FROM policy_action WHERE started_ms >= ?1",
+    [HALE_POLICY_COUNT_RUNNING] = "SELECT COUNT(*) FROM policy_action WHERE outcome = 'running'",
+    [HALE_POLICY_COUNT_LAST_MS] = "SELECT COALESCE(MAX(started_ms), 0) FROM policy_action "
+                                  "WHERE 1",
+    [HALE_POLICY_COUNT_TARGETS] = "SELECT COUNT(DISTINCT target) FROM policy_action "
+                                  "WHERE started_ms >= ?1",
+    [HALE_POLICY_COUNT_AUTOMATED] = "SELECT COUNT(*) FROM policy_action WHERE started_ms >= ?1 "
+                                    "AND automated = 1",
+    [HALE_POLICY_COUNT_FAILSTREAK] = "SELECT outcome = 'success' FROM policy_action "
+                                     "WHERE started_ms >= ?1 AND outcome IN ('success', "
+                                     "'failed', 'ineffective')",
+};
+static const char *const filters[4] = {" AND tool = ?2", " AND target = ?3", " AND service = ?4",
+                                       " AND json_extract(labels, ?5) = ?6"};
 
 struct hale_policy_ledger {
-    hale_store *store;             /* borrowed */
-    sqlite3 *db;                   /* the store's connection, borrowed */
-    sqlite3_stmt *stmt[LS__COUNT]; /* prepared at open */
+    hale_store *store;                 /* borrowed */
+    sqlite3 *db;                       /* the store's connection, borrowed */
+    sqlite3_stmt *stmt[LS__COUNT];     /* prepared at open */
+    sqlite3_stmt *count[KINDS][MASKS]; /* counting queries, prepared on first use */
 };
 
 static const char *const outcome_names[] = {"running", "success", "failed", "ineffective",
@@ -61,6 +66,9 @@ void hale_policy_ledger_free(hale_policy_ledger *l)
         return;
     for (size_t i = 0; i < LS__COUNT; i++)
         sqlite3_finalize(l->stmt[i]);
+    for (size_t k = 0; k < KINDS; k++)
+        for (size_t m = 0; m < MASKS; m++)
+            sqlite3_finalize(l->count[k][m]);
     free(l);
 }
 
@@ -90,12 +98,11 @@ int hale_policy_ledger_open(hale_store *s, hale_policy_ledger **ret, hale_diag *
     return 0;
 }
 
+/* Bind text when given; a statement without that parameter just ignores it (SQLITE_RANGE). */
 static void bind_opt(sqlite3_stmt *st, int idx, const char *text)
 {
     if (text)
-        sqlite3_bind_text(st, idx, text, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, idx);
+        (void)sqlite3_bind_text(st, idx, text, -1, SQLITE_STATIC);
 }
 
 /* '$."name"' for json_extract; names with a quote or backslash cannot be expressed. */
@@ -106,23 +113,44 @@ static int group_path(const char *label, char *out, size_t cap)
     return 0;
 }
 
+static sqlite3_stmt *count_stmt(hale_policy_ledger *l, hale_policy_count_kind kind, unsigned mask)
+{
+    char text[512];
+    size_t n;
+
+    if (l->count[kind][mask])
+        return l->count[kind][mask];
+    n = (size_t)snprintf(text, sizeof(text), "%s", heads[kind]);
+    for (unsigned f = 0; f < 4; f++)
+        if (mask & (1u << f))
+            n += (size_t)snprintf(text + n, sizeof(text) - n, "%s", filters[f]);
+    if (kind == HALE_POLICY_COUNT_FAILSTREAK)
+        n += (size_t)snprintf(text + n, sizeof(text) - n,
+                              " ORDER BY started_ms DESC, id DESC LIMIT 10000");
+    if (n >= sizeof(text) || sqlite3_prepare_v3(l->db, text, -1, SQLITE_PREPARE_PERSISTENT,
+                                                &l->count[kind][mask], NULL) != SQLITE_OK)
+        return NULL;
+    return l->count[kind][mask];
+}
+
 static int ledger_count(void *ud, const hale_policy_count_query *q, int64_t *ret)
 {
     hale_policy_ledger *l = ud;
+    unsigned mask = 0;
     sqlite3_stmt *st;
     char path[300];
     int64_t n = 0;
     int rc;
 
-    if ((unsigned)q->kind > HALE_POLICY_COUNT_FAILSTREAK)
+    if ((unsigned)q->kind >= KINDS || (q->group_label && !q->group))
         return -EINVAL;
     if (q->group_label && group_path(q->group_label, path, sizeof(path)) < 0)
         return -EINVAL;
-    st = l->stmt[LS__QUERY + q->kind];
-    sqlite3_bind_int64(st, 1,
-                       q->kind == HALE_POLICY_COUNT_RUNNING || q->kind == HALE_POLICY_COUNT_LAST_MS
-                           ? INT64_MIN
-                           : q->since_ms);
+    mask = (q->tool ? 1u : 0) | (q->target ? 2u : 0) | (q->service ? 4u : 0) |
+           (q->group_label ? 8u : 0);
+    if (!(st = count_stmt(l, q->kind, mask)))
+        return HALE_ESTORE;
+    sqlite3_bind_int64(st, 1, q->since_ms);
     bind_opt(st, 2, q->tool);
     bind_opt(st, 3, q->target);
     bind_opt(st, 4, q->service);
@@ -217,6 +245,17 @@ int hale_policy_ledger_abandon_running(hale_policy_ledger *l, int64_t at_ms)
     int changes = 0, r;
 
     sqlite3_bind_int64(st, 1, at_ms);
+    r = write_step(l, st, &changes);
+    return r < 0 ? r : changes;
+}
+
+int hale_policy_ledger_prune(hale_policy_ledger *l, int64_t before_ms, int max_rows)
+{
+    sqlite3_stmt *st = l->stmt[LS_PRUNE];
+    int changes = 0, r;
+
+    sqlite3_bind_int64(st, 1, before_ms);
+    sqlite3_bind_int(st, 2, max_rows);
     r = write_step(l, st, &changes);
     return r < 0 ? r : changes;
 }

@@ -197,6 +197,9 @@ int hale_policy_ledger_finish(hale_policy_ledger *l, int64_t id, hale_policy_out
                               int64_t at_ms);
 /* Mark every RUNNING action ABANDONED (at start-up, after a crash). Returns how many. */
 int hale_policy_ledger_abandon_running(hale_policy_ledger *l, int64_t at_ms);
+/* Delete up to max_rows finished actions started before before_ms (keep at least the longest
+ * limit window of the policy, and 24 h for autonomy). Returns rows deleted or HALE_ESTORE. */
+int hale_policy_ledger_prune(hale_policy_ledger *l, int64_t before_ms, int max_rows);
 
 /* ---- Approvals ------------------------------------------------------------------------------ */
 
