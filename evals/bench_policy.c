@@ -4,7 +4,8 @@
  * regex rules every request must visit). Baselines in the same run: parsing the request alone
  * and evaluating against an empty set. Limits read an in-memory counter view, so the figures
  * are the engine's own cost; one more row reads them from a store holding 10,000 recorded
- * actions, which is what the daemon pays. Usage: bench_policy [evaluations per size] */
+ * actions of the last week, which is what the daemon pays. Usage: bench_policy [evaluations per
+ * size] */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -184,8 +185,8 @@ static int bench_eval(const char *label, const hale_policy *p, int rules,
     return 0;
 }
 
-/* The 1,000-rule set with counters from a real store of 10,000 actions (50 hosts, the last
- * 10 hours), in a temporary directory. */
+/* The 1,000-rule set with counters from a real store of 10,000 actions (50 hosts of one
+ * service, evenly over the last 7 days: about 60 in any hour), in a temporary directory. */
 static int bench_store(const hale_policy *p, hale_policy_request **reqs, int n, double *ns)
 {
     char dir[] = "/tmp/hale-bench-policy.XXXXXX", path[64];
@@ -204,8 +205,8 @@ static int bench_store(const hale_policy *p, hale_policy_request **reqs, int n, 
     if (hale_store_begin(s) < 0)
         goto out;
     for (int i = 0; i < 10000; i++)
-        if (hale_policy_ledger_begin(l, reqs[i % N_REQ], true, NOW_MS - 36000000LL + i * 3600LL,
-                                     NULL) < 0)
+        if (hale_policy_ledger_begin(l, reqs[i % N_REQ], true,
+                                     NOW_MS - 7 * 86400000LL + i * 60480LL, NULL) < 0)
             goto out;
     if (hale_store_commit(s) < 0)
         goto out;
