@@ -2,8 +2,9 @@
  * policy file (first byte even) or as a request evaluated against the shipped-style policy
  * below (first byte odd). Oracles beyond "no crash, no leak, no undefined behaviour": a load
  * either fails with a domain error and a message or yields a set with a 64-hex-digit hash
- * whose verdicts for fixed requests are well formed; a set never allows a request for a tool
- * it has no rule for; an empty set allows nothing. Build and run: see docs/testing.md. */
+ * whose verdicts for fixed requests have reasons and a JSON form; an empty set allows nothing;
+ * a request accepted by the parser has a digest, and the fixed set denies every tool its
+ * rules do not name. Build and run: see docs/testing.md. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdint.h>
@@ -56,8 +57,6 @@ static void check_verdict(const hale_policy *p, const char *text, bool unknown_t
         hale_policy_request_free(r);
         return; /* out of memory only */
     }
-    /* Only a rule can grant, and no finite rule set names the fuzzer's tool unless a pattern
-     * does; an allow there must come from a glob or regex, so check the cheap part: reasons. */
     if (hale_policy_verdict_reason_count(v) == 0)
         abort();
     if (unknown_tool && hale_policy_rule_count(p) == 0 &&
