@@ -282,3 +282,43 @@ const char *hale__policy_source_name(hale_policy_source s);
 const char *hale__policy_risk_name(hale_policy_risk r);
 int hale__policy_source_parse(const char *s);
 int hale__policy_risk_parse(const char *s);
+
+/* policy_approvals_store.c: storage of approvals, shared with policy_approvals.c. */
+enum ap_stmt { AP_INSERT, AP_GET, AP_STATE, AP_VOTES, AP_VOTE, AP_DUE, AP_LIST, AP__COUNT };
+
+struct hale_approvals {
+    hale_store *store;                    /* borrowed */
+    struct sqlite3 *db;                   /* the store's connection */
+    struct sqlite3_stmt *stmt[AP__COUNT]; /* prepared at open */
+};
+
+/* One approval row, copied out of SQLite. */
+struct ap_row {
+    int64_t id;                          /* approval id */
+    char digest[HALE_POLICY_DIGEST_HEX]; /* action digest */
+    char nonce[33];                      /* 16 random bytes in hex */
+    char *tool;                          /* owned */
+    json_t *request;                     /* the request as proposed */
+    char *requester;                     /* owned */
+    char *incident_id;                   /* owned */
+    json_t *requirements;                /* [{"rule", "count", "users", "groups"}] */
+    bool self_approval;                  /* the requester may approve */
+    bool escalate;                       /* on_expiry */
+    bool dry_run;                        /* from the verdict */
+    char *policy_hash;                   /* owned */
+    int64_t created_ms;                  /* unix ms */
+    int64_t expires_ms;                  /* unix ms */
+    hale_approval_state state;           /* now */
+};
+
+/* 0, HALE_ENOTFOUND or HALE_ESTORE; *r is filled (release it) on 0. */
+int hale__approvals_row_get(hale_approvals *a, int64_t id, struct ap_row *r);
+void hale__approvals_row_release(struct ap_row *r);
+int hale__approvals_set_state(hale_approvals *a, int64_t id, hale_approval_state s, int64_t now_ms);
+/* Begin a write transaction unless the caller has one (*own says which); end it with
+ * tx_end, which commits on r == 0 and rolls back otherwise, returning r or the commit's error. */
+int hale__approvals_tx_begin(hale_approvals *a, bool *own);
+int hale__approvals_tx_end(hale_approvals *a, bool own, int r);
+void hale__approvals_done(struct sqlite3_stmt *st); /* reset and clear bindings */
+char *hale__approvals_col_dup(struct sqlite3_stmt *st, int i);
+bool hale__approvals_in_users(const json_t *users, const char *user);
