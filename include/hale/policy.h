@@ -166,7 +166,9 @@ const char *hale_approved_action_approvers(const hale_approved_action *a);
 
 /* Counters live in the store's policy_action table (migration 3), so limits survive restarts.
  * The ledger borrows the store (it must outlive the ledger) and prepares its statements at
- * open. Writes join the caller's open transaction, or run in one of their own. */
+ * open. Writes join the caller's open transaction, or run in one of their own. It uses the
+ * store's connection, so it and an evaluation reading its counts belong to the thread that
+ * owns the store (the loop thread). */
 typedef struct hale_policy_ledger hale_policy_ledger;
 
 typedef enum hale_policy_outcome {
