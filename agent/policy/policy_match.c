@@ -21,6 +21,9 @@ int hale__policy_regex_compile(const char *src, pcre2_code **ret, hale_diag *ret
         hale_diag_set(reterr, "invalid regex at offset %zu: %s", (size_t)off, (const char *)msg);
         return HALE_ESCHEMA;
     }
+    /* JIT when the platform has it (matching then honours the match limit; the depth limit
+     * is the interpreter's); without it the interpreter runs the same pattern. */
+    (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
     *ret = re;
     return 0;
 }
