@@ -96,6 +96,8 @@ static void sha256_ni(const hale_sha256_part *parts, size_t n, uint8_t out[32])
         const uint8_t *p = parts[i].data;
         size_t len = parts[i].len;
 
+        if (len == 0)
+            continue; /* data may be NULL */
         total += len;
         if (have > 0) {
             size_t take = 64 - have < len ? 64 - have : len;
@@ -114,7 +116,8 @@ static void sha256_ni(const hale_sha256_part *parts, size_t n, uint8_t out[32])
             p += len & ~(size_t)63;
             len &= 63;
         }
-        memcpy(block, p, len);
+        if (len > 0)
+            memcpy(block, p, len);
         have = len;
     }
     /* Padding: 0x80, zeros, the bit length big-endian; one or two blocks. */
