@@ -239,7 +239,7 @@ static void test_anchors(void **state)
     struct env *e = *state;
     hale_audit_verify_report rep;
     hale_audit_proof p;
-    char anchor[600];
+    char anchor[600], *newest;
     const char *text;
     FILE *f;
 
@@ -249,10 +249,33 @@ static void test_anchors(void **state)
     f = fopen(anchor, "w");
     fprintf(f, "%s\n%s\n", p.note, p.note);
     fclose(f);
+    newest = strdup(p.note);
     hale_audit_proof_release(&p);
     assert_int_equal(verify(e, anchor, true, &rep), HALE_AUDIT_VERIFIED);
     assert_int_equal(rep.n_anchors, 2);
     hale_audit_verify_report_release(&rep);
+    /* The head sealing a rotation (seq 90, size 91) anchored as the new key signed it too. */
+    {
+        hale_checkpoint cp;
+        const char *sep;
+        char *note, rec[2048];
+
+        assert_int_equal(hale_audit_prove_inclusion(e->db, 0, 91, &p, NULL), 0);
+        sep = strstr(p.note, "\n\n");
+        assert_int_equal(hale_checkpoint_parse(p.note, (size_t)(sep - p.note) + 1, &cp, NULL), 0);
+        for (unsigned k = 1; k <= 2; k++) { /* epoch 1 (the new key): fine; epoch 2: not */
+            note = testlog_sign(e->log.signers[k], ORIGIN, 91, &cp.root);
+            snprintf(rec, sizeof(rec), "%s\n", note);
+            fixture_write(anchor, rec);
+            free(note);
+            assert_int_equal(verify(e, anchor, true, &rep),
+                             k == 1 ? HALE_AUDIT_VERIFIED : HALE_AUDIT_TAMPERED);
+            assert_int_equal(rep.n_anchors, k == 1 ? 1 : 0);
+            hale_audit_verify_report_release(&rep);
+        }
+        hale_checkpoint_release(&cp);
+        hale_audit_proof_release(&p);
+    }
     /* Roll back: the anchor now lies beyond the log. */
     exec_sql(e, "DROP TRIGGER audit_leaf_no_delete; DROP TRIGGER audit_checkpoint_no_delete;"
                 "DELETE FROM audit_leaf WHERE seq >= 80; DELETE FROM audit_checkpoint WHERE "
@@ -260,6 +283,9 @@ static void test_anchors(void **state)
                 "FROM audit_checkpoint WHERE size = 80)");
     assert_int_equal(verify(e, NULL, true, &rep), HALE_AUDIT_VERIFIED);
     hale_audit_verify_report_release(&rep);
+    f = fopen(anchor, "w");
+    fprintf(f, "%s\n", newest);
+    fclose(f);
     assert_int_equal(verify(e, anchor, true, &rep), HALE_AUDIT_TAMPERED);
     assert_int_equal(rep.check, 8);
     assert_int_equal(rep.bad_checkpoint, 200);
@@ -276,6 +302,7 @@ static void test_anchors(void **state)
     fixture_write(anchor, text);
     assert_int_equal(verify(e, anchor, true, &rep), HALE_AUDIT_UNUSABLE);
     hale_audit_verify_report_release(&rep);
+    free(newest);
 }
 
 static void test_proofs_from_database(void **state)
