@@ -84,7 +84,7 @@ static const unsigned expect_check[N_CLASSES] = {
 
 struct suite {
     char *dir;
-    char base[4096], pub[4096], anchor[4096], work[4096], fork_anchor[4096];
+    char base[4096], pub[4096], anchor[4096], work[4096], fork_anchor[4096], daemon_anchor[4096];
     integ_hale hale;           /* the daemon that writes the log */
     hale_note_signer *current; /* its signing key at the end (audit.key): the stolen key */
     uint64_t n_leaves;         /* leaves in the base log */
@@ -669,15 +669,16 @@ static void take_backup(struct suite *s, const char *live)
  * N_STARTS - 1 times on the way (each start rotates the signing key); take the backups. */
 static void write_log_with_daemon(struct suite *s)
 {
-    char db_path[4200], key_path[4200], extra[512], *key_text;
+    char db_path[4200], key_path[4200], extra[4800], *key_text;
     integ_conn conn;
     int64_t n = 0;
     size_t len;
 
     snprintf(extra, sizeof(extra),
              "\"audit_origin\": \"%s\", \"audit_checkpoint_interval_ms\": 50, "
-             "\"request_timeout_s\": 10",
-             ORIGIN);
+             "\"request_timeout_s\": 10, \"audit_anchor_files\": [\"%s\"], "
+             "\"audit_anchor_interval_s\": 1",
+             ORIGIN, s->daemon_anchor);
     assert_int_equal(integ_hale_write_config(&s->hale, extra), 0);
     snprintf(db_path, sizeof(db_path), "%s/hale.db", s->hale.data_dir);
     for (unsigned start = 0; start < N_STARTS; start++) {
@@ -778,6 +779,7 @@ static void test_tamper_suite(void **state)
     }
     assert_int_equal(run_verify(s, NULL, &check), 0);
     assert_int_equal(run_verify(s, s->anchor, &check), 0);
+    assert_int_equal(run_verify(s, s->daemon_anchor, &check), 0); /* what hale run anchored */
     printf("base log written by hale run: %" PRIu64 " leaves from %u webhooks, %zu checkpoints, "
            "%u key epochs, %u backups; %" PRIu64 " ms\n\n",
            s->n_leaves, s->alerts_posted, s->n_cps, s->n_rots + 1, s->n_backups,
@@ -839,6 +841,7 @@ static int setup(void **state)
     snprintf(s->pub, sizeof(s->pub), "%s/audit.pub", s->dir);
     snprintf(s->anchor, sizeof(s->anchor), "%s/anchor", s->dir);
     snprintf(s->fork_anchor, sizeof(s->fork_anchor), "%s/fork-anchor", s->dir);
+    snprintf(s->daemon_anchor, sizeof(s->daemon_anchor), "%s/daemon-anchors", s->dir);
     snprintf(s->work, sizeof(s->work), "%s/work.db", s->dir);
     *state = s;
     return 0;
