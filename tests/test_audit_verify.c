@@ -153,6 +153,12 @@ static void test_hostile_databases(void **state)
     assert_int_equal(rep.check, 3);
     assert_int_equal(rep.bad_seq, 7);
     hale_audit_verify_report_release(&rep);
+    /* A huge value is refused before it is hashed. */
+    exec_sql(e, "UPDATE audit_leaf SET body = zeroblob(3000000) WHERE seq = 5");
+    assert_int_equal(verify(e, NULL, false, &rep), HALE_AUDIT_TAMPERED);
+    assert_int_equal(rep.bad_seq, 5);
+    assert_non_null(strstr(rep.reason, "larger than"));
+    hale_audit_verify_report_release(&rep);
     /* Its hash recomputed too: the body is not JSON. */
     exec_sql(e, "UPDATE audit_leaf SET leaf_hash = x'00' WHERE seq = 7");
     assert_int_equal(verify(e, NULL, false, &rep), HALE_AUDIT_TAMPERED);
