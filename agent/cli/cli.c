@@ -19,6 +19,7 @@ static const struct cmd commands[] = {
     {"config", hale_cmd_config, "check a configuration file: config check FILE"},
     {"incidents", hale_cmd_incidents, "list or show incidents from the store"},
     {"audit", hale_cmd_audit, "the signed decision log: keys, verification, proofs (audit --help)"},
+    {"redact", hale_cmd_redact, "redact secrets and personal data from stdin"},
     {"version", hale_cmd_version, "print the version"},
     {"help", hale_cmd_help, "show help for hale or one command"},
     /* Started by the daemon itself (include/hale/audit_signer.h), never by a person. */

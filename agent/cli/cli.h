@@ -62,3 +62,4 @@ int hale_cli_audit_db_path(const char *cmd, const char *db, const char *config, 
  * "hale audit <cmd>: FILE: reason" and returns -errno or HALE_ELIMIT on failure. */
 int hale_cli_read_file(const char *cmd, const char *path, size_t max_bytes, char **ret,
                        size_t *ret_len);
+int hale_cmd_redact(int argc, char **argv);
