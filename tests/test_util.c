@@ -992,6 +992,21 @@ static void sha256_digests(void **state)
     uint64_t x = 88172645463325252u;
 
     (void)state;
+#if defined(__x86_64__)
+    {
+        /* The SHA instructions are used exactly when the kernel reports them. */
+        FILE *f = fopen("/proc/cpuinfo", "r");
+        char line[4096];
+        bool sha_ni = false;
+
+        while (f && !sha_ni && fgets(line, sizeof(line), f))
+            sha_ni = strncmp(line, "flags", 5) == 0 && strstr(line, " sha_ni");
+        if (f)
+            fclose(f);
+        hale_sha256_allow_acceleration(true);
+        assert_int_equal(hale_sha256_accelerated(), sha_ni);
+    }
+#endif
     check_sha256("", 0, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     check_sha256("abc", 3, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     check_sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56,

@@ -33,6 +33,15 @@ int hale_audit_seal(hale_audit *a, hale_audit_signer *s, bool rotate, char **ret
         return HALE_ESTATE;
     }
     hale_audit_head(a, &size, &root);
+    /* A head already sealed keeps the checkpoint it has: a fresh signature by a later key
+     * would sit in anchors beside the stored one from the head's own epoch. */
+    if (!rotate && (r = hale__audit_checkpoint_note(a, size, &note)) != 0) {
+        if (r > 0 && ret_note)
+            *ret_note = note;
+        else
+            free(note);
+        return r > 0 ? 0 : r;
+    }
     r = hale_audit_signer_head(s, &signed_size, &signed_root, reterr);
     if (r < 0)
         return r;

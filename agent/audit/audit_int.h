@@ -37,6 +37,10 @@ struct hale__audit_envelope {
 int hale__audit_canon(hale_buf *b, json_t *v, const struct hale__audit_envelope *env,
                       const char **ret_where);
 
+/* The stored checkpoint note of size into *ret (malloc'd). Returns 1 with one, 0 without,
+ * HALE_ESTORE or -ENOMEM. (audit_seal.c) */
+int hale__audit_checkpoint_note(hale_audit *a, uint64_t size, char **ret);
+
 /* Write a->head into the audit_frontier row (inside a transaction). */
 int hale__audit_write_frontier(hale_audit *a);
 

@@ -199,3 +199,23 @@ int hale_audit_last_checkpoint(hale_audit *a, uint64_t *ret_size)
     sqlite3_finalize(st);
     return rc == SQLITE_ROW ? 0 : HALE_ESTORE;
 }
+
+int hale__audit_checkpoint_note(hale_audit *a, uint64_t size, char **ret)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, r = 0;
+
+    if (sqlite3_prepare_v2(a->db, "SELECT note FROM audit_checkpoint WHERE size = ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return HALE_ESTORE;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)size);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *ret = strdup((const char *)sqlite3_column_text(st, 0));
+        r = *ret ? 1 : -ENOMEM;
+    } else if (rc != SQLITE_DONE) {
+        r = HALE_ESTORE;
+    }
+    sqlite3_finalize(st);
+    return r;
+}

@@ -8,6 +8,7 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define HAVE_SHA_NI 1
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -76,10 +77,15 @@ __attribute__((target("sha,sse4.1"))) static void compress_ni(uint32_t state[8],
 static bool cpu_has_sha(void)
 {
     static int has = -1; /* racing first calls compute the same answer */
+    unsigned a, b, c, d;
 
     if (has < 0) {
-        __builtin_cpu_init();
-        has = __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1");
+        /* CPUID leaf 7 EBX bit 29: SHA; leaf 1 ECX bit 19: SSE4.1 (the shuffles). Asked
+         * directly: not every compiler knows the "sha" feature name. */
+        bool sha = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b >> 29 & 1);
+        bool sse41 = __get_cpuid(1, &a, &b, &c, &d) && (c >> 19 & 1);
+
+        has = sha && sse41;
     }
     return has == 1;
 }

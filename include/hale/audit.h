@@ -121,6 +121,7 @@ int hale_audit_last_checkpoint(hale_audit *a, uint64_t *ret_size);
 typedef struct hale_audit_signer hale_audit_signer;
 
 /* Sign the committed head with signer s, proving it consistent with the last head s signed
+ * (a head that already has a stored checkpoint is not signed again: *ret_note gets that one)
  * (in steps when that is more than HALE_AUDIT_MAX_PROOF_LEAVES behind), and store the
  * checkpoint. rotate: sign with the old key and switch s to its pending key
  * (hale_audit_signer_rotate_commit). On success *ret_note (may be NULL) gets the stored note
