@@ -38,3 +38,4 @@ int hale_cmd_version(int argc, char **argv);
 int hale_cmd_help(int argc, char **argv);
 int hale_cmd_config(int argc, char **argv);
 int hale_cmd_incidents(int argc, char **argv);
+int hale_cmd_detect(int argc, char **argv);

@@ -1,0 +1,374 @@
+/* agent/detect/detect.c - streaming anomaly detectors: a robust baseline (EWMA level, step and
+ * time-of-day models with winsorised deviations), a CUSUM change-point detector, and the
+ * default ensemble that turns their residuals into anomaly likelihoods. O(1) per sample, no
+ * allocation after hale_detect_new. The snapshot codec is in detect_snapshot.c. */
+#include "internal.h"
+
+#include <math.h>
+
+#include "detect/detect_int.h"
+#include "hale/diag.h"
+
+#define MAD_TO_SD   1.2533141373155003     /* sqrt(pi/2): mean absolute deviation to sigma */
+#define Z_CAP       12.0                   /* raw scores saturate at this many deviations */
+#define LIK_SD_MIN  0.01                   /* floor of the raw-score spread, in raw-score units */
+#define SEASON_WARM 3                      /* visits before a time-of-day bucket is trusted */
+#define FAST_ALPHA  0.1                    /* weight of the fast mean the CUSUM re-anchors to */
+#define SQRT1_2     0.70710678118654752440 /* 1/sqrt(2); SQRT1_2 is not ISO C */
+#define VALUE_MAX   1e150 /* larger magnitudes are refused like NaN: keeps sums finite */
+
+static const char *const kind_names[HALE_DETECT_KIND_COUNT] = {"ensemble", "robust", "cusum"};
+
+const char *hale_detect_kind_name(hale_detect_kind k)
+{
+    return (unsigned)k < HALE_DETECT_KIND_COUNT ? kind_names[k] : NULL;
+}
+
+int hale_detect_kind_parse(const char *name, hale_detect_kind *ret)
+{
+    for (unsigned i = 0; name && i < HALE_DETECT_KIND_COUNT; i++) {
+        if (strcmp(name, kind_names[i]) == 0) {
+            *ret = (hale_detect_kind)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+static int bad_opt(hale_diag *d, const char *name, const char *want)
+{
+    hale_diag_set(d, "detector option %s: out of range, expected %s", name, want);
+    return -EINVAL;
+}
+
+static bool in_range(double v, double lo, double hi)
+{
+    return isfinite(v) && v >= lo && v <= hi;
+}
+
+int hale__detect_opts_check(hale_detect_opts *o, hale_diag *reterr_diag)
+{
+    if ((unsigned)o->kind >= HALE_DETECT_KIND_COUNT)
+        return bad_opt(reterr_diag, "kind", "ensemble, robust or cusum");
+#define DEF(field, value)                                                                          \
+    do {                                                                                           \
+        if (o->field == 0)                                                                         \
+            o->field = (value);                                                                    \
+    } while (0)
+    DEF(warmup, 150);
+    DEF(level_halflife, 300.0);
+    DEF(winsor_z, 4.0);
+    DEF(cusum_k, 0.5);
+    DEF(cusum_h, 8.0);
+    DEF(lik_halflife, 1500.0);
+    DEF(lik_short, 8);
+    DEF(refractory, 300);
+    DEF(alarm_level, 0.5);
+    DEF(season_buckets, 144);
+    DEF(season_halflife, 3.0);
+#undef DEF
+    if (o->warmup > 1000000)
+        return bad_opt(reterr_diag, "warmup", "at most 1000000 samples");
+    if (!in_range(o->level_halflife, 1.0, 1e7))
+        return bad_opt(reterr_diag, "level_halflife", "1 to 1e7 samples");
+    if (!in_range(o->winsor_z, 1.0, 100.0))
+        return bad_opt(reterr_diag, "winsor_z", "1 to 100 deviations");
+    if (!in_range(o->cusum_k, 0.0, 10.0))
+        return bad_opt(reterr_diag, "cusum_k", "0 to 10 deviations");
+    if (!in_range(o->cusum_h, 0.5, 1000.0))
+        return bad_opt(reterr_diag, "cusum_h", "0.5 to 1000 deviations");
+    if (!in_range(o->lik_halflife, 1.0, 1e7))
+        return bad_opt(reterr_diag, "lik_halflife", "1 to 1e7 samples");
+    if (o->lik_short > DET_SHORT_MAX)
+        return bad_opt(reterr_diag, "lik_short", "1 to 32 samples");
+    if (o->refractory > 1000000)
+        return bad_opt(reterr_diag, "refractory", "at most 1000000 samples");
+    if (!in_range(o->alarm_level, 1e-9, 1.0))
+        return bad_opt(reterr_diag, "alarm_level", "a score in (0, 1]");
+    if (o->season_buckets > DET_SEASON_MAX)
+        return bad_opt(reterr_diag, "season_buckets", "1 to 288");
+    if (!in_range(o->season_halflife, 0.5, 1e6))
+        return bad_opt(reterr_diag, "season_halflife", "0.5 to 1e6 visits");
+    return 0;
+}
+
+static double halflife_alpha(double h)
+{
+    return 1.0 - exp2(-1.0 / h);
+}
+
+void hale__detect_derive(hale_detect *d)
+{
+    d->a_level = halflife_alpha(d->o.level_halflife);
+    d->a_lik = halflife_alpha(d->o.lik_halflife);
+    d->a_season = halflife_alpha(d->o.season_halflife);
+}
+
+int hale_detect_new(const hale_detect_opts *o, hale_detect **ret, hale_diag *reterr_diag)
+{
+    hale_detect_opts opts = {0};
+    hale_detect *d;
+    int r;
+
+    if (o)
+        opts = *o;
+    r = hale__detect_opts_check(&opts, reterr_diag);
+    if (r < 0)
+        return r;
+    d = calloc(1, sizeof(*d));
+    if (!d)
+        return -ENOMEM;
+    d->o = opts;
+    hale__detect_derive(d);
+    *ret = d;
+    return 0;
+}
+
+void hale_detect_free(hale_detect *d)
+{
+    free(d);
+}
+
+void hale_detect_get_stats(const hale_detect *d, hale_detect_stats *ret)
+{
+    *ret = d->st;
+}
+
+hale_detect_kind hale_detect_get_kind(const hale_detect *d)
+{
+    return d->o.kind;
+}
+
+size_t hale_detect_memory_bytes(void)
+{
+    return sizeof(hale_detect);
+}
+
+/* The weight of the n-th sample: a running mean at first, then exponential forgetting. */
+static double weight(uint64_t n, double alpha)
+{
+    double w = 1.0 / (double)n;
+
+    return w > alpha ? w : alpha;
+}
+
+/* A deviation that is never zero: constant series stay finite and the first change is loud. */
+static double scale(const struct det_ew *e, double level)
+{
+    double s = e->dev * MAD_TO_SD, floor_ = 1e-9 * fabs(level) + 1e-12;
+
+    return s > floor_ ? s : floor_;
+}
+
+/* Learn x into e, winsorised at lim (absolute units; 0 while e is empty). */
+static void ew_learn(struct det_ew *e, double x, double alpha, double lim)
+{
+    double r, a;
+
+    e->n++;
+    a = weight(e->n, alpha);
+    if (e->n == 1) {
+        e->mean = x;
+        e->dev = 0.0;
+        return;
+    }
+    r = x - e->mean;
+    if (r > lim)
+        r = lim;
+    else if (r < -lim)
+        r = -lim;
+    e->mean += a * r;
+    e->dev += a * (fabs(r) - e->dev);
+}
+
+static uint32_t bucket_of(const hale_detect *d, int64_t t_ms)
+{
+    int64_t tod = t_ms % DET_DAY_MS;
+
+    if (tod < 0)
+        tod += DET_DAY_MS;
+    return (uint32_t)((tod * (int64_t)d->o.season_buckets) / DET_DAY_MS);
+}
+
+/* Residuals of one sample against the current state, in deviations. */
+struct resid {
+    double z[DET_N_COMP]; /* level, step, season: robust z; cusum: max(S+, S-) / h */
+    double cus_pos;       /* CUSUM statistics after this sample */
+    double cus_neg;
+    uint32_t bucket;
+    bool step_ok; /* the step model applies (previous sample known, no gap) */
+    bool gap;
+};
+
+static void residuals(const hale_detect *d, int64_t t_ms, double x, struct resid *rs)
+{
+    double sl = scale(&d->level, d->level.mean), zl, k = d->o.cusum_k;
+
+    rs->gap = d->st.learned > 0 && d->step_ms > 0 &&
+              (double)t_ms - (double)d->newest_ms > DET_GAP_STEPS * d->step_ms;
+    rs->step_ok = d->have_prev && !rs->gap && d->step.n > 0;
+    rs->bucket = bucket_of(d, t_ms);
+    zl = d->level.n > 0 ? (x - d->level.mean) / sl : 0.0;
+    rs->z[0] = zl;
+    rs->z[1] =
+        rs->step_ok ? (x - d->prev_value - d->step.mean) / scale(&d->step, d->level.mean) : 0.0;
+    rs->z[2] = d->season_n[rs->bucket] >= SEASON_WARM && d->sres.n > 0
+                   ? (x - d->season[rs->bucket]) / scale(&d->sres, d->level.mean)
+                   : 0.0;
+    rs->cus_pos = fmax(0.0, d->cus_pos + zl - k);
+    rs->cus_neg = fmax(0.0, d->cus_neg - zl - k);
+    rs->z[3] = fmax(rs->cus_pos, rs->cus_neg) / d->o.cusum_h;
+}
+
+static void learn(hale_detect *d, int64_t t_ms, double x, const struct resid *rs)
+{
+    double lim_l = d->o.winsor_z * scale(&d->level, d->level.mean);
+    double dt = (double)t_ms - (double)d->newest_ms;
+
+    if (d->st.learned > 0 && !rs->gap) {
+        if (d->step_ms <= 0)
+            d->step_ms = dt;
+        else
+            d->step_ms += 0.05 * (fmin(dt, 4.0 * d->step_ms) - d->step_ms);
+    }
+    if (rs->gap)
+        d->st.gaps++;
+    if (rs->step_ok || (d->have_prev && d->step.n == 0 && !rs->gap))
+        ew_learn(&d->step, x - d->prev_value, d->a_level,
+                 d->step.n > 1 ? d->o.winsor_z * scale(&d->step, d->level.mean) : INFINITY);
+    if (d->season_n[rs->bucket] >= SEASON_WARM)
+        ew_learn(&d->sres, x - d->season[rs->bucket], d->a_level,
+                 d->sres.n > 1 ? d->o.winsor_z * scale(&d->sres, d->level.mean) : INFINITY);
+    if (d->season_n[rs->bucket] == 0)
+        d->season[rs->bucket] = x;
+    else
+        d->season[rs->bucket] +=
+            weight(d->season_n[rs->bucket] + 1, d->a_season) * (x - d->season[rs->bucket]);
+    if (d->season_n[rs->bucket] < UINT32_MAX)
+        d->season_n[rs->bucket]++;
+    ew_learn(&d->level, x, d->a_level, d->level.n > 1 ? lim_l : INFINITY);
+    d->cus_ref = d->st.learned == 0 ? x : d->cus_ref + FAST_ALPHA * (x - d->cus_ref);
+    d->cus_pos = rs->cus_pos;
+    d->cus_neg = rs->cus_neg;
+    if (rs->z[3] >= 1.0) {
+        /* A confirmed change: restart the sums and move the level to where the series is
+         * now, so the new regime is not scored as one long anomaly. */
+        d->cus_pos = d->cus_neg = 0.0;
+        d->level.mean = d->cus_ref;
+    }
+    d->prev_value = x;
+    d->have_prev = true;
+    if (d->st.learned == 0 || t_ms > d->newest_ms)
+        d->newest_ms = t_ms;
+    d->st.learned++;
+}
+
+/* Standardised short-term mean of one raw-score stream (how unusual the recent raw scores
+ * are); updates the stream when commit is set. */
+static double lik_step(hale_detect *d, struct det_lik *l, double u, bool commit)
+{
+    uint32_t w = d->o.lik_short;
+    uint64_t n = l->n + 1;
+    double sum = l->sum - l->ring[l->pos] + u;
+    double avg = sum / (double)(n < w ? n : w);
+    double sd = sqrt(l->var), t, a, diff;
+
+    if (sd < LIK_SD_MIN)
+        sd = LIK_SD_MIN;
+    t = l->n > 0 ? (avg - l->mean) / sd : 0.0;
+    if (!commit)
+        return t;
+    l->ring[l->pos] = u;
+    l->sum = sum;
+    if (++l->pos == w) {
+        l->pos = 0;
+        l->sum = 0.0;
+        for (uint32_t i = 0; i < w; i++)
+            l->sum += l->ring[i];
+    }
+    l->n = n;
+    if (n == 1) {
+        l->mean = avg;
+        l->var = 0.0;
+        return t;
+    }
+    a = weight(n, d->a_lik);
+    diff = avg - l->mean;
+    l->mean += a * diff;
+    l->var = (1.0 - a) * (l->var + a * diff * diff);
+    return t;
+}
+
+static double raw_of(double z)
+{
+    z = fabs(z);
+    return z >= Z_CAP ? 1.0 : z / Z_CAP;
+}
+
+static double ensemble_score(hale_detect *d, const struct resid *rs, bool commit)
+{
+    double tmax = -INFINITY, q, s;
+
+    for (int i = 0; i < DET_N_COMP; i++) {
+        double u = i == 3 ? fmin(rs->z[3], 1.0) : raw_of(rs->z[i]);
+        double t = lik_step(d, &d->lik[i], u, commit);
+
+        if (t > tmax)
+            tmax = t;
+    }
+    if (d->st.learned < d->o.warmup)
+        return 0.0;
+    /* Tail probability of the short mean, then on a log scale: 0.5 is a 1e-5 tail. */
+    q = 0.5 * erfc(tmax * SQRT1_2);
+    s = q > 1e-300 ? -log10(q) / 10.0 : 1.0;
+    s = s < 0.0 ? 0.0 : s > 1.0 ? 1.0 : s;
+    if (!commit)
+        return d->refr_left > 0 ? s * 0.5 : s;
+    if (d->refr_left > 0) {
+        d->refr_left--;
+        return s * 0.5;
+    }
+    if (s >= d->o.alarm_level && d->o.refractory > 0) {
+        d->refr_left = d->o.refractory;
+        d->st.alarms++;
+    }
+    return s;
+}
+
+static double single_score(const hale_detect *d, const struct resid *rs)
+{
+    double z;
+
+    if (d->st.learned < d->o.warmup)
+        return 0.0;
+    if (d->o.kind == HALE_DETECT_CUSUM)
+        return fmin(rs->z[3], 1.0);
+    z = fmax(fabs(rs->z[0]), fmax(fabs(rs->z[1]), fabs(rs->z[2])));
+    return erf(z * SQRT1_2);
+}
+
+double hale_detect_update(hale_detect *d, int64_t t_ms, double value)
+{
+    struct resid rs;
+    bool commit;
+    double s;
+
+    d->st.samples++;
+    if (!isfinite(value) || fabs(value) > VALUE_MAX) {
+        d->st.nonfinite++;
+        return 0.0;
+    }
+    commit = d->st.learned == 0 || t_ms >= d->newest_ms;
+    if (!commit)
+        d->st.out_of_order++;
+    residuals(d, t_ms, value, &rs);
+    if (d->o.kind == HALE_DETECT_ENSEMBLE)
+        s = ensemble_score(d, &rs, commit);
+    else
+        s = single_score(d, &rs);
+    if (commit) {
+        learn(d, t_ms, value, &rs);
+        d->last_score = s;
+    }
+    return s;
+}
