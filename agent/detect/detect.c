@@ -10,13 +10,14 @@
 #include "hale/diag.h"
 
 #define MAD_TO_SD   1.2533141373155003     /* sqrt(pi/2): mean absolute deviation to sigma */
-#define Z_CAP       12.0                   /* raw scores saturate at this many deviations */
-#define LIK_SD_MIN  0.01                   /* floor of the raw-score spread, in raw-score units */
 #define SEASON_WARM 3                      /* visits before a time-of-day bucket is trusted */
 #define FAST_ALPHA  0.1                    /* weight of the fast mean the CUSUM re-anchors to */
-#define SQRT1_2     0.70710678118654752440 /* 1/sqrt(2); SQRT1_2 is not ISO C */
+#define SQRT1_2     0.70710678118654752440 /* 1/sqrt(2); M_SQRT1_2 is not ISO C */
 #define VALUE_MAX   1e150 /* larger magnitudes are refused like NaN: keeps sums finite */
 
+#define Z_CAP      12.0 /* raw scores saturate at this many deviations */
+#define LIK_SD_MIN 0.01 /* floor of the raw-score spread, in raw-score units */
+#define REFR_DAMP  0.5  /* scores inside a refractory period are scaled by this */
 static const char *const kind_names[HALE_DETECT_KIND_COUNT] = {"ensemble", "robust", "cusum"};
 
 const char *hale_detect_kind_name(hale_detect_kind k)
@@ -61,11 +62,12 @@ int hale__detect_opts_check(hale_detect_opts *o, hale_diag *reterr_diag)
     DEF(cusum_k, 0.5);
     DEF(cusum_h, 8.0);
     DEF(lik_halflife, 1500.0);
-    DEF(lik_short, 8);
-    DEF(refractory, 300);
+    DEF(lik_short, 24);
+    DEF(refractory, 100);
     DEF(alarm_level, 0.5);
     DEF(season_buckets, 144);
-    DEF(season_halflife, 3.0);
+    DEF(season_halflife, 6.0);
+    DEF(range_tol, 0.02);
 #undef DEF
     if (o->warmup > 1000000)
         return bad_opt(reterr_diag, "warmup", "at most 1000000 samples");
@@ -89,6 +91,8 @@ int hale__detect_opts_check(hale_detect_opts *o, hale_diag *reterr_diag)
         return bad_opt(reterr_diag, "season_buckets", "1 to 288");
     if (!in_range(o->season_halflife, 0.5, 1e6))
         return bad_opt(reterr_diag, "season_halflife", "0.5 to 1e6 visits");
+    if (!in_range(o->range_tol, 0.0, 100.0))
+        return bad_opt(reterr_diag, "range_tol", "0 to 100 ranges");
     return 0;
 }
 
@@ -192,11 +196,13 @@ static uint32_t bucket_of(const hale_detect *d, int64_t t_ms)
 
 /* Residuals of one sample against the current state, in deviations. */
 struct resid {
-    double z[DET_N_COMP]; /* level, step, season: robust z; cusum: max(S+, S-) / h */
+    double z[DET_N_COMP]; /* robust z of the level, step and time-of-day residuals */
+    double cus;           /* max(S+, S-) / h: 1 or more is a change point */
     double cus_pos;       /* CUSUM statistics after this sample */
     double cus_neg;
     uint32_t bucket;
-    bool step_ok; /* the step model applies (previous sample known, no gap) */
+    bool step_ok;   /* the step model applies (previous sample known, no gap) */
+    bool new_range; /* x lies beyond everything seen, by more than RANGE_TOL of the range */
     bool gap;
 };
 
@@ -215,9 +221,12 @@ static void residuals(const hale_detect *d, int64_t t_ms, double x, struct resid
     rs->z[2] = d->season_n[rs->bucket] >= SEASON_WARM && d->sres.n > 0
                    ? (x - d->season[rs->bucket]) / scale(&d->sres, d->level.mean)
                    : 0.0;
+    rs->new_range = d->st.learned > 0 && d->vmax > d->vmin &&
+                    (x > d->vmax + d->o.range_tol * (d->vmax - d->vmin) ||
+                     x < d->vmin - d->o.range_tol * (d->vmax - d->vmin));
     rs->cus_pos = fmax(0.0, d->cus_pos + zl - k);
     rs->cus_neg = fmax(0.0, d->cus_neg - zl - k);
-    rs->z[3] = fmax(rs->cus_pos, rs->cus_neg) / d->o.cusum_h;
+    rs->cus = fmax(rs->cus_pos, rs->cus_neg) / d->o.cusum_h;
 }
 
 static void learn(hale_detect *d, int64_t t_ms, double x, const struct resid *rs)
@@ -250,12 +259,14 @@ static void learn(hale_detect *d, int64_t t_ms, double x, const struct resid *rs
     d->cus_ref = d->st.learned == 0 ? x : d->cus_ref + FAST_ALPHA * (x - d->cus_ref);
     d->cus_pos = rs->cus_pos;
     d->cus_neg = rs->cus_neg;
-    if (rs->z[3] >= 1.0) {
+    if (rs->cus >= 1.0) {
         /* A confirmed change: restart the sums and move the level to where the series is
          * now, so the new regime is not scored as one long anomaly. */
         d->cus_pos = d->cus_neg = 0.0;
         d->level.mean = d->cus_ref;
     }
+    d->vmin = d->st.learned == 0 || x < d->vmin ? x : d->vmin;
+    d->vmax = d->st.learned == 0 || x > d->vmax ? x : d->vmax;
     d->prev_value = x;
     d->have_prev = true;
     if (d->st.learned == 0 || t_ms > d->newest_ms)
@@ -308,10 +319,8 @@ static double raw_of(double z)
 static double ensemble_score(hale_detect *d, const struct resid *rs, bool commit)
 {
     double tmax = -INFINITY, q, s;
-
     for (int i = 0; i < DET_N_COMP; i++) {
-        double u = i == 3 ? fmin(rs->z[3], 1.0) : raw_of(rs->z[i]);
-        double t = lik_step(d, &d->lik[i], u, commit);
+        double t = lik_step(d, &d->lik[i], raw_of(rs->z[i]), commit);
 
         if (t > tmax)
             tmax = t;
@@ -322,11 +331,13 @@ static double ensemble_score(hale_detect *d, const struct resid *rs, bool commit
     q = 0.5 * erfc(tmax * SQRT1_2);
     s = q > 1e-300 ? -log10(q) / 10.0 : 1.0;
     s = s < 0.0 ? 0.0 : s > 1.0 ? 1.0 : s;
+    if (rs->new_range)
+        s = 1.0;
     if (!commit)
-        return d->refr_left > 0 ? s * 0.5 : s;
+        return d->refr_left > 0 ? s * REFR_DAMP : s;
     if (d->refr_left > 0) {
         d->refr_left--;
-        return s * 0.5;
+        return s * REFR_DAMP;
     }
     if (s >= d->o.alarm_level && d->o.refractory > 0) {
         d->refr_left = d->o.refractory;
@@ -337,14 +348,15 @@ static double ensemble_score(hale_detect *d, const struct resid *rs, bool commit
 
 static double single_score(const hale_detect *d, const struct resid *rs)
 {
-    double z;
+    double z, p;
 
     if (d->st.learned < d->o.warmup)
         return 0.0;
     if (d->o.kind == HALE_DETECT_CUSUM)
-        return fmin(rs->z[3], 1.0);
+        return fmin(rs->cus, 1.0);
     z = fmax(fabs(rs->z[0]), fmax(fabs(rs->z[1]), fabs(rs->z[2])));
-    return erf(z * SQRT1_2);
+    p = erfc(z * SQRT1_2);
+    return p > 1e-16 ? -log10(p) / 16.0 : 1.0;
 }
 
 double hale_detect_update(hale_detect *d, int64_t t_ms, double value)

@@ -8,7 +8,7 @@
 
 #define DET_SEASON_MAX 288 /* upper bound of opts.season_buckets */
 #define DET_SHORT_MAX  32  /* upper bound of opts.lik_short */
-#define DET_N_COMP     4   /* likelihood streams: level, step, season, cusum */
+#define DET_N_COMP     3   /* likelihood streams: level, step, time of day */
 #define DET_GAP_STEPS  8.0 /* a step longer than this many typical steps is a gap */
 #define DET_DAY_MS     INT64_C(86400000)
 
@@ -50,6 +50,8 @@ struct hale_detect {
     bool have_prev;      /* prev_value is usable for the step model */
     uint32_t refr_left;  /* samples left in the refractory period */
     double last_score;   /* score of the last sample */
+    double vmin;         /* smallest value learned */
+    double vmax;         /* largest value learned */
     struct det_lik lik[DET_N_COMP];
     double season[DET_SEASON_MAX];     /* EW mean per time-of-day bucket */
     uint32_t season_n[DET_SEASON_MAX]; /* visits per bucket, saturating */

@@ -11,14 +11,15 @@
 
 static const uint8_t magic[4] = {'H', 'D', 'E', 'T'};
 
-#define N_OPT_U32 5 /* kind, warmup, lik_short, refractory, season_buckets */
-#define N_OPT_F64 7
-#define N_EW      3
-#define LIK_BYTES (DET_SHORT_MAX * 8 + 8 + 4 + 8 + 8 + 8)
-#define STATS_U64 6
+#define N_OPT_U32   5 /* kind, warmup, lik_short, refractory, season_buckets */
+#define N_OPT_F64   8
+#define N_EW        3
+#define N_STATE_F64 2 /* vmin, vmax */
+#define LIK_BYTES   (DET_SHORT_MAX * 8 + 8 + 4 + 8 + 8 + 8)
+#define STATS_U64   6
 #define BODY_BYTES                                                                                 \
     (N_OPT_U32 * 4 + N_OPT_F64 * 8 + N_EW * 24 + 5 * 8 + 8 + 4 + 4 + 8 + DET_N_COMP * LIK_BYTES +  \
-     DET_SEASON_MAX * 12 + STATS_U64 * 8)
+     DET_SEASON_MAX * 12 + STATS_U64 * 8 + N_STATE_F64 * 8)
 #define SNAP_BYTES (4 + 4 + 4 + BODY_BYTES + 4) /* magic, version, length, body, crc */
 #define STATE_MAX  1e300 /* any learned number beyond this magnitude is corruption */
 
@@ -85,6 +86,8 @@ static void put_state(struct wr *w, const hale_detect *d)
     put_u32(w, d->have_prev ? 1 : 0);
     put_u32(w, d->refr_left);
     put_f64(w, d->last_score);
+    put_f64(w, d->vmin);
+    put_f64(w, d->vmax);
     for (int i = 0; i < DET_N_COMP; i++) {
         const struct det_lik *l = &d->lik[i];
 
@@ -130,6 +133,7 @@ int hale_detect_snapshot(const hale_detect *d, void *buf, size_t cap)
     put_f64(&w, d->o.lik_halflife);
     put_f64(&w, d->o.alarm_level);
     put_f64(&w, d->o.season_halflife);
+    put_f64(&w, d->o.range_tol);
     put_state(&w, d);
     put_u32(&w, crc32(w.p, w.pos));
     HALE_ASSERT(w.pos == SNAP_BYTES);
@@ -222,6 +226,9 @@ static void get_state(struct rd *r, hale_detect *d)
     d->refr_left = get_u32(r);
     check(r, d->refr_left <= d->o.refractory, "refractory counter");
     d->last_score = get_f64(r, "last score", 0.0, 1.0);
+    d->vmin = get_f64(r, "minimum", -STATE_MAX, STATE_MAX);
+    d->vmax = get_f64(r, "maximum", -STATE_MAX, STATE_MAX);
+    check(r, d->vmin <= d->vmax, "minimum");
     for (int i = 0; i < DET_N_COMP; i++)
         get_lik(r, &d->lik[i], d->o.lik_short);
     for (int b = 0; b < DET_SEASON_MAX; b++)
@@ -258,6 +265,7 @@ static int get_opts(struct rd *r, hale_detect_opts *o, hale_diag *reterr_diag)
     o->lik_halflife = get_f64(r, "lik_halflife", 1.0, 1e7);
     o->alarm_level = get_f64(r, "alarm_level", 1e-9, 1.0);
     o->season_halflife = get_f64(r, "season_halflife", 0.5, 1e6);
+    o->range_tol = get_f64(r, "range_tol", 0.0, 100.0);
     if (r->bad) {
         hale_diag_set(reterr_diag, "detector snapshot: option %s is out of range", r->bad);
         return HALE_EPARSE;

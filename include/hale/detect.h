@@ -15,13 +15,16 @@ typedef struct hale_detect hale_detect;
 
 /* Which detector runs. The numbers are part of the snapshot format: never renumber. */
 typedef enum hale_detect_kind {
-    /* Default. Robust level, step and time-of-day residuals plus a CUSUM change-point
-     * statistic, each normalised online into an anomaly likelihood, combined, then spaced
-     * out so that one event raises one alarm rather than a run of them. */
+    /* Default. The robust baseline's level, step and time-of-day residuals, each normalised
+     * online into an anomaly likelihood and combined by taking the least likely; a value
+     * beyond the range seen so far scores 1; the CUSUM's change points re-anchor the level so
+     * a new regime is learned instead of scored as one long anomaly; after an alarm a
+     * refractory period damps scores so that one event raises one alarm, not a run. */
     HALE_DETECT_ENSEMBLE = 0,
     /* Robust baseline alone: EWMA level with an exponentially weighted mean absolute
      * deviation (winsorised updates), a step (first difference) model and a time-of-day
-     * profile; score = two-sided Gaussian tail of the largest robust z. */
+     * profile; score = -log10(two-sided Gaussian tail of the largest robust z) / 16, capped
+     * at 1 (0.5 is a 1e-8 tail, about 5.7 deviations). */
     HALE_DETECT_ROBUST = 1,
     /* Two-sided CUSUM change-point detector on the robust z of the level residual; the score
      * is the larger cumulative sum over the alarm level, capped at 1. */
@@ -40,11 +43,12 @@ typedef struct hale_detect_opts {
     double cusum_k;          /* CUSUM drift allowance in deviations; 0.5 */
     double cusum_h;          /* CUSUM alarm level in deviations; 8 */
     double lik_halflife;     /* samples; half-life of the raw-score distribution; 1500 */
-    uint32_t lik_short;      /* samples averaged for the likelihood's short view, 1..64; 8 */
-    uint32_t refractory;     /* samples after an alarm whose scores are damped; 300 */
+    uint32_t lik_short;      /* samples averaged for the likelihood's short view, 1..32; 24 */
+    uint32_t refractory;     /* samples after an alarm whose scores are halved; 100 */
     double alarm_level;      /* score at or above which the refractory period starts; 0.5 */
     uint32_t season_buckets; /* time-of-day buckets of the seasonal profile, 1..512; 144 */
-    double season_halflife;  /* visits; half-life of each time-of-day bucket's mean; 3 */
+    double season_halflife;  /* visits; half-life of each time-of-day bucket's mean; 6 */
+    double range_tol;        /* beyond [min - tol*range, max + tol*range] scores 1; 0.02 */
 } hale_detect_opts;
 
 /* A new detector. o may be NULL (all defaults). On success *ret is owned by the caller (free
