@@ -17,7 +17,7 @@
 
 #define Z_CAP      12.0 /* raw scores saturate at this many deviations */
 #define LIK_SD_MIN 0.01 /* floor of the raw-score spread, in raw-score units */
-#define REFR_DAMP  0.5  /* scores inside a refractory period are scaled by this */
+#define REFR_DAMP  0.25 /* scores inside a refractory period are scaled by this */
 static const char *const kind_names[HALE_DETECT_KIND_COUNT] = {"ensemble", "robust", "cusum"};
 
 const char *hale_detect_kind_name(hale_detect_kind k)
@@ -64,7 +64,7 @@ int hale__detect_opts_check(hale_detect_opts *o, hale_diag *reterr_diag)
     DEF(lik_halflife, 1500.0);
     DEF(lik_short, 24);
     DEF(refractory, 100);
-    DEF(alarm_level, 0.5);
+    DEF(alarm_level, 0.47);
     DEF(season_buckets, 144);
     DEF(season_halflife, 6.0);
     DEF(range_tol, 0.02);
@@ -221,9 +221,9 @@ static void residuals(const hale_detect *d, int64_t t_ms, double x, struct resid
     rs->z[2] = d->season_n[rs->bucket] >= SEASON_WARM && d->sres.n > 0
                    ? (x - d->season[rs->bucket]) / scale(&d->sres, d->level.mean)
                    : 0.0;
-    rs->new_range = d->st.learned > 0 && d->vmax > d->vmin &&
-                    (x > d->vmax + d->o.range_tol * (d->vmax - d->vmin) ||
-                     x < d->vmin - d->o.range_tol * (d->vmax - d->vmin));
+    /* A constant series has no range yet: any other value is new. */
+    rs->new_range = d->st.learned > 0 && (x > d->vmax + d->o.range_tol * (d->vmax - d->vmin) ||
+                                          x < d->vmin - d->o.range_tol * (d->vmax - d->vmin));
     rs->cus_pos = fmax(0.0, d->cus_pos + zl - k);
     rs->cus_neg = fmax(0.0, d->cus_neg - zl - k);
     rs->cus = fmax(rs->cus_pos, rs->cus_neg) / d->o.cusum_h;
@@ -327,8 +327,9 @@ static double ensemble_score(hale_detect *d, const struct resid *rs, bool commit
     }
     if (d->st.learned < d->o.warmup)
         return 0.0;
-    /* Tail probability of the short mean, then on a log scale: 0.5 is a 1e-5 tail. */
-    q = 0.5 * erfc(tmax * SQRT1_2);
+    /* Twice the upper tail probability of the short mean (1 at the mean), on a log scale: 0.5 is
+     * a 1e-5 tail, 0 anything at or below the mean. */
+    q = erfc(tmax * SQRT1_2);
     s = q > 1e-300 ? -log10(q) / 10.0 : 1.0;
     s = s < 0.0 ? 0.0 : s > 1.0 ? 1.0 : s;
     if (rs->new_range)

@@ -44,8 +44,8 @@ typedef struct hale_detect_opts {
     double cusum_h;          /* CUSUM alarm level in deviations; 8 */
     double lik_halflife;     /* samples; half-life of the raw-score distribution; 1500 */
     uint32_t lik_short;      /* samples averaged for the likelihood's short view, 1..32; 24 */
-    uint32_t refractory;     /* samples after an alarm whose scores are halved; 100 */
-    double alarm_level;      /* score at or above which the refractory period starts; 0.5 */
+    uint32_t refractory;     /* samples after an alarm whose scores are quartered; 100 */
+    double alarm_level;      /* score at or above which the refractory period starts; 0.47 */
     uint32_t season_buckets; /* time-of-day buckets of the seasonal profile, 1..512; 144 */
     double season_halflife;  /* visits; half-life of each time-of-day bucket's mean; 6 */
     double range_tol;        /* beyond [min - tol*range, max + tol*range] scores 1; 0.02 */
