@@ -106,6 +106,9 @@ void hale__detect_derive(hale_detect *d)
     d->a_level = halflife_alpha(d->o.level_halflife);
     d->a_lik = halflife_alpha(d->o.lik_halflife);
     d->a_season = halflife_alpha(d->o.season_halflife);
+    d->inv_short = 1.0 / (double)d->o.lik_short;
+    d->bucket_per_ms = (double)d->o.season_buckets / (double)DET_DAY_MS;
+    d->day_start_ms = INT64_MAX; /* no day cached yet */
 }
 
 int hale_detect_new(const hale_detect_opts *o, hale_detect **ret, hale_diag *reterr_diag)
@@ -151,9 +154,8 @@ size_t hale_detect_memory_bytes(void)
 /* The weight of the n-th sample: a running mean at first, then exponential forgetting. */
 static double weight(uint64_t n, double alpha)
 {
-    double w = 1.0 / (double)n;
-
-    return w > alpha ? w : alpha;
+    /* Compare before dividing: past the warm-up the answer is alpha, without a division. */
+    return (double)n * alpha >= 1.0 ? alpha : 1.0 / (double)n;
 }
 
 /* A deviation that is never zero: constant series stay finite and the first change is loud. */
@@ -185,13 +187,18 @@ static void ew_learn(struct det_ew *e, double x, double alpha, double lim)
     e->dev += a * (fabs(r) - e->dev);
 }
 
-static uint32_t bucket_of(const hale_detect *d, int64_t t_ms)
+static uint32_t bucket_of(hale_detect *d, int64_t t_ms)
 {
-    int64_t tod = t_ms % DET_DAY_MS;
+    uint32_t b;
 
-    if (tod < 0)
-        tod += DET_DAY_MS;
-    return (uint32_t)((tod * (int64_t)d->o.season_buckets) / DET_DAY_MS);
+    /* Samples mostly arrive within the same day: avoid a 64-bit division per sample. */
+    if (t_ms < d->day_start_ms || t_ms - d->day_start_ms >= DET_DAY_MS) {
+        int64_t tod = t_ms % DET_DAY_MS;
+
+        d->day_start_ms = t_ms - (tod < 0 ? tod + DET_DAY_MS : tod);
+    }
+    b = (uint32_t)((double)(t_ms - d->day_start_ms) * d->bucket_per_ms);
+    return b < d->o.season_buckets ? b : d->o.season_buckets - 1;
 }
 
 /* Residuals of one sample against the current state, in deviations. */
@@ -206,7 +213,7 @@ struct resid {
     bool gap;
 };
 
-static void residuals(const hale_detect *d, int64_t t_ms, double x, struct resid *rs)
+static void residuals(hale_detect *d, int64_t t_ms, double x, struct resid *rs)
 {
     double sl = scale(&d->level, d->level.mean), zl, k = d->o.cusum_k;
 
@@ -274,21 +281,22 @@ static void learn(hale_detect *d, int64_t t_ms, double x, const struct resid *rs
     d->st.learned++;
 }
 
-/* Standardised short-term mean of one raw-score stream (how unusual the recent raw scores
- * are); updates the stream when commit is set. */
+/* How unusual the recent raw scores of one stream are: the squared standardised excess of their
+ * short mean over its long-run mean, or 0 when the short mean is at or below it (squared, so
+ * the caller takes one square root for the largest instead of one per stream). Updates the
+ * stream when commit is set. */
 static double lik_step(hale_detect *d, struct det_lik *l, double u, bool commit)
 {
     uint32_t w = d->o.lik_short;
     uint64_t n = l->n + 1;
     double sum = l->sum - l->ring[l->pos] + u;
-    double avg = sum / (double)(n < w ? n : w);
-    double sd = sqrt(l->var), t, a, diff;
+    double avg = n < w ? sum / (double)n : sum * d->inv_short;
+    double var = l->var > LIK_SD_MIN * LIK_SD_MIN ? l->var : LIK_SD_MIN * LIK_SD_MIN;
+    double diff = avg - l->mean, t2, a;
 
-    if (sd < LIK_SD_MIN)
-        sd = LIK_SD_MIN;
-    t = l->n > 0 ? (avg - l->mean) / sd : 0.0;
+    t2 = l->n > 0 && diff > 0.0 ? diff * diff / var : 0.0;
     if (!commit)
-        return t;
+        return t2;
     l->ring[l->pos] = u;
     l->sum = sum;
     if (++l->pos == w) {
@@ -301,13 +309,12 @@ static double lik_step(hale_detect *d, struct det_lik *l, double u, bool commit)
     if (n == 1) {
         l->mean = avg;
         l->var = 0.0;
-        return t;
+        return t2;
     }
     a = weight(n, d->a_lik);
-    diff = avg - l->mean;
     l->mean += a * diff;
     l->var = (1.0 - a) * (l->var + a * diff * diff);
-    return t;
+    return t2;
 }
 
 static double raw_of(double z)
@@ -318,20 +325,23 @@ static double raw_of(double z)
 
 static double ensemble_score(hale_detect *d, const struct resid *rs, bool commit)
 {
-    double tmax = -INFINITY, q, s;
-    for (int i = 0; i < DET_N_COMP; i++) {
-        double t = lik_step(d, &d->lik[i], raw_of(rs->z[i]), commit);
+    double t2max = 0.0, q, s = 0.0;
 
-        if (t > tmax)
-            tmax = t;
+    for (int i = 0; i < DET_N_COMP; i++) {
+        double t2 = lik_step(d, &d->lik[i], raw_of(rs->z[i]), commit);
+
+        if (t2 > t2max)
+            t2max = t2;
     }
     if (d->st.learned < d->o.warmup)
         return 0.0;
     /* Twice the upper tail probability of the short mean (1 at the mean), on a log scale: 0.5 is
      * a 1e-5 tail, 0 anything at or below the mean. */
-    q = erfc(tmax * SQRT1_2);
-    s = q > 1e-300 ? -log10(q) / 10.0 : 1.0;
-    s = s < 0.0 ? 0.0 : s > 1.0 ? 1.0 : s;
+    if (t2max > 0.0) {
+        q = erfc(sqrt(t2max) * SQRT1_2);
+        s = q > 1e-300 ? -log10(q) / 10.0 : 1.0;
+        s = s > 1.0 ? 1.0 : s;
+    }
     if (rs->new_range)
         s = 1.0;
     if (!commit)

@@ -34,9 +34,12 @@ struct det_lik {
 struct hale_detect {
     hale_detect_opts o; /* validated options, every default filled in */
     /* Derived from o; recomputed on restore, never stored. */
-    double a_level;  /* per-sample weight of the level and step models */
-    double a_lik;    /* per-sample weight of the likelihood distributions */
-    double a_season; /* per-visit weight of a time-of-day bucket */
+    double a_level;       /* per-sample weight of the level and step models */
+    double a_lik;         /* per-sample weight of the likelihood distributions */
+    double a_season;      /* per-visit weight of a time-of-day bucket */
+    double inv_short;     /* 1 / opts.lik_short */
+    double bucket_per_ms; /* opts.season_buckets / one day */
+    int64_t day_start_ms; /* start of the cached day in bucket_of (a cache; INT64_MAX: none) */
 
     struct det_ew level; /* the value */
     struct det_ew step;  /* first differences */
