@@ -201,15 +201,36 @@ static uint32_t bucket_of(hale_detect *d, int64_t t_ms)
     return b < d->o.season_buckets ? b : d->o.season_buckets - 1;
 }
 
+/* x as one of DET_LEVELS equal slices of [vmin, vmax] (values outside fall in the end ones). */
+static uint32_t level_of(const hale_detect *d, double x)
+{
+    double f;
+
+    if (!(d->vmax > d->vmin))
+        return 0;
+    f = (x - d->vmin) / (d->vmax - d->vmin);
+    if (!(f > 0.0))
+        return 0;
+    return f >= 1.0 ? DET_LEVELS - 1 : (uint32_t)(f * DET_LEVELS);
+}
+
+/* Index of "the last DET_CONTEXT levels, then this one" in the seen bitmap. */
+static uint32_t transition(const hale_detect *d, uint32_t level)
+{
+    return ((d->context << DET_LEVEL_BITS) | level) & (DET_SEEN_BITS - 1);
+}
+
 /* Residuals of one sample against the current state, in deviations. */
 struct resid {
-    double z[DET_N_COMP]; /* robust z of the level, step and time-of-day residuals */
-    double cus;           /* max(S+, S-) / h: 1 or more is a change point */
-    double cus_pos;       /* CUSUM statistics after this sample */
+    double z[DET_N_RESID]; /* robust z of the level, step and time-of-day residuals */
+    double cus;            /* max(S+, S-) / h: 1 or more is a change point */
+    double cus_pos;        /* CUSUM statistics after this sample */
     double cus_neg;
     uint32_t bucket;
     bool step_ok;   /* the step model applies (previous sample known, no gap) */
     bool new_range; /* x lies beyond everything seen, by more than RANGE_TOL of the range */
+    bool novel;     /* the transition (two previous levels -> this level) was never seen */
+    uint32_t level; /* x quantised into DET_LEVELS levels of the range seen so far */
     bool gap;
 };
 
@@ -231,6 +252,9 @@ static void residuals(hale_detect *d, int64_t t_ms, double x, struct resid *rs)
     /* A constant series has no range yet: any other value is new. */
     rs->new_range = d->st.learned > 0 && (x > d->vmax + d->o.range_tol * (d->vmax - d->vmin) ||
                                           x < d->vmin - d->o.range_tol * (d->vmax - d->vmin));
+    rs->level = level_of(d, x);
+    rs->novel = d->st.learned >= DET_CONTEXT &&
+                !(d->seen[transition(d, rs->level) >> 6] >> (transition(d, rs->level) & 63) & 1);
     rs->cus_pos = fmax(0.0, d->cus_pos + zl - k);
     rs->cus_neg = fmax(0.0, d->cus_neg - zl - k);
     rs->cus = fmax(rs->cus_pos, rs->cus_neg) / d->o.cusum_h;
@@ -274,6 +298,12 @@ static void learn(hale_detect *d, int64_t t_ms, double x, const struct resid *rs
     }
     d->vmin = d->st.learned == 0 || x < d->vmin ? x : d->vmin;
     d->vmax = d->st.learned == 0 || x > d->vmax ? x : d->vmax;
+    {
+        uint32_t tr = transition(d, rs->level);
+
+        d->seen[tr >> 6] |= UINT64_C(1) << (tr & 63);
+        d->context = tr & ((1u << (DET_LEVEL_BITS * DET_CONTEXT)) - 1);
+    }
     d->prev_value = x;
     d->have_prev = true;
     if (d->st.learned == 0 || t_ms > d->newest_ms)
@@ -328,7 +358,8 @@ static double ensemble_score(hale_detect *d, const struct resid *rs, bool commit
     double t2max = 0.0, q, s = 0.0;
 
     for (int i = 0; i < DET_N_COMP; i++) {
-        double t2 = lik_step(d, &d->lik[i], raw_of(rs->z[i]), commit);
+        double u = i < DET_N_RESID ? raw_of(rs->z[i]) : rs->novel ? 1.0 : 0.0;
+        double t2 = lik_step(d, &d->lik[i], u, commit);
 
         if (t2 > t2max)
             t2max = t2;

@@ -8,7 +8,12 @@
 
 #define DET_SEASON_MAX 288 /* upper bound of opts.season_buckets */
 #define DET_SHORT_MAX  32  /* upper bound of opts.lik_short */
-#define DET_N_COMP     3   /* likelihood streams: level, step, time of day */
+#define DET_N_RESID    3   /* robust residuals: level, step, time of day */
+#define DET_N_COMP     4   /* likelihood streams: the residuals and transition novelty */
+#define DET_LEVEL_BITS 4   /* the novelty model quantises values into 16 levels */
+#define DET_LEVELS     (1u << DET_LEVEL_BITS)
+#define DET_CONTEXT    2 /* previous levels that make the context of a transition */
+#define DET_SEEN_BITS  (1u << (DET_LEVEL_BITS * (DET_CONTEXT + 1))) /* 4096 transitions */
 #define DET_GAP_STEPS  8.0 /* a step longer than this many typical steps is a gap */
 #define DET_DAY_MS     INT64_C(86400000)
 
@@ -58,6 +63,8 @@ struct hale_detect {
     struct det_lik lik[DET_N_COMP];
     double season[DET_SEASON_MAX];     /* EW mean per time-of-day bucket */
     uint32_t season_n[DET_SEASON_MAX]; /* visits per bucket, saturating */
+    uint64_t seen[DET_SEEN_BITS / 64]; /* transitions seen: bit (context << 4 | level) */
+    uint32_t context;                  /* last DET_CONTEXT levels, 4 bits each, newest low */
     hale_detect_stats st;
 };
 

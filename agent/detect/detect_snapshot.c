@@ -19,7 +19,7 @@ static const uint8_t magic[4] = {'H', 'D', 'E', 'T'};
 #define STATS_U64   6
 #define BODY_BYTES                                                                                 \
     (N_OPT_U32 * 4 + N_OPT_F64 * 8 + N_EW * 24 + 5 * 8 + 8 + 4 + 4 + 8 + DET_N_COMP * LIK_BYTES +  \
-     DET_SEASON_MAX * 12 + STATS_U64 * 8 + N_STATE_F64 * 8)
+     DET_SEASON_MAX * 12 + STATS_U64 * 8 + N_STATE_F64 * 8 + DET_SEEN_BITS / 8 + 4)
 #define SNAP_BYTES (4 + 4 + 4 + BODY_BYTES + 4) /* magic, version, length, body, crc */
 #define STATE_MAX  1e300 /* any learned number beyond this magnitude is corruption */
 
@@ -103,6 +103,9 @@ static void put_state(struct wr *w, const hale_detect *d)
         put_f64(w, d->season[b]);
     for (int b = 0; b < DET_SEASON_MAX; b++)
         put_u32(w, d->season_n[b]);
+    for (unsigned i = 0; i < DET_SEEN_BITS / 64; i++)
+        put_u64(w, d->seen[i]);
+    put_u32(w, d->context);
     put_u64(w, d->st.samples);
     put_u64(w, d->st.learned);
     put_u64(w, d->st.nonfinite);
@@ -237,6 +240,10 @@ static void get_state(struct rd *r, hale_detect *d)
         d->season_n[b] = get_u32(r);
         check(r, b < d->o.season_buckets || d->season_n[b] == 0, "season visits");
     }
+    for (unsigned i = 0; i < DET_SEEN_BITS / 64; i++)
+        d->seen[i] = get_u64(r);
+    d->context = get_u32(r);
+    check(r, d->context < (1u << (DET_LEVEL_BITS * DET_CONTEXT)), "novelty context");
     d->st.samples = get_u64(r);
     d->st.learned = get_u64(r);
     d->st.nonfinite = get_u64(r);

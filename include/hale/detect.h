@@ -15,9 +15,10 @@ typedef struct hale_detect hale_detect;
 
 /* Which detector runs. The numbers are part of the snapshot format: never renumber. */
 typedef enum hale_detect_kind {
-    /* Default. The robust baseline's level, step and time-of-day residuals, each normalised
-     * online into an anomaly likelihood and combined by taking the least likely; a value
-     * beyond the range seen so far scores 1; the CUSUM's change points re-anchor the level so
+    /* Default. The robust baseline's level, step and time-of-day residuals, and the novelty
+     * of the value's transition between 16 levels of its range (given the two before), each
+     * normalised online into an anomaly likelihood and combined by taking the least likely; a
+     * value beyond the range seen so far scores 1; the CUSUM's change points re-anchor the level so
      * a new regime is learned instead of scored as one long anomaly; after an alarm a
      * refractory period damps scores so that one event raises one alarm, not a run. */
     HALE_DETECT_ENSEMBLE = 0,
