@@ -325,7 +325,7 @@ static void corrupted_snapshots_are_rejected(void **state)
     reseal(buf, size);
     assert_true(restore_fails(buf, size, "option"));
     memcpy(buf, good, size);
-    memcpy(buf + 12 + 5 * 4 + 8 * 8, &nan, sizeof(nan)); /* level mean */
+    memcpy(buf + 12 + 6 * 4 + 8 * 8, &nan, sizeof(nan)); /* level mean */
     reseal(buf, size);
     assert_true(restore_fails(buf, size, "level"));
     memcpy(buf, good, size);

@@ -56,7 +56,8 @@ int hale__detect_opts_check(hale_detect_opts *o, hale_diag *reterr_diag)
         if (o->field == 0)                                                                         \
             o->field = (value);                                                                    \
     } while (0)
-    DEF(warmup, 150);
+    DEF(warmup, 300);
+    DEF(lik_start, 200);
     DEF(level_halflife, 300.0);
     DEF(winsor_z, 4.0);
     DEF(cusum_k, 0.5);
@@ -71,6 +72,8 @@ int hale__detect_opts_check(hale_detect_opts *o, hale_diag *reterr_diag)
 #undef DEF
     if (o->warmup > 1000000)
         return bad_opt(reterr_diag, "warmup", "at most 1000000 samples");
+    if (o->lik_start > 1000000)
+        return bad_opt(reterr_diag, "lik_start", "at most 1000000 samples");
     if (!in_range(o->level_halflife, 1.0, 1e7))
         return bad_opt(reterr_diag, "level_halflife", "1 to 1e7 samples");
     if (!in_range(o->winsor_z, 1.0, 100.0))
@@ -324,7 +327,7 @@ static double lik_step(hale_detect *d, struct det_lik *l, double u, bool commit)
     double var = l->var > LIK_SD_MIN * LIK_SD_MIN ? l->var : LIK_SD_MIN * LIK_SD_MIN;
     double diff = avg - l->mean, t2, a;
 
-    t2 = l->n > 0 && diff > 0.0 ? diff * diff / var : 0.0;
+    t2 = l->n_dist > 0 && diff > 0.0 ? diff * diff / var : 0.0;
     if (!commit)
         return t2;
     l->ring[l->pos] = u;
@@ -336,12 +339,17 @@ static double lik_step(hale_detect *d, struct det_lik *l, double u, bool commit)
             l->sum += l->ring[i];
     }
     l->n = n;
-    if (n == 1) {
+    /* The first samples' raw scores come from models still settling in; keeping them out of
+     * the distribution keeps the start-up transient from hiding later anomalies. */
+    if (d->st.learned < d->o.lik_start)
+        return t2;
+    l->n_dist++;
+    if (l->n_dist == 1) {
         l->mean = avg;
         l->var = 0.0;
         return t2;
     }
-    a = weight(n, d->a_lik);
+    a = weight(l->n_dist, d->a_lik);
     l->mean += a * diff;
     l->var = (1.0 - a) * (l->var + a * diff * diff);
     return t2;

@@ -32,6 +32,7 @@ struct det_lik {
     double sum;                 /* sum of ring; recomputed exactly at every wrap */
     uint32_t pos;               /* next slot in ring, < opts.lik_short */
     uint64_t n;                 /* raw scores seen */
+    uint64_t n_dist;            /* short means learned into mean and var */
     double mean;                /* EW mean of the short average */
     double var;                 /* EW variance of the short average */
 };

@@ -11,11 +11,11 @@
 
 static const uint8_t magic[4] = {'H', 'D', 'E', 'T'};
 
-#define N_OPT_U32   5 /* kind, warmup, lik_short, refractory, season_buckets */
+#define N_OPT_U32   6 /* kind, warmup, lik_short, refractory, season_buckets, lik_start */
 #define N_OPT_F64   8
 #define N_EW        3
 #define N_STATE_F64 2 /* vmin, vmax */
-#define LIK_BYTES   (DET_SHORT_MAX * 8 + 8 + 4 + 8 + 8 + 8)
+#define LIK_BYTES   (DET_SHORT_MAX * 8 + 8 + 4 + 8 + 8 + 8 + 8)
 #define STATS_U64   6
 #define BODY_BYTES                                                                                 \
     (N_OPT_U32 * 4 + N_OPT_F64 * 8 + N_EW * 24 + 5 * 8 + 8 + 4 + 4 + 8 + DET_N_COMP * LIK_BYTES +  \
@@ -96,6 +96,7 @@ static void put_state(struct wr *w, const hale_detect *d)
         put_f64(w, l->sum);
         put_u32(w, l->pos);
         put_u64(w, l->n);
+        put_u64(w, l->n_dist);
         put_f64(w, l->mean);
         put_f64(w, l->var);
     }
@@ -129,6 +130,7 @@ int hale_detect_snapshot(const hale_detect *d, void *buf, size_t cap)
     put_u32(&w, d->o.lik_short);
     put_u32(&w, d->o.refractory);
     put_u32(&w, d->o.season_buckets);
+    put_u32(&w, d->o.lik_start);
     put_f64(&w, d->o.level_halflife);
     put_f64(&w, d->o.winsor_z);
     put_f64(&w, d->o.cusum_k);
@@ -210,6 +212,8 @@ static void get_lik(struct rd *r, struct det_lik *l, uint32_t w)
     l->pos = get_u32(r);
     check(r, l->pos < w, "likelihood position");
     l->n = get_u64(r);
+    l->n_dist = get_u64(r);
+    check(r, l->n_dist <= l->n, "likelihood count");
     l->mean = get_f64(r, "likelihood mean", 0.0, 1.0);
     l->var = get_f64(r, "likelihood variance", 0.0, 1.0);
 }
@@ -265,6 +269,7 @@ static int get_opts(struct rd *r, hale_detect_opts *o, hale_diag *reterr_diag)
     o->lik_short = get_u32(r);
     o->refractory = get_u32(r);
     o->season_buckets = get_u32(r);
+    o->lik_start = get_u32(r);
     o->level_halflife = get_f64(r, "level_halflife", 1.0, 1e7);
     o->winsor_z = get_f64(r, "winsor_z", 1.0, 100.0);
     o->cusum_k = get_f64(r, "cusum_k", 0.0, 10.0);
