@@ -180,6 +180,23 @@ static void gaps_and_irregular_steps_stay_finite(void **state)
     hale_detect_free(d);
 }
 
+static void extreme_timestamps_stay_in_range(void **state)
+{
+    const int64_t ts[] = {INT64_MIN, INT64_MAX, 0, -1, INT64_MIN + 1, T0, INT64_MAX - 1};
+
+    (void)state;
+    for (int k = 0; k < HALE_DETECT_KIND_COUNT; k++) {
+        hale_detect *d = new_det((hale_detect_kind)k);
+
+        for (int i = 0; i < 700; i++) {
+            double s = hale_detect_update(d, ts[i % 7], (double)(i % 5));
+
+            assert_true(isfinite(s) && s >= 0.0 && s <= 1.0);
+        }
+        hale_detect_free(d);
+    }
+}
+
 static void same_input_gives_identical_scores(void **state)
 {
     static double v[N];
@@ -345,6 +362,7 @@ int main(void)
         cmocka_unit_test(nonfinite_values_are_skipped_without_trace),
         cmocka_unit_test(out_of_order_samples_are_scored_not_learned),
         cmocka_unit_test(gaps_and_irregular_steps_stay_finite),
+        cmocka_unit_test(extreme_timestamps_stay_in_range),
         cmocka_unit_test(same_input_gives_identical_scores),
         cmocka_unit_test(planted_spike_is_the_loudest_point),
         cmocka_unit_test(snapshot_round_trip_continues_exactly),

@@ -363,7 +363,7 @@ static double raw_of(double z)
 
 static double ensemble_score(hale_detect *d, const struct resid *rs, bool commit)
 {
-    double t2max = 0.0, q, s = 0.0;
+    double t2max = 0.0, s = 0.0;
 
     for (int i = 0; i < DET_N_COMP; i++) {
         double u = i < DET_N_RESID ? raw_of(rs->z[i]) : rs->novel ? 1.0 : 0.0;
@@ -376,11 +376,8 @@ static double ensemble_score(hale_detect *d, const struct resid *rs, bool commit
         return 0.0;
     /* Twice the upper tail probability of the short mean (1 at the mean), on a log scale: 0.5 is
      * a 1e-5 tail, 0 anything at or below the mean. */
-    if (t2max > 0.0) {
-        q = erfc(sqrt(t2max) * SQRT1_2);
-        s = q > 1e-300 ? -log10(q) / 10.0 : 1.0;
-        s = s > 1.0 ? 1.0 : s;
-    }
+    if (t2max > 0.0)
+        s = hale__detect_tail_score(sqrt(t2max));
     if (rs->new_range)
         s = 1.0;
     if (!commit)
@@ -420,6 +417,11 @@ double hale_detect_update(hale_detect *d, int64_t t_ms, double value)
         d->st.nonfinite++;
         return 0.0;
     }
+    /* Beyond +-2^53 ms (285,000 years) time is clamped, so no time arithmetic can overflow. */
+    if (t_ms > DET_TIME_MAX)
+        t_ms = DET_TIME_MAX;
+    else if (t_ms < -DET_TIME_MAX)
+        t_ms = -DET_TIME_MAX;
     commit = d->st.learned == 0 || t_ms >= d->newest_ms;
     if (!commit)
         d->st.out_of_order++;
@@ -428,9 +430,7 @@ double hale_detect_update(hale_detect *d, int64_t t_ms, double value)
         s = ensemble_score(d, &rs, commit);
     else
         s = single_score(d, &rs);
-    if (commit) {
+    if (commit)
         learn(d, t_ms, value, &rs);
-        d->last_score = s;
-    }
     return s;
 }

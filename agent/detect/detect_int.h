@@ -16,6 +16,7 @@
 #define DET_SEEN_BITS  (1u << (DET_LEVEL_BITS * (DET_CONTEXT + 1))) /* 4096 transitions */
 #define DET_GAP_STEPS  8.0 /* a step longer than this many typical steps is a gap */
 #define DET_DAY_MS     INT64_C(86400000)
+#define DET_TIME_MAX   (INT64_C(1) << 53) /* timestamps are clamped to +-this many ms */
 
 /* Exponentially weighted location and scale of one residual stream. */
 struct det_ew {
@@ -58,7 +59,6 @@ struct hale_detect {
     double step_ms;      /* EW typical sampling step, ms; 0 until two samples */
     bool have_prev;      /* prev_value is usable for the step model */
     uint32_t refr_left;  /* samples left in the refractory period */
-    double last_score;   /* score of the last sample */
     double vmin;         /* smallest value learned */
     double vmax;         /* largest value learned */
     struct det_lik lik[DET_N_COMP];
@@ -74,3 +74,7 @@ int hale__detect_opts_check(hale_detect_opts *o, hale_diag *reterr_diag);
 
 /* Recompute the derived fields of d from d->o. */
 void hale__detect_derive(hale_detect *d);
+
+/* -log10(erfc(t / sqrt(2))) / 10 clamped to [0, 1], from a table (detect_table.c); 0 for t <= 0
+ * or NaN. */
+double hale__detect_tail_score(double t);

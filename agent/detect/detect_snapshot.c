@@ -18,7 +18,7 @@ static const uint8_t magic[4] = {'H', 'D', 'E', 'T'};
 #define LIK_BYTES   (DET_SHORT_MAX * 8 + 8 + 4 + 8 + 8 + 8 + 8)
 #define STATS_U64   6
 #define BODY_BYTES                                                                                 \
-    (N_OPT_U32 * 4 + N_OPT_F64 * 8 + N_EW * 24 + 5 * 8 + 8 + 4 + 4 + 8 + DET_N_COMP * LIK_BYTES +  \
+    (N_OPT_U32 * 4 + N_OPT_F64 * 8 + N_EW * 24 + 5 * 8 + 8 + 4 + 4 + DET_N_COMP * LIK_BYTES +      \
      DET_SEASON_MAX * 12 + STATS_U64 * 8 + N_STATE_F64 * 8 + DET_SEEN_BITS / 8 + 4)
 #define SNAP_BYTES (4 + 4 + 4 + BODY_BYTES + 4) /* magic, version, length, body, crc */
 #define STATE_MAX  1e300 /* any learned number beyond this magnitude is corruption */
@@ -85,7 +85,6 @@ static void put_state(struct wr *w, const hale_detect *d)
     put_u64(w, (uint64_t)d->newest_ms);
     put_u32(w, d->have_prev ? 1 : 0);
     put_u32(w, d->refr_left);
-    put_f64(w, d->last_score);
     put_f64(w, d->vmin);
     put_f64(w, d->vmax);
     for (int i = 0; i < DET_N_COMP; i++) {
@@ -229,10 +228,10 @@ static void get_state(struct rd *r, hale_detect *d)
     d->prev_value = get_f64(r, "previous value", -STATE_MAX, STATE_MAX);
     d->step_ms = get_f64(r, "sampling step", 0.0, STATE_MAX);
     d->newest_ms = (int64_t)get_u64(r);
+    check(r, d->newest_ms >= -DET_TIME_MAX && d->newest_ms <= DET_TIME_MAX, "newest timestamp");
     d->have_prev = get_u32(r) != 0;
     d->refr_left = get_u32(r);
     check(r, d->refr_left <= d->o.refractory, "refractory counter");
-    d->last_score = get_f64(r, "last score", 0.0, 1.0);
     d->vmin = get_f64(r, "minimum", -STATE_MAX, STATE_MAX);
     d->vmax = get_f64(r, "maximum", -STATE_MAX, STATE_MAX);
     check(r, d->vmin <= d->vmax, "minimum");

@@ -64,6 +64,7 @@ void hale_detect_free(hale_detect *d); /* NULL is a no-op */
  * Never fails and never lets bad input into the learned state:
  * - NaN, infinite or |value| > 1e150: score 0, state unchanged (counted as nonfinite);
  * - t_ms earlier than the newest sample seen: scored against the current state, not learned;
+ * - t_ms beyond +-2^53 ms is clamped to that bound;
  * - gaps (missing samples) and irregular steps: the step model skips the sample after a gap
  *   of more than 8 typical steps; the time-of-day profile is indexed by wall-clock time;
  * - constant series: deviations have a floor relative to the level, so a constant series

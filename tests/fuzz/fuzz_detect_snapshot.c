@@ -44,7 +44,9 @@ static void exercise(hale_detect *d)
     if (hale_detect_snapshot(again, b, cap) != (int)cap || memcmp(a, b, cap) != 0)
         abort();
     for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
-        double s = hale_detect_update(d, INT64_C(1400000000000) + (int64_t)i * 60000, values[i]);
+        const int64_t ts[] = {INT64_C(1400000000000), INT64_MIN, INT64_MAX, 0};
+        double s =
+            hale_detect_update(d, ts[i % 4] + (i % 4 == 0 ? (int64_t)i * 60000 : 0), values[i]);
 
         if (!(s >= 0.0 && s <= 1.0))
             abort();
