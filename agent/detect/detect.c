@@ -18,6 +18,7 @@
 #define Z_CAP      12.0 /* raw scores saturate at this many deviations */
 #define LIK_SD_MIN 0.01 /* floor of the raw-score spread, in raw-score units */
 #define REFR_DAMP  0.25 /* scores inside a refractory period are scaled by this */
+
 static const char *const kind_names[HALE_DETECT_KIND_COUNT] = {"ensemble", "robust", "cusum"};
 
 const char *hale_detect_kind_name(hale_detect_kind k)
@@ -231,7 +232,7 @@ struct resid {
     double cus_neg;
     uint32_t bucket;
     bool step_ok;   /* the step model applies (previous sample known, no gap) */
-    bool new_range; /* x lies beyond everything seen, by more than RANGE_TOL of the range */
+    bool new_range; /* x lies beyond everything seen, by more than range_tol of the range */
     bool novel;     /* the transition (two previous levels -> this level) was never seen */
     uint32_t level; /* x quantised into DET_LEVELS levels of the range seen so far */
     bool gap;
