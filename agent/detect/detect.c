@@ -69,7 +69,7 @@ int hale__detect_opts_check(hale_detect_opts *o, hale_diag *reterr_diag)
     DEF(alarm_level, 0.47);
     DEF(season_buckets, 144);
     DEF(season_halflife, 6.0);
-    DEF(range_tol, 0.02);
+    DEF(range_tol, 0.025);
 #undef DEF
     if (o->warmup > 1000000)
         return bad_opt(reterr_diag, "warmup", "at most 1000000 samples");
@@ -381,11 +381,13 @@ static double ensemble_score(hale_detect *d, const struct resid *rs, bool commit
         s = hale__detect_tail_score(sqrt(t2max));
     if (rs->new_range)
         s = 1.0;
+    /* A value beyond everything seen is always reported in full, even inside a refractory
+     * period: a new extreme is news however recent the last alarm. */
     if (!commit)
-        return d->refr_left > 0 ? s * REFR_DAMP : s;
+        return d->refr_left > 0 && !rs->new_range ? s * REFR_DAMP : s;
     if (d->refr_left > 0) {
         d->refr_left--;
-        return s * REFR_DAMP;
+        return rs->new_range ? s : s * REFR_DAMP;
     }
     if (s >= d->o.alarm_level && d->o.refractory > 0) {
         d->refr_left = d->o.refractory;

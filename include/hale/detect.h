@@ -20,7 +20,8 @@ typedef enum hale_detect_kind {
      * normalised online into an anomaly likelihood and combined by taking the least likely; a
      * value beyond the range seen so far scores 1; the CUSUM's change points re-anchor the level so
      * a new regime is learned instead of scored as one long anomaly; after an alarm a
-     * refractory period damps scores so that one event raises one alarm, not a run. */
+     * refractory period damps scores (except new-range ones) so that one event raises one
+     * alarm, not a run. */
     HALE_DETECT_ENSEMBLE = 0,
     /* Robust baseline alone: EWMA level with an exponentially weighted mean absolute
      * deviation (winsorised updates), a step (first difference) model and a time-of-day
@@ -50,7 +51,7 @@ typedef struct hale_detect_opts {
     double alarm_level;      /* score at or above which the refractory period starts; 0.47 */
     uint32_t season_buckets; /* time-of-day buckets of the seasonal profile, 1..512; 144 */
     double season_halflife;  /* visits; half-life of each time-of-day bucket's mean; 6 */
-    double range_tol;        /* beyond [min - tol*range, max + tol*range] scores 1; 0.02 */
+    double range_tol;        /* beyond [min - tol*range, max + tol*range] scores 1; 0.025 */
 } hale_detect_opts;
 
 /* A new detector. o may be NULL (all defaults). On success *ret is owned by the caller (free
