@@ -57,12 +57,12 @@ int hale__detect_opts_check(hale_detect_opts *o, hale_diag *reterr_diag)
         if (o->field == 0)                                                                         \
             o->field = (value);                                                                    \
     } while (0)
-    DEF(warmup, 300);
+    DEF(warmup, 250);
     DEF(lik_start, 200);
     DEF(level_halflife, 300.0);
     DEF(winsor_z, 4.0);
     DEF(cusum_k, 0.5);
-    DEF(cusum_h, 8.0);
+    DEF(cusum_h, 30.0);
     DEF(lik_halflife, 1500.0);
     DEF(lik_short, 24);
     DEF(refractory, 100);

@@ -39,12 +39,12 @@ typedef enum hale_detect_kind {
  * documented next to it (docs/models.md explains how the defaults were chosen). */
 typedef struct hale_detect_opts {
     hale_detect_kind kind;   /* HALE_DETECT_ENSEMBLE unless set */
-    uint32_t warmup;         /* samples before any non-zero score; 300 */
+    uint32_t warmup;         /* samples before any non-zero score; 250 */
     uint32_t lik_start;      /* samples before the likelihoods learn their distribution; 200 */
     double level_halflife;   /* samples; half-life of level and deviation estimates; 300 */
     double winsor_z;         /* residuals are clipped to this many deviations when learning; 4 */
     double cusum_k;          /* CUSUM drift allowance in deviations; 0.5 */
-    double cusum_h;          /* CUSUM alarm level in deviations; 8 */
+    double cusum_h;          /* CUSUM alarm level in deviations; 30 */
     double lik_halflife;     /* samples; half-life of the raw-score distribution; 1500 */
     uint32_t lik_short;      /* samples averaged for the likelihood's short view, 1..32; 24 */
     uint32_t refractory;     /* samples after an alarm whose scores are quartered; 100 */
