@@ -283,11 +283,16 @@ static void learn(hale_detect *d, int64_t t_ms, double x, const struct resid *rs
     if (d->season_n[rs->bucket] >= SEASON_WARM)
         ew_learn(&d->sres, x - d->season[rs->bucket], d->a_level,
                  d->sres.n > 1 ? d->o.winsor_z * scale(&d->sres, d->level.mean) : INFINITY);
-    if (d->season_n[rs->bucket] == 0)
+    if (d->season_n[rs->bucket] == 0) {
         d->season[rs->bucket] = x;
-    else
-        d->season[rs->bucket] +=
-            weight(d->season_n[rs->bucket] + 1, d->a_season) * (x - d->season[rs->bucket]);
+    } else {
+        /* Winsorised like the other models, once the residual scale is known. */
+        double r = x - d->season[rs->bucket];
+        double lim = d->sres.n > 1 ? d->o.winsor_z * scale(&d->sres, d->level.mean) : INFINITY;
+
+        r = r > lim ? lim : r < -lim ? -lim : r;
+        d->season[rs->bucket] += weight(d->season_n[rs->bucket] + 1, d->a_season) * r;
+    }
     if (d->season_n[rs->bucket] < UINT32_MAX)
         d->season_n[rs->bucket]++;
     ew_learn(&d->level, x, d->a_level, d->level.n > 1 ? lim_l : INFINITY);
