@@ -49,7 +49,7 @@ typedef struct hale_detect_opts {
     uint32_t lik_short;      /* samples averaged for the likelihood's short view, 1..32; 24 */
     uint32_t refractory;     /* samples after an alarm whose scores are quartered; 100 */
     double alarm_level;      /* score at or above which the refractory period starts; 0.47 */
-    uint32_t season_buckets; /* time-of-day buckets of the seasonal profile, 1..512; 144 */
+    uint32_t season_buckets; /* time-of-day buckets of the seasonal profile, 1..288; 144 */
     double season_halflife;  /* visits; half-life of each time-of-day bucket's mean; 6 */
     double range_tol;        /* beyond [min - tol*range, max + tol*range] scores 1; 0.025 */
 } hale_detect_opts;
