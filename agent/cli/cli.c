@@ -24,6 +24,7 @@ static const struct cmd commands[] = {
     {"approvals", hale_cmd_approvals, "list or show approvals of proposed actions"},
     {"approve", hale_cmd_approve, "approve a pending action: approve ID --as USER"},
     {"deny", hale_cmd_deny, "deny a pending action: deny ID --as USER --reason TEXT"},
+    {"detect", hale_cmd_detect, "score a CSV series for anomalies: detect --csv FILE"},
     {"version", hale_cmd_version, "print the version"},
     {"help", hale_cmd_help, "show help for hale or one command"},
     /* Started by the daemon itself (include/hale/audit_signer.h), never by a person. */

@@ -67,3 +67,4 @@ int hale_cmd_policy(int argc, char **argv);
 int hale_cmd_approvals(int argc, char **argv);
 int hale_cmd_approve(int argc, char **argv);
 int hale_cmd_deny(int argc, char **argv);
+int hale_cmd_detect(int argc, char **argv);
