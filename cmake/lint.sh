@@ -35,7 +35,7 @@ layer_of() {
   case "$1" in
   util | log | config | err | limits | fwd | diag) echo 0 ;;
   store | http | net) echo 1 ;;
-  detect | forecast | rca | redact | policy | audit | kb | merkle | note) echo 2 ;;
+  detect | forecast | rca | redact | policy | audit | audit_query | kb | merkle | note) echo 2 ;;
   ingest | llm | chat | escalate | sandbox | catalog) echo 3 ;;
   cli | api | loop | incident | main) echo 4 ;;
   *) echo "" ;;
