@@ -195,7 +195,8 @@ static void unknown_key(void **state)
                  "unknown key 'lissten' (known keys: listen, data_dir, policies_dir, tools_dir, "
                  "prompts_dir, log_level, max_body_bytes, group_by, group_window_s, "
                  "max_connections, idle_timeout_s, request_timeout_s, shutdown_timeout_s, "
-                 "store_sync, event_retention_days)");
+                 "store_sync, event_retention_days, audit_origin, audit_checkpoint_interval_ms, "
+                 "audit_rotate_interval_s, audit_anchor_files, audit_anchor_interval_s)");
 }
 
 static void wrong_types(void **state)
@@ -204,6 +205,12 @@ static void wrong_types(void **state)
         const char *text;
         const char *want;
     } cases[] = {
+        {"{\"audit_origin\": \"aiops.example/a b\"}",
+         "key 'audit_origin': expected \"\" or an origin like \"aiops.example.com/prod-1\": UTF-8 "
+         "without spaces or '+', got 'aiops.example/a b'"},
+        {"{\"audit_anchor_files\": [1]}",
+         "key 'audit_anchor_files': expected an array of at most 8 "
+         "file paths, got integer at index 0"},
         {"{\"group_window_s\": \"300\"}",
          "key 'group_window_s': expected an integer from 1 to 604800, got string"},
         {"{\"group_window_s\": 1.5}",

@@ -958,6 +958,19 @@ static void hex_digits(void **state)
     assert_int_equal(hale_hex_digit('\0'), -1);
 }
 
+static void hex_encoding(void **state)
+{
+    static const unsigned char bytes[] = {0x00, 0x0f, 0xa5, 0xff};
+    char out[9];
+
+    (void)state;
+    memset(out, 'x', sizeof(out));
+    hale_hex_encode(bytes, sizeof(bytes), out);
+    assert_string_equal(out, "000fa5ff");
+    hale_hex_encode(bytes, 0, out);
+    assert_string_equal(out, "");
+}
+
 static void grow_doubles_and_refuses_overflow(void **state)
 {
     size_t cap = 0;
@@ -1008,6 +1021,7 @@ int main(void)
         cmocka_unit_test(prom_text_format),
         cmocka_unit_test(grow_doubles_and_refuses_overflow),
         cmocka_unit_test(hex_digits),
+        cmocka_unit_test(hex_encoding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,24 +64,75 @@ int hale_merkle_inclusion_proof(const hale_hash *leaves, uint64_t size, uint64_t
     return (int)n;
 }
 
-/* RFC 9162 2.1.4.1 SUBPROOF(m, D[n], b), iteratively; the descent ends where m == n, and
- * contributes MTH(D[m]) there unless that subtree is the old tree itself (b still true). */
-static size_t consistency_walk(const hale_hash *leaves, uint64_t size1, uint64_t size2,
+/* Where consistency_walk gets MTH(D[start:start+n]) from: an array of every leaf, or a compact
+ * range of the old tree plus the leaves after it. Returns 0 or -EINVAL for a range the source
+ * cannot produce (never happens for ranges the walk asks for). */
+struct range_src {
+    const hale_hash *leaves;         /* every leaf, or the leaves after old */
+    const hale_merkle_frontier *old; /* NULL, or the compact range of the old tree */
+};
+
+/* MTH of old's nodes covering exactly [start, start+n): folded right to left, as
+ * hale_merkle_frontier_root folds the whole range. */
+static int frontier_range_root(const hale_merkle_frontier *f, uint64_t start, uint64_t n,
                                hale_hash *out)
+{
+    uint64_t pos = 0, covered = 0, bit;
+    int first = -1, last = -1;
+
+    for (unsigned i = 0, b = 64; i < f->n_nodes; i++) {
+        while (b > 0 && !((f->size >> (b - 1)) & 1))
+            b--;
+        bit = UINT64_C(1) << (b - 1);
+        b--;
+        if (pos >= start && pos + bit <= start + n) {
+            if (first < 0)
+                first = (int)i;
+            last = (int)i;
+            covered += bit;
+        }
+        pos += bit;
+    }
+    if (first < 0 || covered != n)
+        return -EINVAL;
+    *out = f->nodes[last];
+    for (int i = last - 1; i >= first; i--)
+        hale_merkle_node_hash(&f->nodes[i], out, out);
+    return 0;
+}
+
+static int range_root(const struct range_src *src, uint64_t start, uint64_t n, hale_hash *out)
+{
+    if (!src->old) {
+        hale_merkle_root(src->leaves + start, n, out);
+        return 0;
+    }
+    if (start >= src->old->size) {
+        hale_merkle_root(src->leaves + (start - src->old->size), n, out);
+        return 0;
+    }
+    return start + n <= src->old->size ? frontier_range_root(src->old, start, n, out) : -EINVAL;
+}
+
+/* RFC 9162 2.1.4.1 SUBPROOF(m, D[n], b), iteratively; the descent ends where m == n, and
+ * contributes MTH(D[m]) there unless that subtree is the old tree itself (b still true). The
+ * old tree always ends at lo + m, so every range asked for lies wholly before or after it. */
+static int consistency_walk(const struct range_src *src, uint64_t size1, uint64_t size2,
+                            hale_hash *out)
 {
     uint64_t lo = 0, n = size2, m = size1, k;
     bool b = true;
-    size_t cnt = 0;
+    int cnt = 0;
 
     while (m != n) {
         k = merkle_split(n);
         if (m <= k) { /* SUBPROOF(m, D[0:k], b) : MTH(D[k:n]) */
-            if (out)
-                hale_merkle_root(leaves + lo + k, n - k, &out[cnt]);
+            if (out && range_root(src, lo + k, n - k, &out[cnt]) < 0)
+                return -EINVAL;
             n = k;
         } else { /* SUBPROOF(m - k, D[k:n], false) : MTH(D[0:k]) */
-            if (out)
-                hale_merkle_root(leaves + lo, k, &out[cnt]);
+            if (out && range_root(src, lo, k, &out[cnt]) < 0)
+                return -EINVAL;
             lo += k;
             m -= k;
             n -= k;
@@ -90,26 +141,46 @@ static size_t consistency_walk(const hale_hash *leaves, uint64_t size1, uint64_t
         cnt++;
     }
     if (!b) {
-        if (out)
-            hale_merkle_root(leaves + lo, m, &out[cnt]);
+        if (out && range_root(src, lo, m, &out[cnt]) < 0)
+            return -EINVAL;
         cnt++;
     }
     return cnt;
 }
 
-int hale_merkle_consistency_proof(const hale_hash *leaves, uint64_t size1, uint64_t size2,
-                                  hale_hash *ret_proof, size_t cap)
+static int consistency_proof(const struct range_src *src, uint64_t size1, uint64_t size2,
+                             hale_hash *ret_proof, size_t cap)
 {
-    size_t n;
+    int n, r;
 
     if (size1 == 0 || size1 > size2 || size2 > HALE_MERKLE_MAX_SIZE)
         return -EINVAL;
-    n = consistency_walk(leaves, size1, size2, NULL);
-    if (n > cap)
+    n = consistency_walk(src, size1, size2, NULL);
+    if ((size_t)n > cap)
         return -ENOBUFS;
-    (void)consistency_walk(leaves, size1, size2, ret_proof);
-    reverse(ret_proof, n);
-    return (int)n;
+    if ((r = consistency_walk(src, size1, size2, ret_proof)) < 0)
+        return r;
+    reverse(ret_proof, (size_t)n);
+    return n;
+}
+
+int hale_merkle_consistency_proof(const hale_hash *leaves, uint64_t size1, uint64_t size2,
+                                  hale_hash *ret_proof, size_t cap)
+{
+    struct range_src src = {leaves, NULL};
+
+    return consistency_proof(&src, size1, size2, ret_proof, cap);
+}
+
+int hale_merkle_consistency_proof_extend(const hale_merkle_frontier *old,
+                                         const hale_hash *new_leaves, uint64_t n_new,
+                                         hale_hash *ret_proof, size_t cap)
+{
+    struct range_src src = {new_leaves, old};
+
+    if (n_new > HALE_MERKLE_MAX_SIZE - old->size)
+        return -EINVAL;
+    return consistency_proof(&src, old->size, old->size + n_new, ret_proof, cap);
 }
 
 /* Step ii of both verifications: right-shift fn and sn until LSB(fn) is set or fn is 0. */

@@ -72,6 +72,21 @@ static bool check_label_names(char *const *names, char *got, size_t got_size)
 }
 
 static const char *const group_by_default[] = {"alertname", "service", NULL};
+static const char *const empty_list[] = {NULL};
+
+/* The origin names the log's signing key, so it must be a note key name (c2sp.org/signed-
+ * note): no spaces, no '+', no control characters. Unicode spaces are caught when the audit
+ * log opens, which checks the full rule. */
+static bool check_origin(const char *s, char *got, size_t got_size)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p <= ' ' || *p == '+' || *p == 0x7f) {
+            quote(got, got_size, "got ", s);
+            return false;
+        }
+    }
+    return true;
+}
 static const char *const store_sync_choices[] = {"full", "normal", NULL};
 
 #define STR(k_, def_, max_, reload_, check_, expect_)                                              \
@@ -126,6 +141,28 @@ const hale__config_key hale__config_keys[] = {
      .reloadable = false,
      .choices = store_sync_choices},
     UINT(event_retention_days, 30, 0, 36500, true),
+    {.key = "audit_origin",
+     .type = HALE_CONFIG_STRING,
+     .def_str = "",
+     .min = 0,
+     .max = 255,
+     .offset = offsetof(hale_config, audit_origin),
+     .reloadable = false,
+     .check_str = check_origin,
+     .expect = "\"\" or an origin like \"aiops.example.com/prod-1\": UTF-8 without spaces or "
+               "'+'"},
+    UINT(audit_checkpoint_interval_ms, 1000, 10, 60000, true),
+    UINT(audit_rotate_interval_s, 3600, 0, 86400 * 30, true),
+    {.key = "audit_anchor_files",
+     .type = HALE_CONFIG_STRING_ARRAY,
+     .def_list = empty_list,
+     .min = 0,
+     .max = 8,
+     .offset = offsetof(hale_config, audit_anchor_files),
+     .count_offset = offsetof(hale_config, n_audit_anchor_files),
+     .reloadable = true,
+     .expect = "an array of at most 8 file paths"},
+    UINT(audit_anchor_interval_s, 60, 1, 86400, true),
 };
 const size_t hale__config_n_keys = HALE_ARRAY_SIZE(hale__config_keys);
 

@@ -261,6 +261,11 @@ int hale_incidents_set_grouping(hale_incidents *m, const char *const *group_by, 
     return 0;
 }
 
+void hale_incidents_set_audit(hale_incidents *m, hale_audit *a)
+{
+    m->audit = a;
+}
+
 void hale_incidents_set_staged(hale_incidents *m, hale_incident_state s, bool staged)
 {
     if ((unsigned)s < HALE_INCIDENT__STATE_COUNT)

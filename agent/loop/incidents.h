@@ -24,6 +24,10 @@ void hale_incidents_free(hale_incidents *m); /* NULL is a no-op */
 int hale_incidents_set_grouping(hale_incidents *m, const char *const *group_by, size_t n_group_by,
                                 uint64_t window_ms);
 
+/* Log every transition from now on as an audit leaf in its transaction (a borrowed, must
+ * outlive m; NULL stops logging). */
+void hale_incidents_set_audit(hale_incidents *m, hale_audit *a);
+
 /* Entering state s writes a durable work item when a stage handles s. */
 void hale_incidents_set_staged(hale_incidents *m, hale_incident_state s, bool staged);
 

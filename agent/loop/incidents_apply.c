@@ -4,6 +4,7 @@
  * last one firing. Every change goes to the store inside the caller's transaction. */
 #include "internal.h"
 
+#include "hale/audit.h"
 #include "hale/store.h"
 #include "loop/incidents_int.h"
 #include "util/alloc.h"
@@ -69,6 +70,19 @@ static char *title_of(const hale_alert *a, const char *group_key)
     return strdup(*name ? name : group_key);
 }
 
+static int log_transition(hale_incidents *m, const hale_transition_rec *t, int64_t now_ms)
+{
+    json_t *p = json_pack("{s:I,s:s,s:s,s:s}", "incident_id", (json_int_t)t->incident_id, "from",
+                          t->from, "to", t->to, "reason", t->reason ? t->reason : "");
+    int r;
+
+    if (!p)
+        return -ENOMEM;
+    r = hale_audit_append(m->audit, HALE_AUDIT_KIND_TRANSITION, p, now_ms * 1000000, NULL, NULL);
+    json_decref(p);
+    return r;
+}
+
 static int record_transition(hale_incidents *m, struct inc *inc, hale_incident_state from,
                              bool created, const char *reason, int64_t now_ms)
 {
@@ -82,6 +96,8 @@ static int record_transition(hale_incidents *m, struct inc *inc, hale_incident_s
     int r;
 
     r = hale_store_transition_add(m->store, &t);
+    if (r == 0 && m->audit)
+        r = log_transition(m, &t, now_ms);
     if (r < 0 || !m->staged[inc->state])
         return r;
     arr = m->entered;

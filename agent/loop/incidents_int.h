@@ -46,6 +46,7 @@ struct entered {
 
 struct hale_incidents {
     hale_store *store;                       /* borrowed */
+    hale_audit *audit;                       /* borrowed; NULL: transitions are not logged */
     char **group_by;                         /* owned, n_group_by entries */
     size_t n_group_by;                       /* labels in group_by */
     uint64_t window_ms;                      /* grouping window */

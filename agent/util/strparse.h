@@ -2,6 +2,7 @@
  * Each parses the whole string (no trailing bytes), writes *ret only on success, and returns
  * 0, -EINVAL (not a number of that form) or -ERANGE (out of range). */
 #pragma once
+#include <stddef.h>
 #include <stdint.h>
 
 int hale_parse_u64(const char *s, uint64_t *ret);
@@ -15,3 +16,5 @@ int hale_parse_bytes(const char *s, uint64_t *ret_bytes);
 int hale_parse_hostport(const char *s, char *host, unsigned host_size, uint16_t *ret_port);
 /* The value of one hexadecimal digit (either case), or -1 when c is not one. */
 int hale_hex_digit(char c);
+/* Lowercase hex of len bytes of data into out, which holds 2 * len + 1 bytes (NUL added). */
+void hale_hex_encode(const void *data, size_t len, char *out);

@@ -33,13 +33,14 @@
 #include "hale/fwd.h"
 #include "hale/merkle.h"
 
-#define HALE_AUDIT_VERSION        1              /* the envelope's "v" */
-#define HALE_AUDIT_MAX_LEAF_BYTES (256u * 1024u) /* one leaf body, serialized */
-#define HALE_AUDIT_MAX_KIND_BYTES 64u            /* [a-z0-9_]+ */
-#define HALE_AUDIT_MAX_ORIGIN     255u           /* bytes of the origin (a note key name) */
-#define HALE_AUDIT_KEY_FILE       "audit.key"    /* in data_dir: the current secret key */
-#define HALE_AUDIT_PUB_FILE       "audit.pub"    /* in data_dir: the root (epoch 0) key */
-#define HALE_AUDIT_SIGNER_STATE   "audit.signer" /* in data_dir: the signer's last head */
+#define HALE_AUDIT_VERSION          1                   /* the envelope's "v" */
+#define HALE_AUDIT_MAX_LEAF_BYTES   (256u * 1024u)      /* one leaf body, serialized */
+#define HALE_AUDIT_MAX_KIND_BYTES   64u                 /* [a-z0-9_]+ */
+#define HALE_AUDIT_MAX_ORIGIN       255u                /* bytes of the origin (a note key name) */
+#define HALE_AUDIT_KEY_FILE         "audit.key"         /* in data_dir: the current secret key */
+#define HALE_AUDIT_PUB_FILE         "audit.pub"         /* in data_dir: the root (epoch 0) key */
+#define HALE_AUDIT_SIGNER_STATE     "audit.signer"      /* in data_dir: the signer's last head */
+#define HALE_AUDIT_MAX_PROOF_LEAVES (UINT64_C(4) << 20) /* leaves one proof reads: 128 MiB */
 
 /* Leaf kinds written by hale. Other modules may add kinds; these names are part of the log
  * format that verifiers read. */
@@ -77,7 +78,7 @@ void hale_audit_free(hale_audit *a); /* removes the hooks; NULL is a no-op */
  * member of the wrong type; reterr names the member), HALE_ELIMIT (body above
  * HALE_AUDIT_MAX_LEAF_BYTES), HALE_ESTORE or -ENOMEM. A failed append leaves the tree as it
  * was; the transaction itself is still open and the caller decides whether to roll back. */
-int hale_audit_append(hale_audit *a, const char *kind, const json_t *payload, int64_t ts_ns,
+int hale_audit_append(hale_audit *a, const char *kind, json_t *payload, int64_t ts_ns,
                       uint64_t *ret_seq, hale_diag *reterr);
 
 /* The head of the tree including uncommitted appends of the open transaction. */
@@ -90,4 +91,26 @@ const char *hale_audit_origin(const hale_audit *a); /* borrowed, valid until fre
  * Rejects reals at any depth (HALE_ESCHEMA). On success *ret is a malloc'd NUL-terminated
  * string owned by the caller and *ret_len its length. Also for digests of other documents
  * that must be reproducible (configs, policies). */
-int hale_audit_canonical(const json_t *obj, char **ret, size_t *ret_len, hale_diag *reterr);
+int hale_audit_canonical(json_t *obj, char **ret, size_t *ret_len, hale_diag *reterr);
+
+/* ---- signed heads (audit_seal.c; called by the thread that owns the writer) ---- */
+
+/* The RFC 9162 consistency proof from the first size1 leaves to the first size2 (0 < size1 <=
+ * size2 <= committed size), built from the stored frontier of the nearest checkpoint and the
+ * stored leaf hashes after it, into ret_proof (cap hashes; HALE_MERKLE_MAX_PROOF suffices).
+ * *ret_root2 (may be NULL) gets the head at size2. Returns the number of hashes, -EINVAL (sizes),
+ * HALE_ELIMIT (more than HALE_AUDIT_MAX_PROOF_LEAVES leaves apart: prove in steps),
+ * HALE_ESCHEMA (a stored leaf is missing or malformed), HALE_ESTORE or -ENOMEM. */
+int hale_audit_prove(hale_audit *a, uint64_t size1, uint64_t size2, hale_hash *ret_proof,
+                     size_t cap, hale_hash *ret_root2, hale_diag *reterr);
+
+/* Store note, a signed checkpoint of the committed head (its text must name this log's origin,
+ * committed size and root: HALE_EPROOF otherwise), with the frontier at that size. Inside the
+ * open transaction when one is open and has no pending appends (HALE_ESTATE when it has), else
+ * in a transaction of its own. A checkpoint of that size already stored is kept as it was.
+ * Returns 0, HALE_EPARSE, HALE_EPROOF, HALE_ESTATE or HALE_ESTORE. */
+int hale_audit_store_checkpoint(hale_audit *a, const char *note, int64_t signed_ns,
+                                hale_diag *reterr);
+
+/* The size of the largest stored checkpoint, 0 when none. Returns 0 or HALE_ESTORE. */
+int hale_audit_last_checkpoint(hale_audit *a, uint64_t *ret_size);

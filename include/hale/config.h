@@ -29,6 +29,13 @@ typedef struct hale_config {
     uint64_t shutdown_timeout_s;   /* SIGTERM to exit, at most */
     char *store_sync;              /* "full" (fsync every commit) or "normal" */
     uint64_t event_retention_days; /* raw events older than this are deleted; 0 keeps all */
+    char *audit_origin;            /* the log's origin; "" keeps the stored one, or
+                                      aiops.local/<hostname> for a new log */
+    uint64_t audit_checkpoint_interval_ms; /* at most this long between signed heads under load */
+    uint64_t audit_rotate_interval_s;      /* signing key epoch length; 0: rotate only at start */
+    char **audit_anchor_files;             /* checkpoints are appended to these; NULL-terminated */
+    size_t n_audit_anchor_files;           /* entries in audit_anchor_files */
+    uint64_t audit_anchor_interval_s;      /* how often the latest checkpoint is anchored */
 } hale_config;
 
 /* Built-in defaults. Returns 0 or -ENOMEM; *ret has one reference owned by the caller. */

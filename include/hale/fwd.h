@@ -6,4 +6,5 @@ typedef struct hale_store hale_store;
 typedef struct hale_http_server hale_http_server;
 typedef struct hale_http_req hale_http_req;
 typedef struct hale_loop hale_loop;
+typedef struct hale_audit hale_audit;
 typedef struct hale_diag hale_diag;

@@ -89,6 +89,16 @@ int hale_merkle_inclusion_proof(const hale_hash *leaves, uint64_t size, uint64_t
 int hale_merkle_consistency_proof(const hale_hash *leaves, uint64_t size1, uint64_t size2,
                                   hale_hash *ret_proof, size_t cap);
 
+/* The same consistency proof, from the tree whose compact range is old (old->size > 0) to the
+ * tree of old->size + n_new leaves, given only the n_new leaf hashes after the old tree
+ * (new_leaves may be NULL when n_new is 0). Every hash of the proof is either a node of old or
+ * a subtree of the new leaves, so the old leaves are not needed: a log proves consistency from
+ * its last signed head with the leaves appended since. Returns as hale_merkle_consistency_proof.
+ * Time O(n_new + log size). */
+int hale_merkle_consistency_proof_extend(const hale_merkle_frontier *old,
+                                         const hale_hash *new_leaves, uint64_t n_new,
+                                         hale_hash *ret_proof, size_t cap);
+
 /* Verify, as RFC 9162 2.1.3.2 specifies, that leaf is at index in the tree of `size` leaves whose
  * head is root, given n_proof hashes (proof may be NULL when n_proof is 0). Returns 0 when it
  * does, HALE_EPROOF otherwise: index >= size, size > HALE_MERKLE_MAX_SIZE, a proof that is too

@@ -1,0 +1,276 @@
+/* agent/audit/audit.c - the audit log writer: canonical leaf bytes, the leaf row and the
+ * frontier that moves with the store's transactions (include/hale/audit.h). */
+#include "internal.h"
+
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <time.h>
+
+#include "hale/audit.h"
+#include "hale/note.h"
+#include "hale/store.h"
+#include "audit/audit_int.h"
+
+#define JSON_CANONICAL (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)
+
+static const char *const envelope_names[] = {"v", "log", "seq", "ts", "kind"};
+
+/* Indexed payload members, in the column order of the insert statement (?4 ... ?7). */
+static const struct {
+    const char *name;
+    bool is_int;
+} indexed[] = {{"incident_id", true}, {"actor", false}, {"tool", false}, {"outcome", false}};
+
+static int find_real(json_t *j, const char **ret_where)
+{
+    const char *key;
+    json_t *v;
+    size_t i;
+
+    if (json_is_real(j))
+        return HALE_ESCHEMA;
+    if (json_is_object(j)) {
+        json_object_foreach(j, key, v)
+        {
+            if (find_real(v, ret_where) < 0) {
+                if (!*ret_where)
+                    *ret_where = key;
+                return HALE_ESCHEMA;
+            }
+        }
+    } else if (json_is_array(j)) {
+        json_array_foreach(j, i, v) if (find_real(v, ret_where) < 0) return HALE_ESCHEMA;
+    }
+    return 0;
+}
+
+int hale_audit_canonical(json_t *obj, char **ret, size_t *ret_len, hale_diag *reterr)
+{
+    const char *where = NULL;
+    char *s;
+
+    if (find_real(obj, &where) < 0) {
+        hale_diag_set(reterr,
+                      "member '%s': a real number; the log takes integers only "
+                      "(confidences as basis points)",
+                      where ? where : "(top level)");
+        return HALE_ESCHEMA;
+    }
+    s = json_dumps(obj, JSON_CANONICAL | JSON_ENCODE_ANY);
+    if (!s)
+        return -ENOMEM;
+    *ret = s;
+    if (ret_len)
+        *ret_len = strlen(s);
+    return 0;
+}
+
+static int64_t wall_ns(void)
+{
+    struct timespec ts;
+
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static bool kind_is_valid(const char *kind)
+{
+    size_t n = kind ? strlen(kind) : 0;
+
+    if (n == 0 || n > HALE_AUDIT_MAX_KIND_BYTES)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((kind[i] >= 'a' && kind[i] <= 'z') || (kind[i] >= '0' && kind[i] <= '9') ||
+              kind[i] == '_'))
+            return false;
+    return true;
+}
+
+int hale__audit_write_frontier(hale_audit *a)
+{
+    uint8_t enc[HALE_MERKLE_FRONTIER_MAX_BYTES];
+    int n = hale_merkle_frontier_encode(&a->head, enc, sizeof(enc));
+    int rc;
+
+    if (n < 0)
+        return n;
+    sqlite3_bind_int64(a->put_frontier, 1, (sqlite3_int64)a->head.size);
+    sqlite3_bind_blob(a->put_frontier, 2, enc, n, SQLITE_STATIC);
+    rc = sqlite3_step(a->put_frontier);
+    sqlite3_reset(a->put_frontier);
+    sqlite3_clear_bindings(a->put_frontier);
+    return rc == SQLITE_DONE ? 0 : HALE_ESTORE;
+}
+
+static int hook_before_commit(void *ud)
+{
+    hale_audit *a = ud;
+
+    return a->dirty ? hale__audit_write_frontier(a) : 0;
+}
+
+static void hook_after_end(bool committed, void *ud)
+{
+    hale_audit *a = ud;
+
+    if (committed)
+        a->committed = a->head;
+    else
+        a->head = a->committed;
+    a->dirty = false;
+}
+
+/* Bind the indexed members of payload to ?4..?7 (NULL where absent). */
+static int bind_indexed(sqlite3_stmt *st, json_t *payload, hale_diag *reterr)
+{
+    for (size_t i = 0; i < HALE_ARRAY_SIZE(indexed); i++) {
+        json_t *v = payload ? json_object_get(payload, indexed[i].name) : NULL;
+        int col = (int)i + 4;
+
+        if (!v || json_is_null(v)) {
+            sqlite3_bind_null(st, col);
+        } else if (indexed[i].is_int && json_is_integer(v)) {
+            sqlite3_bind_int64(st, col, json_integer_value(v));
+        } else if (!indexed[i].is_int && json_is_string(v)) {
+            sqlite3_bind_text(st, col, json_string_value(v), (int)json_string_length(v),
+                              SQLITE_STATIC);
+        } else {
+            hale_diag_set(reterr, "member '%s': expected %s", indexed[i].name,
+                          indexed[i].is_int ? "an integer" : "a string");
+            return HALE_ESCHEMA;
+        }
+    }
+    return 0;
+}
+
+static int check_payload(json_t *payload, hale_diag *reterr)
+{
+    const char *where = NULL;
+
+    if (!payload)
+        return 0;
+    if (!json_is_object(payload)) {
+        hale_diag_set(reterr, "payload: expected a JSON object");
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < HALE_ARRAY_SIZE(envelope_names); i++) {
+        if (json_object_get(payload, envelope_names[i])) {
+            hale_diag_set(reterr, "member '%s': reserved for the leaf envelope", envelope_names[i]);
+            return HALE_ESCHEMA;
+        }
+    }
+    if (find_real(payload, &where) < 0) {
+        hale_diag_set(reterr,
+                      "member '%s': a real number; the log takes integers only "
+                      "(confidences as basis points)",
+                      where ? where : "?");
+        return HALE_ESCHEMA;
+    }
+    return 0;
+}
+
+static char *leaf_body(const hale_audit *a, const char *kind, json_t *payload, int64_t ts,
+                       size_t *ret_len)
+{
+    json_t *doc = payload ? json_copy(payload) : json_object();
+    char *body = NULL;
+
+    if (doc && json_object_set_new(doc, "v", json_integer(HALE_AUDIT_VERSION)) == 0 &&
+        json_object_set_new(doc, "log", json_string(a->origin)) == 0 &&
+        json_object_set_new(doc, "seq", json_integer((json_int_t)a->head.size)) == 0 &&
+        json_object_set_new(doc, "ts", json_integer(ts)) == 0 &&
+        json_object_set_new(doc, "kind", json_string(kind)) == 0)
+        body = json_dumps(doc, JSON_CANONICAL);
+    json_decref(doc);
+    if (body)
+        *ret_len = strlen(body);
+    return body;
+}
+
+int hale_audit_append(hale_audit *a, const char *kind, json_t *payload, int64_t ts_ns,
+                      uint64_t *ret_seq, hale_diag *reterr)
+{
+    hale_merkle_frontier next = a->head;
+    hale_hash leaf;
+    size_t len = 0;
+    char *body;
+    int r, rc;
+
+    if (!hale_store_in_tx(a->store)) {
+        hale_diag_set(reterr, "audit append outside a store transaction");
+        return HALE_ESTATE;
+    }
+    if (!kind_is_valid(kind)) {
+        hale_diag_set(reterr, "kind '%s': expected 1 to %u characters of [a-z0-9_]",
+                      kind ? kind : "(null)", HALE_AUDIT_MAX_KIND_BYTES);
+        return -EINVAL;
+    }
+    if ((r = check_payload(payload, reterr)) < 0)
+        return r;
+    if (ts_ns <= 0)
+        ts_ns = wall_ns();
+    body = leaf_body(a, kind, payload, ts_ns, &len);
+    if (!body)
+        return -ENOMEM;
+    if (len > HALE_AUDIT_MAX_LEAF_BYTES) {
+        hale_diag_set(reterr, "leaf of kind '%s' is %zu bytes (limit %u)", kind, len,
+                      HALE_AUDIT_MAX_LEAF_BYTES);
+        free(body);
+        return HALE_ELIMIT;
+    }
+    hale_merkle_leaf_hash(body, len, &leaf);
+    r = hale_merkle_frontier_append(&next, &leaf);
+    if (r == 0)
+        r = bind_indexed(a->insert_leaf, payload, reterr);
+    if (r == 0) {
+        sqlite3_bind_int64(a->insert_leaf, 1, (sqlite3_int64)a->head.size);
+        sqlite3_bind_int64(a->insert_leaf, 2, ts_ns);
+        sqlite3_bind_text(a->insert_leaf, 3, kind, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(a->insert_leaf, 8, body, (int)len, SQLITE_STATIC);
+        sqlite3_bind_blob(a->insert_leaf, 9, leaf.b, sizeof(leaf.b), SQLITE_STATIC);
+        rc = sqlite3_step(a->insert_leaf);
+        if (rc != SQLITE_DONE) {
+            hale_diag_set(reterr, "cannot insert leaf %" PRIu64 ": %s", a->head.size,
+                          sqlite3_errmsg(a->db));
+            r = HALE_ESTORE;
+        }
+    }
+    sqlite3_reset(a->insert_leaf);
+    sqlite3_clear_bindings(a->insert_leaf);
+    free(body);
+    if (r < 0)
+        return r;
+    if (ret_seq)
+        *ret_seq = a->head.size;
+    a->head = next;
+    a->dirty = true;
+    return 0;
+}
+
+void hale_audit_head(const hale_audit *a, uint64_t *ret_size, hale_hash *ret_root)
+{
+    if (ret_size)
+        *ret_size = a->head.size;
+    if (ret_root)
+        hale_merkle_frontier_root(&a->head, ret_root);
+}
+
+void hale_audit_committed_frontier(const hale_audit *a, hale_merkle_frontier *ret)
+{
+    *ret = a->committed;
+}
+
+const char *hale_audit_origin(const hale_audit *a)
+{
+    return a->origin;
+}
+
+int hale__audit_before_commit(void *ud)
+{
+    return hook_before_commit(ud);
+}
+
+void hale__audit_after_end(bool committed, void *ud)
+{
+    hook_after_end(committed, ud);
+}
