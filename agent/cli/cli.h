@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "hale/config.h"
+#include "hale/fwd.h"
 
 #define HALE_EXIT_OK      0
 #define HALE_EXIT_FAILURE 1
@@ -38,3 +39,25 @@ int hale_cmd_version(int argc, char **argv);
 int hale_cmd_help(int argc, char **argv);
 int hale_cmd_config(int argc, char **argv);
 int hale_cmd_incidents(int argc, char **argv);
+int hale_cmd_audit(int argc, char **argv);
+
+/* `hale audit` subcommands (cli_audit_*.c). */
+int hale_cmd_audit_query(int argc, char **argv);
+int hale_cmd_audit_show(int argc, char **argv);
+int hale_cmd_audit_checkpoint(int argc, char **argv);
+int hale_cmd_audit_export(int argc, char **argv);
+int hale_cmd_audit_verify_bundle(int argc, char **argv);
+
+/* The database of --db FILE, or of data_dir from --config FILE (or the default config), into
+ * out; its directory (where audit.pub lives) into dir_out. Prints the problem and returns
+ * HALE_EUSAGE on failure. */
+int hale_cli_audit_db_path(const char *db, const char *config, char *out, size_t size,
+                           char *dir_out, size_t dir_size);
+/* Open that database read-only. Returns 0, or the exit code after printing why. */
+int hale_cli_audit_open(const char *cmd, const char *db, const char *config, hale_store **ret,
+                        char *dir_out, size_t dir_size);
+
+/* Write row as one CSV record (RFC 4180; docs/audit-query.md says how hostile values are
+ * neutralised) to f. Returns 0 or -EIO. */
+struct hale_audit_row;
+int hale_cli_audit_csv_row(FILE *f, const struct hale_audit_row *row);
