@@ -12,7 +12,8 @@
 #include "query_int.h"
 
 /* What the bundle is built against. */
-struct export {
+struct export
+{
     sqlite3 *db;         /* the store's connection */
     hale_checkpoint cp;  /* the parsed text of the newest checkpoint */
     json_t *list;        /* the array being filled */
@@ -128,8 +129,9 @@ static int newest_checkpoint(hale_store *s, hale_audit_ckpt *ck, hale_checkpoint
         r = -EINVAL;
     }
     if (r < 0 && r != -ENOMEM) {
-        hale_diag_set(reterr, "the checkpoint of size %llu does not hold a valid checkpoint text; "
-                              "run `hale audit verify`",
+        hale_diag_set(reterr,
+                      "the checkpoint of size %llu does not hold a valid checkpoint text; "
+                      "run `hale audit verify`",
                       (unsigned long long)ck->size);
         r = HALE_EPROOF;
     }

@@ -17,13 +17,13 @@
 #define MAX_EPOCHS 4096u /* key rotations one bundle may carry */
 
 struct verify {
-    hale_checkpoint cp;         /* the checkpoint text, parsed */
-    const char *origin;         /* the bundle's origin */
-    int64_t incident_id;        /* the bundle's incident */
-    hale_note_verifier *keys;   /* keys[e]: the key of epoch e */
-    unsigned n_keys;            /* epochs known so far */
-    unsigned epoch;             /* the checkpoint's epoch */
-    hale_diag *reterr;          /* the first failure */
+    hale_checkpoint cp;       /* the checkpoint text, parsed */
+    const char *origin;       /* the bundle's origin */
+    int64_t incident_id;      /* the bundle's incident */
+    hale_note_verifier *keys; /* keys[e]: the key of epoch e */
+    unsigned n_keys;          /* epochs known so far */
+    unsigned epoch;           /* the checkpoint's epoch */
+    hale_diag *reterr;        /* the first failure */
 };
 
 static int fail(struct verify *v, const char *what, int64_t seq)
@@ -75,9 +75,11 @@ static int check_entry(struct verify *v, const json_t *e, int64_t after, json_t 
         return fail(v, "not covered by the checkpoint", in.seq);
     if (json_array_size(in.proof) > HALE_MERKLE_MAX_PROOF)
         return fail(v, "proof too long", in.seq);
-    json_array_foreach(in.proof, i, p)
-        if (unb64(json_string_value(p), proof[i].b, sizeof(proof[i].b)) != HALE_MERKLE_HASH_BYTES)
-            return fail(v, "proof hash is not base64 of 32 bytes", in.seq);
+    json_array_foreach(
+        in.proof, i,
+        p) if (unb64(json_string_value(p), proof[i].b, sizeof(proof[i].b)) !=
+               HALE_MERKLE_HASH_BYTES) return fail(v, "proof hash is not base64 of 32 bytes",
+                                                   in.seq);
     cap = strlen(in.bytes) / 4 * 3 + 3;
     body = malloc(cap);
     if (!body)
@@ -112,8 +114,9 @@ static int check_envelope(struct verify *v, const json_t *body, int64_t seq, con
         !json_is_integer(json_object_get(body, "seq")) ||
         json_integer_value(json_object_get(body, "seq")) != seq || !log ||
         strcmp(log, v->origin) != 0 || !k || (kind && strcmp(k, kind) != 0))
-        return fail(v, kind ? "not a key_rotation leaf of this log at this seq"
-                            : "envelope (v, log, seq, kind) does not match",
+        return fail(v,
+                    kind ? "not a key_rotation leaf of this log at this seq"
+                         : "envelope (v, log, seq, kind) does not match",
                     seq);
     return 0;
 }
@@ -187,8 +190,8 @@ static int check_signature(struct verify *v, const char *note)
         if (ok)
             return 0;
     }
-    hale_diag_set(v->reterr, "checkpoint: no valid signature by the key of epoch %u (%s)",
-                  v->epoch, why.msg[0] ? why.msg : hale_strerror(r < 0 ? r : HALE_EPROOF));
+    hale_diag_set(v->reterr, "checkpoint: no valid signature by the key of epoch %u (%s)", v->epoch,
+                  why.msg[0] ? why.msg : hale_strerror(r < 0 ? r : HALE_EPROOF));
     return HALE_EPROOF;
 }
 
@@ -208,13 +211,13 @@ static int parse_note_text(struct verify *v, const char *note)
 }
 
 struct doc {
-    const char *format;    /* HALE_AUDIT_BUNDLE_FORMAT */
-    const char *origin;    /* the log's origin */
-    int64_t incident_id;   /* the incident */
-    const char *note;      /* the checkpoint note */
-    const char *root_key;  /* optional root key text */
-    json_t *leaves;        /* entries */
-    json_t *rotations;     /* entries */
+    const char *format;   /* HALE_AUDIT_BUNDLE_FORMAT */
+    const char *origin;   /* the log's origin */
+    int64_t incident_id;  /* the incident */
+    const char *note;     /* the checkpoint note */
+    const char *root_key; /* optional root key text */
+    json_t *leaves;       /* entries */
+    json_t *rotations;    /* entries */
 };
 
 static int check_doc(struct verify *v, const json_t *root, struct doc *d,
@@ -242,7 +245,8 @@ static int check_doc(struct verify *v, const json_t *root, struct doc *d,
                         in_bundle.key_id != pinned->key_id ||
                         sodium_memcmp(in_bundle.pk, pinned->pk, sizeof(in_bundle.pk)) != 0))
         return fail(v, "bundle: root_key is not the pinned key", -1);
-    if (json_array_size(d->leaves) == 0 || json_array_size(d->leaves) > HALE_AUDIT_BUNDLE_MAX_LEAVES)
+    if (json_array_size(d->leaves) == 0 ||
+        json_array_size(d->leaves) > HALE_AUDIT_BUNDLE_MAX_LEAVES)
         return fail(v, "bundle: expected 1 or more leaves", -1);
     if (json_array_size(d->rotations) >= MAX_EPOCHS)
         return fail(v, "bundle: too many key rotations", -1);

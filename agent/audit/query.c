@@ -14,7 +14,7 @@
 #include "util/strparse.h"
 #include "util/timeutil.h"
 
-#define MAX_BINDS     24u          /* parameters of one segment's statement */
+#define MAX_BINDS     24u           /* parameters of one segment's statement */
 #define SQL_MAX_BYTES (16u * 1024u) /* one segment's SQL text */
 
 struct bind {
@@ -86,8 +86,8 @@ int hale__audit_indexed(sqlite3 *db, uint64_t *ret)
     sqlite3_stmt *st = NULL;
     int rc;
 
-    rc = sqlite3_prepare_v2(db, "SELECT indexed FROM audit_index_state WHERE id = 1", -1, &st,
-                            NULL);
+    rc =
+        sqlite3_prepare_v2(db, "SELECT indexed FROM audit_index_state WHERE id = 1", -1, &st, NULL);
     if (rc != SQLITE_OK) {
         int r = hale__audit_sql_err(db, rc);
 
@@ -440,8 +440,8 @@ int hale_audit_query(hale_store *s, const hale_audit_filter *f, hale_audit_row_c
 int hale_audit_time_parse(const char *text, int64_t now_ns, int64_t *ret_ns, hale_diag *reterr)
 {
     static const struct {
-        char unit;     /* suffix */
-        int64_t secs;  /* seconds per unit */
+        char unit;    /* suffix */
+        int64_t secs; /* seconds per unit */
     } units[] = {{'d', 86400}, {'w', 7 * 86400}};
     size_t len = text ? strlen(text) : 0;
     uint64_t n, ms;

@@ -17,12 +17,12 @@ struct block {
 };
 
 struct catchup {
-    sqlite3 *db;          /* the writable connection */
-    sqlite3_stmt *read;   /* leaves from a seq on */
-    sqlite3_stmt *fts;    /* insert into audit_fts */
-    sqlite3_stmt *block;  /* upsert audit_ts_block */
-    sqlite3_stmt *state;  /* update audit_index_state */
-    struct block cur;     /* block being filled */
+    sqlite3 *db;         /* the writable connection */
+    sqlite3_stmt *read;  /* leaves from a seq on */
+    sqlite3_stmt *fts;   /* insert into audit_fts */
+    sqlite3_stmt *block; /* upsert audit_ts_block */
+    sqlite3_stmt *state; /* update audit_index_state */
+    struct block cur;    /* block being filled */
 };
 
 static int prepare(struct catchup *c)
@@ -168,8 +168,7 @@ int hale_audit_index_state(hale_store *s, uint64_t *ret_indexed, uint64_t *ret_l
     r = hale__audit_indexed(db, &indexed);
     if (r < 0)
         return r;
-    rc = sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_leaf", -1, &st,
-                            NULL);
+    rc = sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_leaf", -1, &st, NULL);
     if (rc != SQLITE_OK) {
         sqlite3_finalize(st);
         return hale__audit_sql_err(db, rc);

@@ -92,9 +92,8 @@ int hale_audit_leaf_get(hale_store *s, uint64_t seq, hale_audit_row_cb cb, void 
 
     if (seq > (uint64_t)INT64_MAX)
         return HALE_ENOTFOUND;
-    rc = sqlite3_prepare_v2(db,
-                            "SELECT " HALE__AUDIT_ROW_COLS " FROM audit_leaf l WHERE l.seq = ?1",
-                            -1, &st, NULL);
+    rc = sqlite3_prepare_v2(
+        db, "SELECT " HALE__AUDIT_ROW_COLS " FROM audit_leaf l WHERE l.seq = ?1", -1, &st, NULL);
     if (rc != SQLITE_OK) {
         sqlite3_finalize(st);
         return hale__audit_sql_err(db, rc);

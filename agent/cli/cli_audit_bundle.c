@@ -152,13 +152,13 @@ int hale_cmd_audit_export(int argc, char **argv)
 static int report(int r, const hale_audit_bundle_info *info, const hale_diag *d, bool as_json)
 {
     if (as_json) {
-        json_t *o = r == 0 ? json_pack("{s:b,s:I,s:I,s:I,s:I,s:I}", "verified", 1, "incident_id",
-                                       (json_int_t)info->incident_id, "checkpoint_size",
-                                       (json_int_t)info->checkpoint_size, "epoch",
-                                       (json_int_t)info->epoch, "leaves",
-                                       (json_int_t)info->n_leaves, "key_rotations",
-                                       (json_int_t)info->n_rotations)
-                           : json_pack("{s:b,s:s}", "verified", 0, "error", d->msg);
+        json_t *o = r == 0
+                        ? json_pack("{s:b,s:I,s:I,s:I,s:I,s:I}", "verified", 1, "incident_id",
+                                    (json_int_t)info->incident_id, "checkpoint_size",
+                                    (json_int_t)info->checkpoint_size, "epoch",
+                                    (json_int_t)info->epoch, "leaves", (json_int_t)info->n_leaves,
+                                    "key_rotations", (json_int_t)info->n_rotations)
+                        : json_pack("{s:b,s:s}", "verified", 0, "error", d->msg);
 
         if (o)
             (void)json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

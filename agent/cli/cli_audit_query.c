@@ -54,8 +54,8 @@ static int print_table_row(const hale_audit_row *row, void *ud)
     snprintf(inc, sizeof(inc), "%lld", (long long)row->incident_id);
     printf("%-8llu %-30s %-20s %-8s %-16s %-16s %s\n", (unsigned long long)row->seq,
            hale_audit_time_format(row->ts_ns, ts, sizeof(ts)), clean(row->kind, kind, 20),
-           row->incident_id ? inc : "-", clean(row->actor, actor, 16),
-           clean(row->tool, tool, 16), clean(row->outcome, outcome, 16));
+           row->incident_id ? inc : "-", clean(row->actor, actor, 16), clean(row->tool, tool, 16),
+           clean(row->outcome, outcome, 16));
     return ferror(stdout) ? -EIO : 0;
 }
 
@@ -171,8 +171,7 @@ static int parse_filter(const struct query_args *a, hale_audit_filter *f, enum f
 
 static int run_query(hale_store *s, const hale_audit_filter *f, enum format fmt)
 {
-    static const hale_audit_row_cb cbs[] = {print_table_row, NULL, print_jsonl_row,
-                                            print_csv_row};
+    static const hale_audit_row_cb cbs[] = {print_table_row, NULL, print_jsonl_row, print_csv_row};
     hale_diag d = {{0}};
     uint64_t next = 0;
     bool more = false;
@@ -243,8 +242,8 @@ int hale_cmd_audit_query(int argc, char **argv)
 }
 
 struct show {
-    bool as_json; /* --json */
-    bool raw;     /* --raw */
+    bool as_json;  /* --json */
+    bool raw;      /* --raw */
     hale_store *s; /* for the covering checkpoint */
 };
 
@@ -336,9 +335,8 @@ int hale_cmd_audit_show(int argc, char **argv)
 int hale_cmd_audit_checkpoint(int argc, char **argv)
 {
     const char *db = NULL, *config = NULL;
-    hale_cli_opt opts[] = {{"--db", true, &db, NULL},
-                           {"--config", true, &config, NULL},
-                           {NULL, false, NULL, NULL}};
+    hale_cli_opt opts[] = {
+        {"--db", true, &db, NULL}, {"--config", true, &config, NULL}, {NULL, false, NULL, NULL}};
     hale_audit_ckpt ck = {0};
     hale_store *s = NULL;
     char dir[4096];

@@ -23,44 +23,44 @@
 #include "hale/fwd.h"
 #include "hale/merkle.h"
 
-#define HALE_AUDIT_QUERY_DEFAULT_LIMIT 100u     /* rows of a query that gives no limit */
-#define HALE_AUDIT_QUERY_MAX_LIMIT     10000u   /* most rows of one query (one page) */
-#define HALE_AUDIT_QUERY_MAX_TEXT      256u     /* bytes of a --text search string */
-#define HALE_AUDIT_QUERY_MAX_VALUE     256u     /* bytes of a kind, actor, tool or outcome */
-#define HALE_AUDIT_TS_BLOCK            1024u    /* leaves per audit_ts_block row */
-#define HALE_AUDIT_BUNDLE_MAX_LEAVES   100000u  /* leaves of one incident in one bundle */
+#define HALE_AUDIT_QUERY_DEFAULT_LIMIT 100u    /* rows of a query that gives no limit */
+#define HALE_AUDIT_QUERY_MAX_LIMIT     10000u  /* most rows of one query (one page) */
+#define HALE_AUDIT_QUERY_MAX_TEXT      256u    /* bytes of a --text search string */
+#define HALE_AUDIT_QUERY_MAX_VALUE     256u    /* bytes of a kind, actor, tool or outcome */
+#define HALE_AUDIT_TS_BLOCK            1024u   /* leaves per audit_ts_block row */
+#define HALE_AUDIT_BUNDLE_MAX_LEAVES   100000u /* leaves of one incident in one bundle */
 #define HALE_AUDIT_BUNDLE_MAX_BYTES    (512u * 1024u * 1024u) /* a bundle file */
 #define HALE_AUDIT_BUNDLE_FORMAT       "hale-audit-bundle/1"  /* the bundle's "format" */
 
 /* What to select. Zero-initialize, then set what filters: every member that is 0 or NULL
  * selects everything. Strings are borrowed for the call. */
 typedef struct hale_audit_filter {
-    int64_t since_ns;      /* ts_ns >= since_ns; 0: no lower bound */
-    int64_t until_ns;      /* ts_ns < until_ns; 0: no upper bound */
-    int64_t incident_id;   /* > 0: only leaves of that incident; 0: any */
-    const char *kind;      /* exact kind, or NULL */
-    const char *actor;     /* exact actor, or NULL */
-    const char *tool;      /* exact tool, or NULL */
-    const char *outcome;   /* exact outcome, or NULL */
-    const char *text;      /* case-insensitive substring of the stored body, or NULL */
-    uint32_t limit;        /* rows to return, 1..HALE_AUDIT_QUERY_MAX_LIMIT; 0: the default */
-    bool has_cursor;       /* continue after cursor_seq (a previous page's next cursor) */
-    uint64_t cursor_seq;   /* newest first: only seq < cursor; oldest first: seq > cursor */
-    bool oldest_first;     /* ascending seq instead of newest (highest seq) first */
+    int64_t since_ns;    /* ts_ns >= since_ns; 0: no lower bound */
+    int64_t until_ns;    /* ts_ns < until_ns; 0: no upper bound */
+    int64_t incident_id; /* > 0: only leaves of that incident; 0: any */
+    const char *kind;    /* exact kind, or NULL */
+    const char *actor;   /* exact actor, or NULL */
+    const char *tool;    /* exact tool, or NULL */
+    const char *outcome; /* exact outcome, or NULL */
+    const char *text;    /* case-insensitive substring of the stored body, or NULL */
+    uint32_t limit;      /* rows to return, 1..HALE_AUDIT_QUERY_MAX_LIMIT; 0: the default */
+    bool has_cursor;     /* continue after cursor_seq (a previous page's next cursor) */
+    uint64_t cursor_seq; /* newest first: only seq < cursor; oldest first: seq > cursor */
+    bool oldest_first;   /* ascending seq instead of newest (highest seq) first */
 } hale_audit_filter;
 
 /* One leaf as stored. Borrowed: pointers die when the callback returns. */
 typedef struct hale_audit_row {
-    uint64_t seq;          /* position in the log */
-    int64_t ts_ns;         /* unix nanoseconds */
-    const char *kind;      /* the leaf's kind */
-    int64_t incident_id;   /* 0 when the leaf names none */
-    const char *actor;     /* NULL when the leaf names none */
-    const char *tool;      /* NULL when the leaf names none */
-    const char *outcome;   /* NULL when the leaf names none */
-    const char *body;      /* the exact stored bytes (canonical JSON, ASCII), NUL-terminated */
-    size_t body_len;       /* bytes in body */
-    hale_hash leaf_hash;   /* as stored (hale_audit_row_check recomputes it) */
+    uint64_t seq;        /* position in the log */
+    int64_t ts_ns;       /* unix nanoseconds */
+    const char *kind;    /* the leaf's kind */
+    int64_t incident_id; /* 0 when the leaf names none */
+    const char *actor;   /* NULL when the leaf names none */
+    const char *tool;    /* NULL when the leaf names none */
+    const char *outcome; /* NULL when the leaf names none */
+    const char *body;    /* the exact stored bytes (canonical JSON, ASCII), NUL-terminated */
+    size_t body_len;     /* bytes in body */
+    hale_hash leaf_hash; /* as stored (hale_audit_row_check recomputes it) */
 } hale_audit_row;
 
 /* Called once per row, in the requested order. Return 0 to go on; anything else stops the
@@ -107,10 +107,10 @@ int hale_audit_leaf_get(hale_store *s, uint64_t seq, hale_audit_row_cb cb, void 
 
 /* A stored checkpoint. Owned strings; release with hale_audit_ckpt_release. */
 typedef struct hale_audit_ckpt {
-    uint64_t size;    /* leaves it covers */
-    hale_hash root;   /* the root as stored */
-    char *note;       /* the signed note exactly as stored, NUL-terminated */
-    size_t note_len;  /* bytes in note */
+    uint64_t size;     /* leaves it covers */
+    hale_hash root;    /* the root as stored */
+    char *note;        /* the signed note exactly as stored, NUL-terminated */
+    size_t note_len;   /* bytes in note */
     int64_t signed_ns; /* when it was signed, unix ns */
 } hale_audit_ckpt;
 
@@ -151,11 +151,11 @@ int hale_audit_bundle_export(hale_store *s, int64_t incident_id, const char *roo
 
 /* What hale_audit_bundle_verify() found. */
 typedef struct hale_audit_bundle_info {
-    int64_t incident_id;     /* the incident the bundle speaks of */
+    int64_t incident_id;      /* the incident the bundle speaks of */
     uint64_t checkpoint_size; /* size of the checkpoint every proof ends at */
-    size_t n_leaves;         /* incident leaves verified */
-    size_t n_rotations;      /* key_rotation leaves verified */
-    unsigned epoch;          /* key epoch of the checkpoint */
+    size_t n_leaves;          /* incident leaves verified */
+    size_t n_rotations;       /* key_rotation leaves verified */
+    unsigned epoch;           /* key epoch of the checkpoint */
 } hale_audit_bundle_info;
 
 /* Verify a bundle of len bytes against pinned_vkey (the root public key text, epoch 0) with no
