@@ -163,6 +163,7 @@ const hale__config_key hale__config_keys[] = {
      .reloadable = true,
      .expect = "an array of at most 8 file paths"},
     UINT(audit_anchor_interval_s, 60, 1, 86400, true),
+    {.key = "auth", .type = HALE_CONFIG_CUSTOM, .reloadable = true, .ops = &hale__config_auth_ops},
 };
 const size_t hale__config_n_keys = HALE_ARRAY_SIZE(hale__config_keys);
 
