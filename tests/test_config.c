@@ -444,12 +444,13 @@ static void auth_tokens(void **state)
     hale_diag d;
     char *json;
 
-    assert_int_equal(load_text(t,
-                               "{\"auth\": {\"tokens\": [{\"name\": \"ci\", \"sha256\": \"" HASH_A
-                               "\", \"role\": \"auditor\"}, {\"name\": \"am\", \"sha256\": \"" HASH_B
-                               "\", \"role\": \"intake\"}], \"intake_token_required\": true}}",
-                               &c, &d),
-                     0);
+    assert_int_equal(
+        load_text(t,
+                  "{\"auth\": {\"tokens\": [{\"name\": \"ci\", \"sha256\": \"" HASH_A
+                  "\", \"role\": \"auditor\"}, {\"name\": \"am\", \"sha256\": \"" HASH_B
+                  "\", \"role\": \"intake\"}], \"intake_token_required\": true}}",
+                  &c, &d),
+        0);
     assert_int_equal(c->n_auth_tokens, 2);
     assert_string_equal(c->auth_tokens[0].name, "ci");
     assert_int_equal(c->auth_tokens[0].role, HALE_ROLE_AUDITOR);
@@ -470,8 +471,7 @@ static void auth_tokens(void **state)
     hale_config_unref(c2);
 
     expect_error(t, "{\"auth\": []}", "key 'auth': expected an object, got array");
-    expect_error(t, "{\"auth\": {\"token\": []}}",
-                 "key 'auth': unknown field 'token'");
+    expect_error(t, "{\"auth\": {\"token\": []}}", "key 'auth': unknown field 'token'");
     expect_error(t,
                  "{\"auth\": {\"tokens\": [{\"name\": \"x\", \"sha256\": \"abc\", \"role\": "
                  "\"admin\"}]}}",

@@ -13,11 +13,11 @@
 typedef void (*route_fn)(hale_api *api, hale_http_req *req, const char *rest);
 
 struct route {
-    const char *method;          /* "GET", "POST" */
-    const char *path;            /* exact, or a prefix when it ends in '/' */
-    const char *label;           /* metrics label */
-    route_fn fn;                 /* handler */
-    hale__api_access access;     /* who may call it (api_auth.c) */
+    const char *method;      /* "GET", "POST" */
+    const char *path;        /* exact, or a prefix when it ends in '/' */
+    const char *label;       /* metrics label */
+    route_fn fn;             /* handler */
+    hale__api_access access; /* who may call it (api_auth.c) */
 };
 
 static void on_alerts(hale_api *api, hale_http_req *req, const char *rest);

@@ -100,8 +100,7 @@ static const hale_auth_token *find_token(const hale_config *cfg, const char *tok
 }
 
 hale__api_verdict hale__api_auth_decide(const hale_config *cfg, const char *authorization,
-                                        hale__api_access access,
-                                        const hale_auth_token **ret_token)
+                                        hale__api_access access, const hale_auth_token **ret_token)
 {
     const hale_auth_token *t;
     const char *token;

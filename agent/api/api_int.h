@@ -25,10 +25,10 @@ struct hale_api {
 
 /* Who may call a route (docs/api.md, "Authentication"). */
 typedef enum hale__api_access {
-    HALE__API_OPEN,   /* anyone: health, readiness, metrics */
-    HALE__API_INTAKE, /* anyone, unless auth.intake_token_required: then intake or admin */
-    HALE__API_READ,   /* anyone while no token is configured; then any role but intake */
-    HALE__API_AUDIT,  /* always a token: auditor or admin */
+    HALE__API_OPEN,    /* anyone: health, readiness, metrics */
+    HALE__API_INTAKE,  /* anyone, unless auth.intake_token_required: then intake or admin */
+    HALE__API_READ,    /* anyone while no token is configured; then any role but intake */
+    HALE__API_AUDIT,   /* always a token: auditor or admin */
     HALE__API_APPROVE, /* always a token: approver or admin */
 } hale__api_access;
 
@@ -45,8 +45,7 @@ typedef enum hale__api_verdict {
  * hash in constant time (sodium_memcmp); copies are wiped. *ret_token (may be NULL) gets the
  * matching token on ALLOW with a token, else NULL. */
 hale__api_verdict hale__api_auth_decide(const hale_config *cfg, const char *authorization,
-                                        hale__api_access access,
-                                        const hale_auth_token **ret_token);
+                                        hale__api_access access, const hale_auth_token **ret_token);
 
 /* Check req for its route's access; on refusal answer it (401 with WWW-Authenticate: Bearer,
  * or 403) and return -EACCES. Returns 0 when the handler may run. */

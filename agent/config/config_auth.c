@@ -13,9 +13,8 @@ static const struct {
     const char *name; /* in the file */
     hale_role role;   /* its value */
 } roles[] = {
-    {"viewer", HALE_ROLE_VIEWER},     {"auditor", HALE_ROLE_AUDITOR},
-    {"approver", HALE_ROLE_APPROVER}, {"admin", HALE_ROLE_ADMIN},
-    {"intake", HALE_ROLE_INTAKE},
+    {"viewer", HALE_ROLE_VIEWER}, {"auditor", HALE_ROLE_AUDITOR}, {"approver", HALE_ROLE_APPROVER},
+    {"admin", HALE_ROLE_ADMIN},   {"intake", HALE_ROLE_INTAKE},
 };
 
 const char *hale_role_name(hale_role role)
@@ -84,8 +83,8 @@ static int read_token(const json_t *v, size_t i, hale_auth_token *t, hale_diag *
     size_t k;
 
     snprintf(path, sizeof(path), "key 'auth': tokens[%zu]", i);
-    if (hale_json_fields(v, fields, HALE_ARRAY_SIZE(fields), HALE_JSON_STRICT, &in, path,
-                         reterr) < 0)
+    if (hale_json_fields(v, fields, HALE_ARRAY_SIZE(fields), HALE_JSON_STRICT, &in, path, reterr) <
+        0)
         return HALE_ECONFIG;
     if (!valid_name(in.name)) {
         hale_diag_set(reterr, "%s.name: expected 1 to %u of [A-Za-z0-9._-], got '%.64s'", path,
@@ -144,11 +143,10 @@ static int read_auth(hale_config *c, const json_t *v, hale_diag *reterr)
     size_t n, i;
     int r = 0;
 
-    if (!json_is_object(v) || hale_json_fields(v, fields, HALE_ARRAY_SIZE(fields),
-                                               HALE_JSON_STRICT, &in, "key 'auth'", reterr) < 0) {
+    if (!json_is_object(v) || hale_json_fields(v, fields, HALE_ARRAY_SIZE(fields), HALE_JSON_STRICT,
+                                               &in, "key 'auth'", reterr) < 0) {
         if (!json_is_object(v))
-            hale_diag_set(reterr, "key 'auth': expected an object, got %s",
-                          hale_json_type_name(v));
+            hale_diag_set(reterr, "key 'auth': expected an object, got %s", hale_json_type_name(v));
         return HALE_ECONFIG;
     }
     n = json_array_size(in.tokens);
@@ -180,8 +178,8 @@ static json_t *to_json(const hale_config *c)
 
     for (size_t i = 0; tokens && i < c->n_auth_tokens; i++) {
         hale_hex_encode(c->auth_tokens[i].sha256, HALE_AUTH_HASH_BYTES, hex);
-        if (json_array_append_new(tokens, json_pack("{s:s,s:s,s:s}", "name",
-                                                    c->auth_tokens[i].name, "sha256", hex, "role",
+        if (json_array_append_new(tokens, json_pack("{s:s,s:s,s:s}", "name", c->auth_tokens[i].name,
+                                                    "sha256", hex, "role",
                                                     hale_role_name(c->auth_tokens[i].role))) < 0) {
             json_decref(tokens);
             return NULL;
@@ -197,9 +195,8 @@ static bool equal(const hale_config *a, const hale_config *b)
 {
     return a->n_auth_tokens == b->n_auth_tokens &&
            a->auth_intake_token_required == b->auth_intake_token_required &&
-           (a->n_auth_tokens == 0 ||
-            memcmp(a->auth_tokens, b->auth_tokens, a->n_auth_tokens * sizeof(*a->auth_tokens)) ==
-                0);
+           (a->n_auth_tokens == 0 || memcmp(a->auth_tokens, b->auth_tokens,
+                                            a->n_auth_tokens * sizeof(*a->auth_tokens)) == 0);
 }
 
 const hale__config_ops hale__config_auth_ops = {

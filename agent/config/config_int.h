@@ -24,9 +24,9 @@ typedef struct hale__config_ops {
     /* Replace the members from v. Returns 0, -ENOMEM or HALE_ECONFIG with "key 'K': ..." in
      * reterr; on failure the members are unchanged. */
     int (*read)(hale_config *c, const json_t *v, hale_diag *reterr);
-    void (*clear)(hale_config *c);                               /* NULL-safe members */
-    json_t *(*to_json)(const hale_config *c);                    /* NULL on ENOMEM */
-    bool (*equal)(const hale_config *a, const hale_config *b);   /* same value */
+    void (*clear)(hale_config *c);                             /* NULL-safe members */
+    json_t *(*to_json)(const hale_config *c);                  /* NULL on ENOMEM */
+    bool (*equal)(const hale_config *a, const hale_config *b); /* same value */
 } hale__config_ops;
 
 /* The "auth" key (config_auth.c). */
