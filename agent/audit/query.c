@@ -41,9 +41,9 @@ int hale__audit_sql_err(sqlite3 *db, int rc)
 {
     const char *msg = sqlite3_errmsg(db);
 
-    if (rc == SQLITE_NOMEM)
+    if ((rc & 0xff) == SQLITE_NOMEM)
         return -ENOMEM;
-    if (rc == SQLITE_ERROR && msg && strstr(msg, "no such table"))
+    if ((rc & 0xff) == SQLITE_ERROR && msg && strstr(msg, "no such table"))
         return HALE_ESCHEMA;
     return HALE_ESTORE;
 }

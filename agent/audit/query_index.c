@@ -8,129 +8,62 @@
 #include "hale/store.h"
 #include "query_int.h"
 
-/* The time range of the block being filled. */
-struct block {
-    bool used;      /* holds at least one leaf */
-    int64_t id;     /* seq / HALE_AUDIT_TS_BLOCK */
-    int64_t min_ts; /* least ts_ns seen in it */
-    int64_t max_ts; /* greatest */
-};
-
-struct catchup {
-    sqlite3 *db;         /* the writable connection */
-    sqlite3_stmt *read;  /* leaves from a seq on */
-    sqlite3_stmt *fts;   /* insert into audit_fts */
-    sqlite3_stmt *block; /* upsert audit_ts_block */
-    sqlite3_stmt *state; /* update audit_index_state */
-    struct block cur;    /* block being filled */
-};
-
-static int prepare(struct catchup *c)
+/* One statement of the catch-up, bound to [?1, ?2]. */
+static int run(sqlite3 *db, const char *sql, int64_t lo, int64_t hi, int64_t *ret)
 {
-    static const char *const sql[] = {
-        "SELECT seq, ts_ns, body FROM audit_leaf WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
-        "INSERT INTO audit_fts (rowid, body) VALUES (?1, ?2)",
-        "INSERT INTO audit_ts_block (block, min_ts, max_ts) VALUES (?1, ?2, ?3) "
-        "ON CONFLICT (block) DO UPDATE SET min_ts = min(min_ts, excluded.min_ts), "
-        "max_ts = max(max_ts, excluded.max_ts)",
-        "UPDATE audit_index_state SET indexed = ?1 WHERE id = 1",
-    };
-    sqlite3_stmt **out[] = {&c->read, &c->fts, &c->block, &c->state};
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL), r;
 
-    for (size_t i = 0; i < HALE_ARRAY_SIZE(sql); i++) {
-        int rc = sqlite3_prepare_v2(c->db, sql[i], -1, out[i], NULL);
-
-        if (rc != SQLITE_OK)
-            return hale__audit_sql_err(c->db, rc);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return hale__audit_sql_err(db, rc);
     }
-    return 0;
-}
-
-static void finalize(struct catchup *c)
-{
-    sqlite3_finalize(c->read);
-    sqlite3_finalize(c->fts);
-    sqlite3_finalize(c->block);
-    sqlite3_finalize(c->state);
-}
-
-static int step_done(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
-        return 0;
-    return rc == SQLITE_NOMEM ? -ENOMEM : HALE_ESTORE;
-}
-
-static int flush_block(struct catchup *c)
-{
-    if (!c->cur.used)
-        return 0;
-    (void)sqlite3_bind_int64(c->block, 1, c->cur.id);
-    (void)sqlite3_bind_int64(c->block, 2, c->cur.min_ts);
-    (void)sqlite3_bind_int64(c->block, 3, c->cur.max_ts);
-    c->cur.used = false;
-    return step_done(c->block);
-}
-
-static int add_leaf(struct catchup *c, int64_t seq, int64_t ts)
-{
-    int64_t id = seq / (int64_t)HALE_AUDIT_TS_BLOCK;
-    int r = 0;
-
-    /* The body goes in as text: the trigram tokenizer reads text, and bodies are ASCII. */
-    (void)sqlite3_bind_int64(c->fts, 1, seq);
-    if (sqlite3_bind_text(c->fts, 2, (const char *)sqlite3_column_blob(c->read, 2),
-                          sqlite3_column_bytes(c->read, 2), SQLITE_STATIC) != SQLITE_OK)
-        return HALE_ESTORE;
-    r = step_done(c->fts);
-    if (r < 0)
-        return r;
-    if (c->cur.used && c->cur.id != id)
-        r = flush_block(c);
-    if (!c->cur.used)
-        c->cur = (struct block){.used = true, .id = id, .min_ts = ts, .max_ts = ts};
-    if (ts < c->cur.min_ts)
-        c->cur.min_ts = ts;
-    if (ts > c->cur.max_ts)
-        c->cur.max_ts = ts;
+    (void)sqlite3_bind_int64(st, 1, lo);
+    (void)sqlite3_bind_int64(st, 2, hi);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && ret)
+        *ret = sqlite3_column_type(st, 0) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 0);
+    r = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : rc == SQLITE_NOMEM ? -ENOMEM : HALE_ESTORE;
+    sqlite3_finalize(st);
     return r;
 }
 
-/* Index up to max leaves from `from` on; *ret_next gets the seq after the last one. */
-static int index_batch(struct catchup *c, uint64_t from, unsigned max, uint64_t *ret_next)
+/* Index the committed leaves in [from, from + max): the bodies into audit_fts (as text: the
+ * trigram tokenizer reads text, and bodies are ASCII), their times into audit_ts_block, and
+ * the new position. One statement each, so SQLite does the work without a row at a time
+ * crossing into C. Returns the leaves indexed. */
+static int index_range(sqlite3 *db, uint64_t from, unsigned max)
 {
-    uint64_t next = from;
-    int rc, r = 0, n = 0;
+    int64_t last = -1, lo = (int64_t)from;
+    int r;
 
-    (void)sqlite3_bind_int64(c->read, 1, (sqlite3_int64)from);
-    (void)sqlite3_bind_int64(c->read, 2, (sqlite3_int64)max);
-    while (r == 0 && (rc = sqlite3_step(c->read)) == SQLITE_ROW) {
-        int64_t seq = sqlite3_column_int64(c->read, 0);
-
-        r = add_leaf(c, seq, sqlite3_column_int64(c->read, 1));
-        next = (uint64_t)seq + 1;
-        n++;
-    }
-    if (r == 0 && rc != SQLITE_DONE)
-        r = rc == SQLITE_NOMEM ? -ENOMEM : HALE_ESTORE;
-    sqlite3_reset(c->read);
+    r = run(db, "SELECT MAX(seq) FROM audit_leaf WHERE seq >= ?1 AND seq < ?1 + ?2", lo,
+            (int64_t)max, &last);
+    if (r < 0 || last < lo)
+        return r;
+    r = run(db,
+            "INSERT INTO audit_fts (rowid, body) SELECT seq, CAST(body AS TEXT) FROM audit_leaf "
+            "WHERE seq >= ?1 AND seq <= ?2",
+            lo, last, NULL);
     if (r == 0)
-        r = flush_block(c);
-    if (r == 0 && next != from) {
-        (void)sqlite3_bind_int64(c->state, 1, (sqlite3_int64)next);
-        r = step_done(c->state);
-    }
-    *ret_next = next;
-    return r < 0 ? r : n;
+        r = run(db,
+                "INSERT INTO audit_ts_block (block, min_ts, max_ts) SELECT seq "
+                "/ " HALE__AUDIT_TS_BLOCK_SQL
+                ", MIN(ts_ns), MAX(ts_ns) FROM audit_leaf WHERE seq >= ?1 "
+                "AND seq <= ?2 GROUP BY seq / " HALE__AUDIT_TS_BLOCK_SQL " ON CONFLICT (block) DO "
+                "UPDATE SET min_ts = min(min_ts, excluded.min_ts), max_ts = max(max_ts, "
+                "excluded.max_ts)",
+                lo, last, NULL);
+    if (r == 0)
+        r = run(db, "UPDATE audit_index_state SET indexed = ?2 + 1 WHERE id = 1 AND ?1 >= 0", lo,
+                last, NULL);
+    return r < 0 ? r : (int)(last + 1 - lo);
 }
 
 int hale_audit_index_catchup(hale_store *s, unsigned max_leaves)
 {
-    struct catchup c = {.db = hale_store_sqlite(s)};
-    uint64_t from = 0, next = 0;
+    sqlite3 *db = hale_store_sqlite(s);
+    uint64_t from = 0;
     int r;
 
     if (hale_store_in_tx(s))
@@ -140,18 +73,13 @@ int hale_audit_index_catchup(hale_store *s, unsigned max_leaves)
     r = hale_store_begin(s);
     if (r < 0)
         return r;
-    r = hale__audit_indexed(c.db, &from);
+    r = hale__audit_indexed(db, &from);
     if (r == 0)
-        r = prepare(&c);
-    if (r == 0)
-        r = index_batch(&c, from, max_leaves, &next);
-    finalize(&c);
+        r = index_range(db, from, max_leaves > INT32_MAX ? INT32_MAX : max_leaves);
     if (r > 0) {
         int cr = hale_store_commit(s);
 
-        if (cr < 0)
-            return cr;
-        return r;
+        return cr < 0 ? cr : r;
     }
     /* Nothing to do, or a failure: either way nothing is kept. */
     hale_store_rollback(s);

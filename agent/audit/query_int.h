@@ -9,6 +9,10 @@
 #define HALE__AUDIT_ROW_COLS                                                                       \
     "l.seq, l.ts_ns, l.kind, l.incident_id, l.actor, l.tool, l.outcome, l.body, l.leaf_hash"
 
+/* HALE_AUDIT_TS_BLOCK as SQL text. */
+#define HALE__AUDIT_TS_BLOCK_SQL "1024"
+_Static_assert(HALE_AUDIT_TS_BLOCK == 1024, "update HALE__AUDIT_TS_BLOCK_SQL");
+
 /* Fill row from the current result row of st (columns HALE__AUDIT_ROW_COLS from col 0).
  * Returns 0 or HALE_ESCHEMA when a column has an impossible value (negative seq, a leaf hash
  * that is not 32 bytes): the table was edited. */
