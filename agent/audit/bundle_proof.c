@@ -120,12 +120,59 @@ static int stream_leaves(sqlite3 *db, uint64_t from, uint64_t to, hale_merkle_fr
     return r;
 }
 
+/* A left child [a, a + 2^h) (a a multiple of 2^(h+1)) is itself a node of the frontier of
+ * every size in [a + 2^h, a + 2^(h+1)): the one after the nodes of the bits above h. Returns 1
+ * and *ret when a checkpoint of such a size exists, 0 when none does. */
+static int left_child_node(sqlite3 *db, uint64_t a, unsigned h, hale_hash *ret)
+{
+    uint64_t width = UINT64_C(1) << h;
+    sqlite3_stmt *st = NULL;
+    int rc, r = 0;
+
+    if (h >= 62 || (a & ((width << 1) - 1)) != 0)
+        return 0;
+    rc = sqlite3_prepare_v2(db,
+                            "SELECT size, frontier FROM audit_checkpoint WHERE size >= ?1 AND "
+                            "size < ?2 ORDER BY size LIMIT 1",
+                            -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return hale__audit_sql_err(db, rc);
+    }
+    (void)sqlite3_bind_int64(st, 1, (sqlite3_int64)(a + width));
+    (void)sqlite3_bind_int64(st, 2, (sqlite3_int64)(a + 2 * width));
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        uint64_t c = (uint64_t)sqlite3_column_int64(st, 0);
+        unsigned i = popcount(c >> (h + 1));
+        hale_merkle_frontier f;
+
+        if (hale_merkle_frontier_decode(sqlite3_column_blob(st, 1),
+                                        (size_t)sqlite3_column_bytes(st, 1), &f) < 0 ||
+            f.size != c || i >= f.n_nodes) {
+            r = HALE_EPROOF;
+        } else {
+            *ret = f.nodes[i];
+            r = 1;
+        }
+    } else if (rc != SQLITE_DONE) {
+        r = HALE_ESTORE;
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
 /* The head of leaves [a, b), where b - a <= 2^tz(a) (an aligned range). */
 static int range_head(sqlite3 *db, uint64_t a, uint64_t b, hale_hash *ret)
 {
     hale_merkle_frontier rel;
     int r;
 
+    if (((b - a) & (b - a - 1)) == 0) { /* a perfect subtree: maybe a stored node as it is */
+        r = left_child_node(db, a, trailing_zeros(b - a), ret);
+        if (r != 0)
+            return r < 0 ? r : 0;
+    }
     r = seed_from_checkpoint(db, a, b, &rel);
     if (r == 0)
         r = stream_leaves(db, a + rel.size, b, &rel);

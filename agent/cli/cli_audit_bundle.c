@@ -32,16 +32,18 @@ static const char verify_usage[] =
     "log's audit.pub obtained out of band) and the checkpoint's signature by the key of its\n"
     "epoch. Exit status: 0 verified, 1 tamper evidence, 3 usage or I/O error.\n";
 
-/* All of path (at most max bytes) into b. Returns 0 or -errno / HALE_ELIMIT. */
+/* All of path (at most max bytes) into b, which is initialized here (release it whatever the
+ * result). Returns 0 or -errno / HALE_ELIMIT. */
 static int read_all(const char *path, size_t max, hale_buf *b)
 {
     char chunk[65536];
-    int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
+    int fd, r = 0;
     ssize_t n;
 
+    hale_buf_init(b, max);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
-    hale_buf_init(b, max);
     while (r == 0 && (n = read(fd, chunk, sizeof(chunk))) != 0) {
         if (n < 0 && errno == EINTR)
             continue;
@@ -207,14 +209,16 @@ int hale_cmd_audit_verify_bundle(int argc, char **argv)
     r = read_all(pos[0], HALE_AUDIT_BUNDLE_MAX_BYTES, &bundle);
     if (r < 0)
         fprintf(stderr, "hale audit verify-bundle: cannot read '%s': %s\n", pos[0],
-                hale_strerror(r));
+                r == HALE_ELIMIT ? "larger than a bundle can be" : hale_strerror(r));
     else
         r = hale_audit_bundle_verify(bundle.data, bundle.len, key.data, &info, &d);
     hale_buf_release(&bundle);
     hale_buf_release(&key);
-    if (r == -EINVAL || r == -ENOMEM)
+    if (r == -EINVAL)
         fprintf(stderr, "hale audit verify-bundle: %s: %s\n", pubkey, d.msg);
-    if (r == -EINVAL || r == -ENOMEM || (r < 0 && r != HALE_EPROOF))
+    else if (r == -ENOMEM)
+        fprintf(stderr, "hale audit verify-bundle: out of memory\n");
+    if (r < 0 && r != HALE_EPROOF)
         return VERIFY_USAGE;
     return report(r, &info, &d, as_json);
 }
