@@ -35,8 +35,9 @@ layer_of() {
   case "$1" in
   util | log | config | err | limits | fwd | diag) echo 0 ;;
   store | http | net) echo 1 ;;
-  detect | forecast | rca | redact | policy | audit | audit_query | kb | merkle | note) echo 2 ;;
-  ingest | llm | chat | escalate | sandbox | catalog) echo 3 ;;
+  detect | forecast | rca | redact | policy | audit | kb | merkle | note) echo 2 ;;
+  audit_signer | audit_verify | audit_query) echo 2 ;;
+  ingest | llm | chat | escalate | sandbox | catalog | witness) echo 3 ;;
   cli | api | loop | incident | main) echo 4 ;;
   *) echo "" ;;
   esac

@@ -196,7 +196,8 @@ static void unknown_key(void **state)
                  "prompts_dir, log_level, max_body_bytes, group_by, group_window_s, "
                  "max_connections, idle_timeout_s, request_timeout_s, shutdown_timeout_s, "
                  "store_sync, event_retention_days, audit_origin, audit_checkpoint_interval_ms, "
-                 "audit_rotate_interval_s, audit_anchor_files, audit_anchor_interval_s, auth)");
+                 "audit_rotate_interval_s, audit_anchor_files, audit_anchor_interval_s, "
+                 "audit_witness_urls, auth)");
 }
 
 static void wrong_types(void **state)
@@ -208,6 +209,9 @@ static void wrong_types(void **state)
         {"{\"audit_origin\": \"aiops.example/a b\"}",
          "key 'audit_origin': expected \"\" or an origin like \"aiops.example.com/prod-1\": UTF-8 "
          "without spaces or '+', got 'aiops.example/a b'"},
+        {"{\"audit_witness_urls\": [\"ftp://w.example/\"]}",
+         "key 'audit_witness_urls': expected an array of at most 8 http:// or https:// URLs, got "
+         "'ftp://w.example/'"},
         {"{\"audit_anchor_files\": [1]}",
          "key 'audit_anchor_files': expected an array of at most 8 "
          "file paths, got integer at index 0"},

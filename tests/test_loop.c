@@ -10,7 +10,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
+#include "hale/audit.h"
 #include "hale/config.h"
+#include "hale/merkle.h"
+#include "hale/note.h"
 #include "hale/err.h"
 #include "hale/incident.h"
 #include "loop/loop.h"
@@ -255,6 +260,120 @@ static void stages_receive_incidents_and_redelivery_follows_restart(void **state
     assert_int_equal(e->investigating_calls, 2);
 }
 
+/* The audit log the runs left: its leaves' kinds in order (space-separated), after checking
+ * that every checkpoint's root is the one of the leaves at its size and that it is signed by
+ * the key of its epoch (the root key in audit.pub, then each key_rotation leaf's key once the
+ * checkpoint sealing that leaf is past). */
+static char *audit_kinds(struct env *e, uint64_t *ret_checkpoints, uint64_t *ret_sealed)
+{
+    char path[700], *pub, kinds[4096] = "";
+    hale_note_verifier keys[16];
+    hale_merkle_frontier f;
+    sqlite3_stmt *leaf, *cp;
+    sqlite3 *db;
+    size_t n_keys = 1;
+    uint64_t rotation_seq[16], n_cp = 0;
+    hale_hash root;
+
+    snprintf(path, sizeof(path), "%s/var/%s", e->dir, HALE_AUDIT_PUB_FILE);
+    pub = fixture_read(path, NULL);
+    assert_non_null(pub);
+    pub[strcspn(pub, "\n")] = '\0';
+    assert_int_equal(hale_note_verifier_parse(pub, &keys[0]), 0);
+    free(pub);
+    snprintf(path, sizeof(path), "%s/var/hale.db", e->dir);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT seq, kind, body FROM audit_leaf ORDER BY seq",
+                                        -1, &leaf, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT size, note FROM audit_checkpoint ORDER BY size",
+                                        -1, &cp, NULL),
+                     SQLITE_OK);
+    hale_merkle_frontier_init(&f);
+    while (sqlite3_step(cp) == SQLITE_ROW) {
+        uint64_t size = (uint64_t)sqlite3_column_int64(cp, 0);
+        const char *note = (const char *)sqlite3_column_text(cp, 1);
+        size_t epoch = 0;
+        hale_note_opened o;
+        hale_checkpoint c;
+
+        while (f.size < size) {
+            hale_hash h;
+
+            assert_int_equal(sqlite3_step(leaf), SQLITE_ROW);
+            assert_int_equal(sqlite3_column_int64(leaf, 0), (sqlite3_int64)f.size);
+            hale_merkle_leaf_hash(sqlite3_column_blob(leaf, 2),
+                                  (size_t)sqlite3_column_bytes(leaf, 2), &h);
+            assert_int_equal(hale_merkle_frontier_append(&f, &h), 0);
+            snprintf(kinds + strlen(kinds), sizeof(kinds) - strlen(kinds), "%s%s",
+                     *kinds ? " " : "", (const char *)sqlite3_column_text(leaf, 1));
+            if (strcmp((const char *)sqlite3_column_text(leaf, 1), "key_rotation") == 0) {
+                json_t *b = json_loads((const char *)sqlite3_column_text(leaf, 2), 0, NULL);
+
+                assert_true(n_keys < 16);
+                assert_int_equal(json_integer_value(json_object_get(b, "epoch")), n_keys);
+                assert_int_equal(hale_note_verifier_parse(
+                                     json_string_value(json_object_get(b, "key")), &keys[n_keys]),
+                                 0);
+                rotation_seq[n_keys++] = f.size - 1;
+                json_decref(b);
+            }
+        }
+        /* The epoch of a head: rotations whose sealing head (seq + 1) lies before it. */
+        for (size_t k = 1; k < n_keys; k++)
+            if (rotation_seq[k] + 1 < size)
+                epoch = k;
+        assert_true(hale_note_open(note, strlen(note), &keys[epoch], 1, 0, &o, NULL) > 0);
+        assert_int_equal(hale_checkpoint_parse(o.text, o.text_len, &c, NULL), 0);
+        hale_merkle_frontier_root(&f, &root);
+        assert_int_equal(c.size, size);
+        assert_memory_equal(c.root.b, root.b, 32);
+        hale_checkpoint_release(&c);
+        hale_note_opened_release(&o);
+        n_cp++;
+    }
+    assert_int_equal(sqlite3_step(leaf), SQLITE_DONE); /* nothing left unsealed */
+    sqlite3_finalize(leaf);
+    sqlite3_finalize(cp);
+    sqlite3_close(db);
+    *ret_checkpoints = n_cp;
+    *ret_sealed = f.size;
+    return strdup(kinds);
+}
+
+static void audit_log_records_and_seals_every_run(void **state)
+{
+    struct env *e = *state;
+    char text[1024], anchor[700], *kinds, *anchored;
+    uint64_t checkpoints, sealed;
+
+    snprintf(anchor, sizeof(anchor), "%s/anchor.log", e->dir);
+    snprintf(text, sizeof(text),
+             "{\"listen\": \"127.0.0.1:0\", \"data_dir\": \"%s/var\", \"log_level\": \"warn\", "
+             "\"audit_anchor_files\": [\"%s\"], \"audit_origin\": \"aiops.test/loop\"}",
+             e->dir, anchor);
+    assert_int_equal(fixture_write(e->config, text), 0);
+    e->finish_investigating = true;
+    start(e, true);
+    assert_int_equal(
+        fixture_http(e->port, "POST", "/api/v1/alerts", "application/json", firing, NULL), 200);
+    stop(e);
+    start(e, false);
+    stop(e);
+    kinds = audit_kinds(e, &checkpoints, &sealed);
+    assert_string_equal(kinds, "controller_start key_rotation alert_accepted incident_transition "
+                               "incident_transition incident_transition controller_stop "
+                               "controller_start key_rotation controller_stop");
+    assert_true(checkpoints >= 4); /* each rotation, each shutdown */
+    free(kinds);
+    /* The anchor got the shutdown heads; the last one covers the whole log. */
+    anchored = fixture_read(anchor, NULL);
+    assert_non_null(anchored);
+    snprintf(text, sizeof(text), "aiops.test/loop\n%llu\n", (unsigned long long)sealed);
+    assert_non_null(strstr(anchored, text));
+    free(anchored);
+}
+
 /* Poll /metrics until it holds line (a whole "name value" line), for up to two seconds. */
 static bool wait_for_metric(struct env *e, const char *line)
 {
@@ -300,9 +419,11 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(sighup_reloads_and_keeps_old_config_on_error, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(audit_log_records_and_seals_every_run, setup, teardown),
     };
 
     /* Signals go to the loop thread's libuv handlers only: block them in this thread. */
     signal(SIGPIPE, SIG_IGN);
+    hale_loop_set_exe(HALE_BINARY); /* the audit signer runs from the hale binary */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,21 +5,24 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "hale/audit_signer.h"
 #include "hale/log.h"
 
 struct cmd {
     const char *name;                 /* first word */
     int (*fn)(int argc, char **argv); /* the command */
-    const char *summary;              /* one line for `hale help` */
+    const char *summary;              /* one line for `hale help`; NULL: hidden */
 };
 
 static const struct cmd commands[] = {
     {"run", hale_cmd_run, "run the controller (HTTP API, intake, incident loop)"},
     {"config", hale_cmd_config, "check a configuration file: config check FILE"},
     {"incidents", hale_cmd_incidents, "list or show incidents from the store"},
-    {"audit", hale_cmd_audit, "query, show, export and check the signed decision log"},
+    {"audit", hale_cmd_audit, "the signed decision log: keys, queries, bundles (audit --help)"},
     {"version", hale_cmd_version, "print the version"},
     {"help", hale_cmd_help, "show help for hale or one command"},
+    /* Started by the daemon itself (include/hale/audit_signer.h), never by a person. */
+    {HALE_AUDIT_SIGNER_COMMAND, hale_cmd_audit_signer, NULL},
 };
 
 static void print_help(FILE *f)
@@ -29,7 +32,8 @@ static void print_help(FILE *f)
                "generic events, groups them into incidents and keeps every incident's state in\n"
                "an embedded store.\n\ncommands:\n");
     for (size_t i = 0; i < HALE_ARRAY_SIZE(commands); i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        if (commands[i].summary)
+            fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nglobal options: --help, --version\n"
                "`hale <command> --help` shows a command's options. Exit status: 0 success,\n"
                "1 failure, 2 usage or configuration error.\n");

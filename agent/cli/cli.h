@@ -39,9 +39,13 @@ int hale_cmd_version(int argc, char **argv);
 int hale_cmd_help(int argc, char **argv);
 int hale_cmd_config(int argc, char **argv);
 int hale_cmd_incidents(int argc, char **argv);
-int hale_cmd_audit(int argc, char **argv);
+int hale_cmd_audit(int argc, char **argv);        /* dispatches `hale audit <sub>` */
+int hale_cmd_audit_signer(int argc, char **argv); /* hidden: the signer child */
 
-/* `hale audit` subcommands (cli_audit_*.c). */
+/* `hale audit` subcommands (cli_audit_*.c), argv[0] = "audit <sub>". */
+int hale_cmd_audit_keygen(int argc, char **argv);
+int hale_cmd_audit_pubkey(int argc, char **argv);
+int hale_cmd_audit_rotate_key(int argc, char **argv);
 int hale_cmd_audit_query(int argc, char **argv);
 int hale_cmd_audit_show(int argc, char **argv);
 int hale_cmd_audit_checkpoint(int argc, char **argv);

@@ -1,19 +1,20 @@
-/* agent/cli/cli_audit.c - `hale audit <subcommand>`: the table of audit subcommands and what
- * they share: opening the store read-only from --db FILE or --config FILE (data_dir). */
+/* agent/cli/cli_audit.c - `hale audit <subcommand>`: a plain table of the audit log's commands
+ * (keys, and later verification and queries), plus the hidden command that runs the signer. */
 #include "internal.h"
 
-#include <unistd.h>
-
 #include "cli/cli.h"
-#include "hale/store.h"
+#include "hale/audit_signer.h"
 
-struct sub {
-    const char *name;                 /* second word */
-    int (*fn)(int argc, char **argv); /* the subcommand; argv[0] is "audit <name>" */
+struct audit_cmd {
+    const char *name;                 /* the word after `hale audit` */
+    int (*fn)(int argc, char **argv); /* gets argv with argv[0] = "audit <name>" */
     const char *summary;              /* one line for `hale audit --help` */
 };
 
-static const struct sub subs[] = {
+static const struct audit_cmd audit_cmds[] = {
+    {"keygen", hale_cmd_audit_keygen, "create a signing key pair: keygen --out PREFIX"},
+    {"pubkey", hale_cmd_audit_pubkey, "print the log's root public key (data_dir/audit.pub)"},
+    {"rotate-key", hale_cmd_audit_rotate_key, "start a new signing key epoch now (hale stopped)"},
     {"query", hale_cmd_audit_query, "list leaves by time, incident, kind, actor, tool, text"},
     {"show", hale_cmd_audit_show, "one leaf: exact bytes, leaf hash, covering checkpoint"},
     {"checkpoint", hale_cmd_audit_checkpoint, "print the latest signed checkpoint note"},
@@ -23,77 +24,41 @@ static const struct sub subs[] = {
 
 static void print_usage(FILE *f)
 {
-    fprintf(f, "usage: hale audit <subcommand> [options]\n\nsubcommands:\n");
-    for (size_t i = 0; i < HALE_ARRAY_SIZE(subs); i++)
-        fprintf(f, "  %-14s %s\n", subs[i].name, subs[i].summary);
-    fprintf(f, "\n`hale audit <subcommand> --help` shows its options. Every subcommand that reads\n"
-               "the log takes --db FILE or --config FILE (default: hale.db in data_dir).\n");
+    fprintf(f, "usage: hale audit <subcommand> [options]\n\n"
+               "The signed, tamper-evident decision log (docs/audit.md, docs/audit-keys.md).\n\n"
+               "subcommands:\n");
+    for (size_t i = 0; i < HALE_ARRAY_SIZE(audit_cmds); i++)
+        fprintf(f, "  %-18s %s\n", audit_cmds[i].name, audit_cmds[i].summary);
+    fprintf(f, "\n`hale audit <subcommand> --help` shows its options.\n");
 }
 
 int hale_cmd_audit(int argc, char **argv)
 {
     char name[64];
 
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        print_usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? HALE_EXIT_USAGE : HALE_EXIT_OK;
+    if (argc < 2) {
+        print_usage(stderr);
+        return HALE_EXIT_USAGE;
     }
-    for (size_t i = 0; i < HALE_ARRAY_SIZE(subs); i++) {
-        if (strcmp(subs[i].name, argv[1]) != 0)
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        print_usage(stdout);
+        return HALE_EXIT_OK;
+    }
+    for (size_t i = 0; i < HALE_ARRAY_SIZE(audit_cmds); i++) {
+        if (strcmp(audit_cmds[i].name, argv[1]) != 0)
             continue;
-        /* argv[0] of the subcommand names both words, for its messages. */
-        snprintf(name, sizeof(name), "audit %s", subs[i].name);
+        /* Error messages read "hale audit keygen: ...": argv[0] names the whole command. */
+        snprintf(name, sizeof(name), "audit %s", audit_cmds[i].name);
         argv[1] = name;
-        return subs[i].fn(argc - 1, argv + 1);
+        return audit_cmds[i].fn(argc - 1, argv + 1);
     }
     fprintf(stderr, "hale audit: unknown subcommand '%s'\n\n", argv[1]);
     print_usage(stderr);
     return HALE_EXIT_USAGE;
 }
 
-int hale_cli_audit_db_path(const char *db, const char *config, char *out, size_t size,
-                           char *dir_out, size_t dir_size)
+int hale_cmd_audit_signer(int argc, char **argv)
 {
-    hale_config *cfg = NULL;
-    const char *slash;
-
-    if (db && config) {
-        fprintf(stderr, "hale audit: give --db or --config, not both\n");
-        return HALE_EUSAGE;
-    }
-    if (db) {
-        snprintf(out, size, "%s", db);
-        slash = strrchr(db, '/');
-        snprintf(dir_out, dir_size, "%.*s", slash ? (int)(slash - db) : 1, slash ? db : ".");
-        return 0;
-    }
-    if (hale_cli_load_config(config, &cfg, NULL) < 0)
-        return HALE_EUSAGE;
-    snprintf(out, size, "%s/%s", cfg->data_dir, HALE_STORE_FILE);
-    snprintf(dir_out, dir_size, "%s", cfg->data_dir);
-    hale_config_unref(cfg);
-    return 0;
-}
-
-int hale_cli_audit_open(const char *cmd, const char *db, const char *config, hale_store **ret,
-                        char *dir_out, size_t dir_size)
-{
-    hale_store_opts o = {.read_only = true};
-    hale_diag diag = {{0}};
-    char path[4096];
-    int r;
-
-    if (hale_cli_audit_db_path(db, config, path, sizeof(path), dir_out, dir_size) < 0)
-        return HALE_EXIT_USAGE;
-    if (access(path, R_OK) != 0) {
-        fprintf(stderr, "hale %s: cannot read '%s': %s\n", cmd, path, strerror(errno));
-        return HALE_EXIT_FAILURE;
-    }
-    o.path = path;
-    r = hale_store_open(&o, ret, &diag);
-    if (r < 0) {
-        fprintf(stderr, "hale %s: %s\n", cmd, diag.msg[0] ? diag.msg : hale_strerror(r));
-        return HALE_EXIT_FAILURE;
-    }
-    return 0;
+    return hale_audit_signer_main(argc, argv);
 }

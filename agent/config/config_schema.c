@@ -74,6 +74,18 @@ static bool check_label_names(char *const *names, char *got, size_t got_size)
 static const char *const group_by_default[] = {"alertname", "service", NULL};
 static const char *const empty_list[] = {NULL};
 
+static bool check_urls(char *const *urls, char *got, size_t got_size)
+{
+    for (size_t i = 0; urls[i]; i++) {
+        if ((strncmp(urls[i], "http://", 7) != 0 && strncmp(urls[i], "https://", 8) != 0) ||
+            strlen(urls[i]) > 1000 || strpbrk(urls[i], " \t\r\n")) {
+            quote(got, got_size, "got ", urls[i]);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* The origin names the log's signing key, so it must be a note key name (c2sp.org/signed-
  * note): no spaces, no '+', no control characters. Unicode spaces are caught when the audit
  * log opens, which checks the full rule. */
@@ -163,6 +175,16 @@ const hale__config_key hale__config_keys[] = {
      .reloadable = true,
      .expect = "an array of at most 8 file paths"},
     UINT(audit_anchor_interval_s, 60, 1, 86400, true),
+    {.key = "audit_witness_urls",
+     .type = HALE_CONFIG_STRING_ARRAY,
+     .def_list = empty_list,
+     .min = 0,
+     .max = 8,
+     .offset = offsetof(hale_config, audit_witness_urls),
+     .count_offset = offsetof(hale_config, n_audit_witness_urls),
+     .reloadable = true,
+     .check_list = check_urls,
+     .expect = "an array of at most 8 http:// or https:// URLs"},
     {.key = "auth", .type = HALE_CONFIG_CUSTOM, .reloadable = true, .ops = &hale__config_auth_ops},
 };
 const size_t hale__config_n_keys = HALE_ARRAY_SIZE(hale__config_keys);

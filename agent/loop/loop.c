@@ -26,6 +26,8 @@ static bool api_ready(void *ud, const char **why)
         *why = "shutting down";
     else if (!l->store)
         *why = "store not open";
+    else if (l->audit_broken)
+        *why = "audit log cannot be sealed";
     else if (l->stats.lag_s > 1.0)
         *why = "event loop lagging";
     else
@@ -161,6 +163,8 @@ int hale_loop_new(hale_config *cfg, const char *config_path, hale_loop **ret, ha
         goto fail;
     }
     r = open_store(l, reterr);
+    if (r == 0)
+        r = hale__loop_audit_open(l, reterr);
     if (r == 0)
         r = open_http(l, reterr);
     if (r < 0)

@@ -9,6 +9,10 @@
 #include "hale/fwd.h"
 #include "hale/incident.h"
 
+/* The hale binary that helper processes (the audit signer) run from; default /proc/self/exe.
+ * For programs that embed the loop but are not hale (tests). Call before hale_loop_new. */
+void hale_loop_set_exe(const char *path);
+
 /* Build a controller from cfg (a reference is taken). config_path is where SIGHUP reloads
  * from, NULL when running on built-in defaults. Opens the store and binds the listener.
  * Returns 0 or an error with the reason in reterr; *ret is owned by the caller. */

@@ -3,6 +3,8 @@
 #include <uv.h>
 
 #include "api/api.h"
+#include "hale/audit.h"
+#include "hale/audit_signer.h"
 #include "hale/http.h"
 #include "hale/ingest.h"
 #include "hale/store.h"
@@ -18,19 +20,47 @@ struct pending {
     const char *kind;         /* "alertmanager" or "event", static */
 };
 
+#define HALE_LOOP_MAX_WITNESSES 8 /* the most audit_witness_urls entries */
+
+/* A witness's side of anchoring: what it cosigned last and the request under way. */
+struct witness_state {
+    char url[1024];   /* where the request goes */
+    uint64_t size;    /* the size it cosigned last, as far as we know (0: unknown) */
+    char *body;       /* the add-checkpoint request to send, owned; NULL: none */
+    size_t body_len;  /* bytes in body */
+    int result;       /* the last request: 0, HALE_ESTATE (size learned) or an error */
+    int anchor_errno; /* writing its cosigned checkpoint to the anchor files failed */
+    hale_diag diag;   /* the error's message */
+};
+
+/* A leaf the loop thread wants in the log: appended by the next commit job. */
+struct audit_item {
+    char kind[HALE_AUDIT_MAX_KIND_BYTES + 1]; /* leaf kind */
+    json_t *payload;                          /* owned */
+    int64_t ts_ns;                            /* when it happened */
+};
+
 /* One transaction of intake on the threadpool. While it runs it owns the writer connection and
  * the incident manager; the loop thread touches neither until after_work has run. */
 struct commit_job {
-    uv_work_t work;        /* the threadpool request; work.data is the loop */
-    struct pending *items; /* the requests it commits, owned */
-    size_t n_items;        /* entries in items */
-    size_t cap_items;      /* allocated entries */
-    int64_t now_ms;        /* receipt time stamped on everything it writes */
-    int result;            /* 0, or why the transaction failed */
-    int reload_result;     /* after a failure: reloading the incident caches */
-    double duration_s;     /* time spent writing and committing */
-    double commit_s;       /* of that, the COMMIT (WAL write, fsync, checkpoint) */
-    char errmsg[256];      /* SQLite's message on failure */
+    uv_work_t work;                 /* the threadpool request; work.data is the loop */
+    struct pending *items;          /* the requests it commits, owned */
+    size_t n_items;                 /* entries in items */
+    size_t cap_items;               /* allocated entries */
+    int64_t now_ms;                 /* receipt time stamped on everything it writes */
+    int result;                     /* 0, or why the transaction failed */
+    int reload_result;              /* after a failure: reloading the incident caches */
+    double duration_s;              /* time spent writing and committing */
+    double commit_s;                /* of that, the COMMIT (WAL write, fsync, checkpoint) */
+    char errmsg[256];               /* SQLite's message on failure */
+    struct audit_item *audit_items; /* leaves queued by the loop thread, owned */
+    size_t n_audit_items, cap_audit_items;
+    bool seal;           /* sign the head after the commit */
+    bool rotate;         /* rotate the signing key after the commit */
+    bool anchor;         /* write the signed head to the anchors */
+    hale_config *cfg;    /* the config the job's audit work uses, one reference */
+    int audit_result;    /* 0, or why sealing failed */
+    char audit_err[512]; /* its message */
 };
 
 struct stage_item {
@@ -41,32 +71,52 @@ struct stage_item {
 };
 
 struct loop_stats {
-    uint64_t alerts_accepted;   /* alerts in committed requests */
-    uint64_t requests_accepted; /* committed webhook and event requests */
-    uint64_t commits;           /* successful transactions */
-    uint64_t commit_failures;   /* rolled back transactions */
-    uint64_t reloads;           /* successful config reloads */
-    uint64_t reload_failures;   /* rejected config reloads */
-    double lag_s;               /* last measured loop lag */
-    double lag_max_s;           /* largest since start */
-    hale_histogram commit_s;    /* store commit latency */
-    hale_histogram batch_size;  /* requests per transaction */
-    size_t incidents_active;    /* in the manager after the last commit (the manager itself */
-    size_t alerts_known;        /* belongs to the commit job while one runs) */
+    uint64_t alerts_accepted;     /* alerts in committed requests */
+    uint64_t requests_accepted;   /* committed webhook and event requests */
+    uint64_t commits;             /* successful transactions */
+    uint64_t commit_failures;     /* rolled back transactions */
+    uint64_t reloads;             /* successful config reloads */
+    uint64_t reload_failures;     /* rejected config reloads */
+    uint64_t audit_seal_failures; /* signed heads that could not be made or stored */
+    double lag_s;                 /* last measured loop lag */
+    double lag_max_s;             /* largest since start */
+    hale_histogram commit_s;      /* store commit latency */
+    hale_histogram batch_size;    /* requests per transaction */
+    size_t incidents_active;      /* in the manager after the last commit (the manager itself */
+    size_t alerts_known;          /* belongs to the commit job while one runs) */
+    uint64_t audit_leaves;        /* audit log size after the last commit */
+    uint64_t audit_sealed;        /* of those, covered by a stored signed checkpoint */
+    uint64_t audit_epoch;         /* signing key epoch */
 };
 
 struct hale_loop {
-    uv_loop_t uv;                 /* the one event loop */
-    hale_config *cfg;             /* current snapshot, one reference */
-    char *config_path;            /* reload source, NULL on defaults */
-    int lock_fd;                  /* holds data_dir/hale.lock; -1 when not held */
-    hale_store *store;            /* the writer connection: loop thread or the running job */
-    hale_store *reader;           /* read-only connection for the API, loop thread only */
-    hale_store *checkpointer;     /* background WAL checkpoints, used by ckpt_work only */
-    uv_work_t ckpt_work;          /* the checkpoint on the threadpool */
-    bool ckpt_running;            /* ckpt_work is queued or running */
-    uv_timer_t ckpt_timer;        /* starts checkpoints */
-    hale_incidents *incidents;    /* correlation and state machine */
+    uv_loop_t uv;                   /* the one event loop */
+    hale_config *cfg;               /* current snapshot, one reference */
+    char *config_path;              /* reload source, NULL on defaults */
+    int lock_fd;                    /* holds data_dir/hale.lock; -1 when not held */
+    hale_store *store;              /* the writer connection: loop thread or the running job */
+    hale_store *reader;             /* read-only connection for the API, loop thread only */
+    hale_store *checkpointer;       /* background WAL checkpoints, used by ckpt_work only */
+    uv_work_t ckpt_work;            /* the checkpoint on the threadpool */
+    bool ckpt_running;              /* ckpt_work is queued or running */
+    uv_timer_t ckpt_timer;          /* starts checkpoints */
+    hale_incidents *incidents;      /* correlation and state machine */
+    hale_audit *audit;              /* the log's writer: with the writer connection */
+    hale_audit_signer *signer;      /* the signer process: used by the job that seals */
+    struct audit_item *audit_queue; /* leaves for the next job, loop thread only */
+    size_t n_audit_queue, cap_audit_queue;
+    uint64_t audit_sealed;         /* leaves covered by the newest stored checkpoint */
+    uint64_t audit_epoch;          /* signing key epoch (key_rotation leaves so far) */
+    uint64_t audit_last_seal_ms;   /* uv_now of the last signed head */
+    uint64_t audit_last_rotate_ms; /* uv_now of the last key rotation */
+    uint64_t audit_last_anchor_ms; /* uv_now of the last anchoring */
+    int audit_anchor_errno;        /* the job's last anchor write failure, 0 for none */
+    bool audit_rotate_pending;     /* a key_rotation leaf waits for the key switch */
+    bool audit_broken;             /* the signer refused the store's head */
+    struct witness_state witnesses[HALE_LOOP_MAX_WITNESSES]; /* by audit_witness_urls index */
+    uv_work_t witness_work;       /* posts to the witnesses, without the writer */
+    bool witness_running;         /* witness_work is queued or running */
+    hale_config *witness_cfg;     /* the config witness_work uses, one reference */
     hale_http_server *http;       /* NULL once closed */
     hale_api *api;                /* routes */
     uv_signal_t sig_term;         /* SIGTERM: shut down */
@@ -111,6 +161,22 @@ int hale__loop_redeliver(hale_loop *l);
 void hale__loop_apply_grouping(hale_loop *l);
 /* Copy the manager's sizes into stats for /metrics (loop thread, no commit running). */
 void hale__loop_stats_refresh(hale_loop *l);
+
+/* loop_audit.c */
+int hale__loop_audit_open(hale_loop *l, hale_diag *reterr);
+void hale__loop_audit_close(hale_loop *l, const char *reason);
+/* Queue a leaf (payload stolen, even on failure) for the next commit job. */
+int hale__loop_audit_queue(hale_loop *l, const char *kind, json_t *payload);
+int hale__loop_audit_config_reloaded(hale_loop *l);
+int hale__loop_audit_append_items(hale_loop *l, const struct audit_item *items, size_t n,
+                                  char *errmsg, size_t errmsg_size);
+void hale__loop_audit_items_free(struct audit_item *items, size_t n);
+void hale__loop_audit_plan(hale_loop *l, struct commit_job *job);
+void hale__loop_audit_job(hale_loop *l, struct commit_job *job);
+void hale__loop_audit_done(hale_loop *l, struct commit_job *job);
+bool hale__loop_audit_unsealed(const hale_loop *l);
+/* Is signing, rotating or anchoring due with no commit to carry it? */
+bool hale__loop_audit_due(hale_loop *l);
 
 /* loop_metrics.c */
 int hale__loop_metrics(void *ud, hale_buf *out);

@@ -10,10 +10,14 @@
 #include "loop/loop_int.h"
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/strparse.h"
 #include "util/timeutil.h"
 
+#include <sodium.h>
+
 #define LIGHT_LOAD_REQUESTS 8
-#define SLOW_COMMIT_S       0.1 /* a commit this slow is logged: it holds every sender */
+#define SLOW_COMMIT_S       0.1  /* a commit this slow is logged: it holds every sender */
+#define LEAF_MAX_ALERTS     1000 /* alerts named in one alert_accepted leaf; the digest covers all */
 
 void hale__loop_submit(void *ud, hale_http_req *req, hale_ingest_batch *batch, const char *kind)
 {
@@ -65,6 +69,36 @@ static char *normalized_json(const hale_ingest_batch *b)
     return hale_buf_detach(&out, NULL);
 }
 
+/* The alert_accepted leaf: the body's digest binds every byte; the fingerprints make the leaf
+ * searchable without the body. */
+static int log_accepted(hale_loop *l, const struct pending *p, int64_t event_id, int64_t now_ms)
+{
+    const hale_ingest_batch *b = p->batch;
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    char hex[2 * crypto_hash_sha256_BYTES + 1];
+    json_t *alerts = json_array(), *leaf;
+    int r = 0;
+
+    crypto_hash_sha256(digest, (const unsigned char *)p->raw, p->raw_len);
+    hale_hex_encode(digest, sizeof(digest), hex);
+    for (size_t i = 0; alerts && r == 0 && i < b->n_alerts && i < LEAF_MAX_ALERTS; i++)
+        r = json_array_append_new(
+            alerts, json_pack("{s:s,s:s}", "fingerprint", b->alerts[i].fingerprint, "status",
+                              b->alerts[i].status == HALE_ALERT_FIRING ? "firing" : "resolved"));
+    leaf = alerts && r == 0
+               ? json_pack("{s:I,s:s,s:s,s:s,s:I,s:o}", "event_id", (json_int_t)event_id, "source",
+                           b->source, "event_kind", p->kind, "body_sha256", hex, "alerts_total",
+                           (json_int_t)b->n_alerts, "alerts", alerts)
+               : NULL;
+    if (!leaf) {
+        json_decref(alerts);
+        return -ENOMEM;
+    }
+    r = hale_audit_append(l->audit, HALE_AUDIT_KIND_ALERT, leaf, now_ms * 1000000, NULL, NULL);
+    json_decref(leaf);
+    return r;
+}
+
 static int persist_one(hale_loop *l, struct pending *p, int64_t now_ms)
 {
     const hale_ingest_batch *b = p->batch;
@@ -79,6 +113,8 @@ static int persist_one(hale_loop *l, struct pending *p, int64_t now_ms)
     ev.normalized = normalized;
     r = hale_store_event_insert(l->store, &ev, &ev.id);
     free(normalized);
+    if (r == 0 && l->audit)
+        r = log_accepted(l, p, ev.id, now_ms);
     for (size_t i = 0; r == 0 && i < b->n_alerts; i++)
         r = hale_incidents_apply_alert(l->incidents, &b->alerts[i], b->source, ev.id, now_ms);
     return r;
@@ -88,6 +124,9 @@ static int persist_all(hale_loop *l, struct commit_job *job)
 {
     int r = hale_store_begin(l->store);
 
+    if (r == 0 && job->n_audit_items > 0)
+        r = hale__loop_audit_append_items(l, job->audit_items, job->n_audit_items, job->errmsg,
+                                          sizeof(job->errmsg));
     for (size_t i = 0; r == 0 && i < job->n_items; i++)
         r = persist_one(l, &job->items[i], job->now_ms);
     /* Under light load membership is written at once; under heavy load about once a second,
@@ -101,7 +140,8 @@ static int persist_all(hale_loop *l, struct commit_job *job)
         job->commit_s = (double)(uv_hrtime() - t0) / 1e9;
     }
     if (r < 0) {
-        snprintf(job->errmsg, sizeof(job->errmsg), "%s", hale_store_errmsg(l->store));
+        if (!job->errmsg[0])
+            snprintf(job->errmsg, sizeof(job->errmsg), "%s", hale_store_errmsg(l->store));
         hale_store_rollback(l->store);
     }
     return r;
@@ -114,8 +154,11 @@ static void commit_work(uv_work_t *w)
     struct commit_job *job = &l->job;
     uint64_t t0 = uv_hrtime();
 
+    job->errmsg[0] = '\0';
     job->result = persist_all(l, job);
     job->reload_result = job->result < 0 ? hale_incidents_aborted(l->incidents) : 0;
+    if (job->result == 0 && (job->seal || job->rotate || job->anchor))
+        hale__loop_audit_job(l, job);
     job->duration_s = (double)(uv_hrtime() - t0) / 1e9;
 }
 
@@ -141,6 +184,34 @@ static void answer(struct commit_job *job, struct loop_stats *st)
     job->n_items = 0;
 }
 
+/* A failed commit's leaves go back to the front of the queue; a committed job's are freed. */
+static void requeue_audit_items(hale_loop *l, struct commit_job *job)
+{
+    struct audit_item *q;
+    size_t n = job->n_audit_items;
+
+    if (n == 0)
+        return;
+    job->n_audit_items = 0;
+    if (job->result == 0) {
+        hale__loop_audit_items_free(job->audit_items, n);
+        return;
+    }
+    q = malloc((n + l->n_audit_queue) * sizeof(*q));
+    if (!q) {
+        log_err("out of memory: %zu audit leaves lost after a failed commit", n);
+        hale__loop_audit_items_free(job->audit_items, n);
+        return;
+    }
+    memcpy(q, job->audit_items, n * sizeof(*q));
+    if (l->n_audit_queue)
+        memcpy(q + n, l->audit_queue, l->n_audit_queue * sizeof(*q));
+    free(l->audit_queue);
+    l->audit_queue = q;
+    l->n_audit_queue += n;
+    l->cap_audit_queue = l->n_audit_queue;
+}
+
 static void commit_done(uv_work_t *w, int status)
 {
     hale_loop *l = w->data;
@@ -164,6 +235,8 @@ static void commit_done(uv_work_t *w, int status)
         l->stats.commits++;
         hale_incidents_committed(l->incidents, hale__loop_entered, l);
     }
+    requeue_audit_items(l, job);
+    hale__loop_audit_done(l, job);
     hale__loop_stats_refresh(l);
     hale__loop_apply_grouping(l);
     answer(job, &l->stats);
@@ -207,6 +280,19 @@ static void start_job(hale_loop *l)
     l->pending = items;
     l->cap_pending = cap;
     l->n_pending = 0;
+    {
+        struct audit_item *a = job->audit_items;
+        size_t acap = job->cap_audit_items;
+
+        job->audit_items = l->audit_queue;
+        job->cap_audit_items = l->cap_audit_queue;
+        job->n_audit_items = l->n_audit_queue;
+        l->audit_queue = a;
+        l->cap_audit_queue = acap;
+        l->n_audit_queue = 0;
+    }
+    if (l->audit)
+        hale__loop_audit_plan(l, job);
     job->now_ms = hale_time_now_ms();
     job->work.data = l;
     r = uv_queue_work(&l->uv, &job->work, commit_work, commit_done);
@@ -214,6 +300,9 @@ static void start_job(hale_loop *l)
         job->result = r;
         snprintf(job->errmsg, sizeof(job->errmsg), "cannot queue the commit: %s", uv_strerror(r));
         answer(job, &l->stats);
+        requeue_audit_items(l, job);
+        if (l->audit)
+            hale__loop_audit_done(l, job);
         return;
     }
     l->job_running = true;
@@ -223,13 +312,14 @@ static void start_job(hale_loop *l)
  * at the handler at a time), so max_connections bounds the batch. */
 void hale__loop_flush(hale_loop *l)
 {
-    if (l->n_pending > 0 && !l->job_running)
+    if ((l->n_pending > 0 || l->n_audit_queue > 0) && !l->job_running)
         start_job(l);
 }
 
 void hale__loop_flush_idle(hale_loop *l)
 {
     /* With no commit for a while, membership pairs would wait: an empty job writes them. */
-    if (!l->job_running && l->n_pending == 0 && hale_incidents_pairs_pending(l->incidents) > 0)
+    if (!l->job_running && l->n_pending == 0 &&
+        (hale_incidents_pairs_pending(l->incidents) > 0 || hale__loop_audit_due(l)))
         start_job(l);
 }

@@ -19,6 +19,10 @@ void hale__loop_stats_refresh(hale_loop *l)
 {
     l->stats.incidents_active = hale_incidents_active(l->incidents);
     l->stats.alerts_known = hale_incidents_cached_alerts(l->incidents);
+    if (l->audit)
+        hale_audit_head(l->audit, &l->stats.audit_leaves, NULL);
+    l->stats.audit_sealed = l->audit_sealed;
+    l->stats.audit_epoch = l->audit_epoch;
 }
 
 static int counter(hale_buf *b, const char *name, const char *help, uint64_t v)
@@ -94,6 +98,19 @@ int hale__loop_metrics(void *ud, hale_buf *b)
     if (r == 0)
         r = gauge(b, "hale_loop_lag_max_seconds", "Largest event loop lag since start.",
                   st->lag_max_s);
+    if (r == 0)
+        r = gauge(b, "hale_audit_leaves", "Leaves in the audit log.", (double)st->audit_leaves);
+    if (r == 0)
+        r = gauge(b, "hale_audit_sealed_leaves",
+                  "Audit leaves covered by the newest signed checkpoint.",
+                  (double)st->audit_sealed);
+    if (r == 0)
+        r = gauge(b, "hale_audit_key_epoch", "Signing key epoch of the audit log.",
+                  (double)st->audit_epoch);
+    if (r == 0)
+        r = counter(b, "hale_audit_seal_failures_total",
+                    "Signed checkpoints that could not be made or stored.",
+                    st->audit_seal_failures);
     if (r == 0)
         r = counter(b, "hale_config_reloads_total", "Successful configuration reloads.",
                     st->reloads);

@@ -144,6 +144,8 @@ int hale_loop_reload(hale_loop *l, hale_diag *reterr)
     /* The incident manager belongs to the commit job while one runs: regroup after it. */
     l->regroup = true;
     hale__loop_apply_grouping(l);
+    if (l->audit && hale__loop_audit_config_reloaded(l) < 0)
+        log_warn("cannot queue the config_reload audit leaf: out of memory");
     return 0;
 }
 
@@ -268,6 +270,8 @@ void hale_loop_free(hale_loop *l)
         log_warn("event loop closed with handles still open, ignoring");
     if (l->store && l->incidents && write_last_pairs(l) < 0)
         log_warn("cannot write incident membership at exit (rebuilt at next start), ignoring");
+    hale__loop_audit_close(l, l->draining ? "shutdown" : "stopped");
+    free(l->job.audit_items);
     hale_incidents_free(l->incidents);
     hale_store_free(l->reader);
     hale_store_free(l->checkpointer);

@@ -32,6 +32,7 @@
 #include "hale/diag.h"
 #include "hale/fwd.h"
 #include "hale/merkle.h"
+#include "hale/note.h"
 
 #define HALE_AUDIT_VERSION          1                   /* the envelope's "v" */
 #define HALE_AUDIT_MAX_LEAF_BYTES   (256u * 1024u)      /* one leaf body, serialized */
@@ -114,3 +115,34 @@ int hale_audit_store_checkpoint(hale_audit *a, const char *note, int64_t signed_
 
 /* The size of the largest stored checkpoint, 0 when none. Returns 0 or HALE_ESTORE. */
 int hale_audit_last_checkpoint(hale_audit *a, uint64_t *ret_size);
+
+/* ---- the key chain and the signer (audit_chain.c; the writer's thread) ---- */
+
+typedef struct hale_audit_signer hale_audit_signer;
+
+/* Sign the committed head with signer s, proving it consistent with the last head s signed
+ * (in steps when that is more than HALE_AUDIT_MAX_PROOF_LEAVES behind), and store the
+ * checkpoint. rotate: sign with the old key and switch s to its pending key
+ * (hale_audit_signer_rotate_commit). On success *ret_note (may be NULL) gets the stored note
+ * (malloc'd). Returns 0; HALE_EPROOF when s signed a head this store does not extend (the log
+ * was truncated, rolled back or forked since: stop and investigate); HALE_ESTATE inside a
+ * transaction with pending appends; other errors from the signer or the store. */
+int hale_audit_seal(hale_audit *a, hale_audit_signer *s, bool rotate, char **ret_note,
+                    hale_diag *reterr);
+
+/* Rotate the signing key: append (and commit) a key_rotation leaf {epoch: *io_epoch + 1, key,
+ * prev_key_id} naming the key s generates, then seal that head with the old key and switch.
+ * On success *io_epoch is incremented. When the leaf was committed but the seal failed,
+ * *ret_pending is true: call hale_audit_seal(a, s, true, ...) again to finish (never rotate
+ * anew, the leaf names the pending key). Returns 0 or the error. */
+int hale_audit_rotate(hale_audit *a, hale_audit_signer *s, uint64_t *io_epoch, bool *ret_pending,
+                      hale_diag *reterr);
+
+/* At start, before appending: check that s holds the key of the log's current epoch (root is
+ * the epoch 0 key from audit.pub; later epochs come from key_rotation leaves), finish a
+ * rotation a crash interrupted after its leaf was committed, and seal any unsealed tail with
+ * the key of its epoch. *ret_epoch gets the epoch. Returns 0, HALE_ECONFIG (the signer's key is
+ * not the chain's: wrong key file or a replaced log), HALE_ESCHEMA (a malformed rotation
+ * leaf), or a seal error. */
+int hale_audit_resume(hale_audit *a, hale_audit_signer *s, const hale_note_verifier *root,
+                      uint64_t *ret_epoch, hale_diag *reterr);

@@ -58,6 +58,8 @@ typedef struct hale_config {
     char **audit_anchor_files;             /* checkpoints are appended to these; NULL-terminated */
     size_t n_audit_anchor_files;           /* entries in audit_anchor_files */
     uint64_t audit_anchor_interval_s;      /* how often the latest checkpoint is anchored */
+    char **audit_witness_urls;             /* tlog-witness submission prefixes; NULL-terminated */
+    size_t n_audit_witness_urls;           /* entries in audit_witness_urls */
     hale_auth_token *auth_tokens;          /* "auth": bearer tokens; NULL when none */
     size_t n_auth_tokens;                  /* entries in auth_tokens */
     bool auth_intake_token_required;       /* POST intake routes need an intake or admin token */
