@@ -367,6 +367,9 @@ static void routes_over_http(void **state)
     assert_int_equal(get_status(e, "/api/v1/audit?since=yesterday", "auditor"), 400);
     assert_int_equal(get_status(e, "/api/v1/audit?limit=0", "auditor"), 400);
     assert_int_equal(get_status(e, "/api/v1/audit?order=up", "auditor"), 400);
+    assert_int_equal(get_status(e, "/api/v1/audit?text=%ff%fe", "auditor"), 400);
+    assert_int_equal(get_status(e, "/api/v1/audit?since=2026-01-01T00:00:00Z&until=1h", "auditor"),
+                     200);
     assert_int_equal(get_status(e, "/api/v1/audit?since=24h&order=asc&text=alice", "auditor"), 200);
     assert_int_equal(get(e, "/api/v1/audit/checkpoint", "auditor", &head, &body), 200);
     assert_string_equal(body, e->note);

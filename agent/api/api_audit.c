@@ -114,6 +114,8 @@ void hale__api_on_audit(hale_api *api, hale_http_req *req, const char *rest)
         r = hale_audit_query_json(s, &f, &out, &d);
         if (r == 0)
             hale__api_respond_json(req, 200, out);
+        else if (r == -EINVAL)
+            (void)hale_http_respond_error(req, 400, "invalid_parameter", d.msg);
         else
             (void)hale_http_respond_error(req, 503, "store_error",
                                           d.msg[0] ? d.msg : hale_strerror(r));

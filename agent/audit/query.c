@@ -385,7 +385,7 @@ static int run_all(struct run *q, uint64_t indexed)
         hi = q->f->cursor_seq;
     ilo = lo;
     ihi = indexed < hi ? indexed : hi;
-    r = time_range(q, &ilo, &ihi);
+    r = ilo < ihi ? time_range(q, &ilo, &ihi) : 0; /* no side tables before migration 3 */
     if (r < 0)
         return r;
     if (q->f->oldest_first) {

@@ -198,7 +198,7 @@ static int run_query(hale_store *s, const hale_audit_filter *f, enum format fmt)
     }
     if (r < 0) {
         fprintf(stderr, "hale audit query: %s\n", d.msg[0] ? d.msg : hale_strerror(r));
-        return HALE_EXIT_FAILURE;
+        return r == -EINVAL ? HALE_EXIT_USAGE : HALE_EXIT_FAILURE;
     }
     return fflush(stdout) == 0 ? HALE_EXIT_OK : HALE_EXIT_FAILURE;
 }
