@@ -615,8 +615,12 @@ static void tampered_bundles_rejected(void **state)
             fail_msg("tamper '%s' not detected as expected: %s", cases[i].name, d.msg);
         json_decref(b);
     }
-    /* Not JSON; a pinned key of another log. */
+    /* Not JSON; JSON but no object (found by fuzz_bundle: failed without a message); a pinned
+     * key of another log. */
     assert_int_equal(hale_audit_bundle_verify("{\"a\":", 5, pinned_key(e), NULL, &d), HALE_EPROOF);
+    d.msg[0] = '\0';
+    assert_int_equal(hale_audit_bundle_verify("[1]", 3, pinned_key(e), NULL, &d), HALE_EPROOF);
+    assert_string_equal(d.msg, "bundle: expected a JSON object");
     assert_int_equal(hale_audit_bundle_verify("{}", 2, "not a key", NULL, &d), -EINVAL);
     {
         uint8_t seed[32];

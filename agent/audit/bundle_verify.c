@@ -234,8 +234,10 @@ static int check_doc(struct verify *v, const json_t *root, struct doc *d,
     };
     hale_note_verifier in_bundle;
 
-    if (!json_is_object(root) || hale_json_fields(root, fields, HALE_ARRAY_SIZE(fields),
-                                                  HALE_JSON_STRICT, d, "bundle", v->reterr) < 0)
+    if (!json_is_object(root))
+        return fail(v, "bundle: expected a JSON object", -1);
+    if (hale_json_fields(root, fields, HALE_ARRAY_SIZE(fields), HALE_JSON_STRICT, d, "bundle",
+                         v->reterr) < 0)
         return HALE_EPROOF;
     if (strcmp(d->format, HALE_AUDIT_BUNDLE_FORMAT) != 0)
         return fail(v, "bundle: unknown format (expected " HALE_AUDIT_BUNDLE_FORMAT ")", -1);
