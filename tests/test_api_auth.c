@@ -366,6 +366,8 @@ static void routes_over_http(void **state)
     free(body);
     assert_int_equal(get_status(e, "/api/v1/audit?since=yesterday", "auditor"), 400);
     assert_int_equal(get_status(e, "/api/v1/audit?limit=0", "auditor"), 400);
+    assert_int_equal(get_status(e, "/api/v1/audit?limit=1001", "auditor"), 400);
+    assert_int_equal(get_status(e, "/api/v1/audit?limit=1000", "auditor"), 200);
     assert_int_equal(get_status(e, "/api/v1/audit?order=up", "auditor"), 400);
     assert_int_equal(get_status(e, "/api/v1/audit?text=%ff%fe", "auditor"), 400);
     assert_int_equal(get_status(e, "/api/v1/audit?since=2026-01-01T00:00:00Z&until=1h", "auditor"),
