@@ -760,6 +760,22 @@ static void cli_formats(void **state)
     free(out);
     out = run_out(e, (const char *const[]){"audit", "show", "999999", "--db", e->path, NULL}, 1);
     free(out);
+    out =
+        run_out(e, (const char *const[]){"audit", "show", "3", "--db", e->path, "--json", NULL}, 0);
+    j = json_loads(out, 0, NULL);
+    assert_true(json_is_true(json_object_get(j, "leaf_hash_ok")));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "checkpoint"), "size")),
+                     50); /* the first seal, after the first batch of 50 */
+    json_decref(j);
+    free(out);
+    out = run_out(e,
+                  (const char *const[]){"audit", "query", "--db", e->path, "--oldest-first",
+                                        "--limit", "2", "--cursor", "5", "--format", "jsonl", NULL},
+                  0);
+    assert_non_null(strstr(out, "{\"seq\":6,"));
+    assert_non_null(strstr(out, "\n{\"seq\":7,"));
+    assert_null(strstr(out, "\"seq\":8,"));
+    free(out);
 
     /* export, then verify-bundle: 0 good, 1 tampered, 3 usage or I/O. */
     snprintf(pub, sizeof(pub), "%s/audit.pub", e->dir);
