@@ -298,6 +298,129 @@ static void canonical_rejects_reals(void **state)
     json_decref(bad);
 }
 
+static uint64_t rng = 0x9e3779b97f4a7c15u;
+
+static uint64_t next_rand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+/* A random string of valid UTF-8: ASCII, controls, quotes, 2/3/4-byte characters. */
+static json_t *random_string(void)
+{
+    static const char *const pieces[] = {"a",
+                                         "Z",
+                                         "\"",
+                                         "\\",
+                                         "/",
+                                         "\n",
+                                         "\t",
+                                         "\x01",
+                                         "\x1f",
+                                         "\x7f",
+                                         "\xc3\xa9",
+                                         "\xe2\x82\xac",
+                                         "\xf0\x9f\x98\x80",
+                                         "key",
+                                         " ",
+                                         "+",
+                                         "0"};
+    char buf[128] = "";
+    unsigned n = (unsigned)(next_rand() % 8);
+
+    for (unsigned i = 0; i < n; i++)
+        strncat(buf, pieces[next_rand() % (sizeof(pieces) / sizeof(pieces[0]))],
+                sizeof(buf) - strlen(buf) - 1);
+    return json_string(buf);
+}
+
+static json_t *random_value(int depth)
+{
+    static const json_int_t ints[] = {0, 1, -1, 42, INT64_MAX, INT64_MIN, 1234567890123};
+    unsigned kind = (unsigned)(next_rand() % (depth > 3 ? 5 : 7));
+    json_t *v;
+
+    switch (kind) {
+    case 0:
+        return json_integer(ints[next_rand() % 7]);
+    case 1:
+        return random_string();
+    case 2:
+        return json_boolean(next_rand() & 1);
+    case 3:
+        return json_null();
+    case 4:
+        return json_integer((json_int_t)(next_rand() >> 1) * (next_rand() & 1 ? 1 : -1));
+    case 5:
+        v = json_array();
+        for (unsigned i = (unsigned)(next_rand() % 4); i > 0; i--)
+            json_array_append_new(v, random_value(depth + 1));
+        return v;
+    default:
+        v = json_object();
+        for (unsigned i = (unsigned)(next_rand() % 6); i > 0; i--) {
+            json_t *k = random_string();
+
+            json_object_set_new(v, json_string_value(k), random_value(depth + 1));
+            json_decref(k);
+        }
+        return v;
+    }
+}
+
+/* Property: the canonical bytes are jansson's own compact, sorted, ASCII output, for
+ * documents and for leaves with their envelope merged in. */
+static void canonical_matches_jansson(void **state)
+{
+    struct env *e = *state;
+    sqlite3_stmt *st;
+
+    assert_int_equal(sqlite3_prepare_v2(hale_store_sqlite(e->s),
+                                        "SELECT body FROM audit_leaf WHERE seq = ?1", -1, &st,
+                                        NULL),
+                     SQLITE_OK);
+    for (unsigned i = 0; i < 3000; i++) {
+        json_t *doc = random_value(0), *leaf;
+        char *mine = NULL, *theirs;
+        uint64_t seq;
+        size_t len;
+
+        assert_int_equal(hale_audit_canonical(doc, &mine, &len, NULL), 0);
+        theirs =
+            json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+        assert_string_equal(mine, theirs);
+        free(mine);
+        free(theirs);
+        if (!json_is_object(doc) || json_object_get(doc, "incident_id") ||
+            json_object_get(doc, "actor") || json_object_get(doc, "tool") ||
+            json_object_get(doc, "outcome")) {
+            json_decref(doc);
+            continue;
+        }
+        assert_int_equal(hale_store_begin(e->s), 0);
+        assert_int_equal(hale_audit_append(e->a, "k_1", doc, 77, &seq, NULL), 0);
+        assert_int_equal(hale_store_commit(e->s), 0);
+        leaf = json_copy(doc);
+        json_object_set_new(leaf, "v", json_integer(1));
+        json_object_set_new(leaf, "log", json_string(ORIGIN));
+        json_object_set_new(leaf, "seq", json_integer((json_int_t)seq));
+        json_object_set_new(leaf, "ts", json_integer(77));
+        json_object_set_new(leaf, "kind", json_string("k_1"));
+        theirs = json_dumps(leaf, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_string_equal((const char *)sqlite3_column_text(st, 0), theirs);
+        sqlite3_reset(st);
+        free(theirs);
+        json_decref(leaf);
+        json_decref(doc);
+    }
+    sqlite3_finalize(st);
+}
+
 /* Property: the proof built from the old compact range and the new leaves equals the one built
  * from every leaf, for every pair of sizes up to 70, and it verifies. */
 static void consistency_from_frontier(void **state)
@@ -409,6 +532,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(origin_is_fixed, setup, teardown),
         cmocka_unit_test_setup_teardown(proofs_and_checkpoints, setup, teardown),
         cmocka_unit_test(canonical_rejects_reals),
+        cmocka_unit_test_setup_teardown(canonical_matches_jansson, setup, teardown),
         cmocka_unit_test(consistency_from_frontier),
     };
 

@@ -159,6 +159,20 @@ static void keys_ensure_creates_once_and_checks(void **state)
     assert_int_equal(hale_audit_keys_ensure(dir, ORIGIN, &created, NULL, &d), HALE_ECONFIG);
     assert_non_null(strstr(d.msg, "audit.pub"));
     assert_int_equal(access(pub, F_OK), -1);
+    /* Neither key, but the signer state of an earlier identity: no new key over it. */
+    {
+        char *fresh = fixture_tmpdir("keyfile"), *fresh_state = path_in(fresh, "audit.signer");
+
+        assert_int_equal(fixture_write(fresh_state, "x"), 0);
+        assert_int_equal(hale_audit_keys_ensure(fresh, ORIGIN, &created, NULL, &d), HALE_ECONFIG);
+        assert_non_null(strstr(d.msg, "earlier log identity"));
+        assert_int_equal(unlink(fresh_state), 0);
+        assert_int_equal(hale_audit_keys_ensure(fresh, ORIGIN, &created, NULL, &d), 0);
+        assert_true(created);
+        fixture_rmtree(fresh);
+        free(fresh);
+        free(fresh_state);
+    }
     /* A damaged public key. */
     assert_int_equal(fixture_write(pub, "example.com/log+00000000+AAAA\n"), 0);
     assert_int_equal(hale_audit_keys_ensure(dir, ORIGIN, &created, NULL, &d), HALE_EPARSE);

@@ -1,9 +1,11 @@
 /* tests/test_audit_signer.c - the audit signer child (agent/audit/signer*.c) through real child
  * processes of the hale binary: signing only consistent heads, state that survives restarts
  * and refuses corruption, key rotation with erasure, malformed frames, and the sandbox. */
+#define _DEFAULT_SOURCE /* syscall(): ending a filtered child without the sanitizers' exit */
 #include "fixture.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <errno.h>
@@ -11,10 +13,13 @@
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "audit/signer_int.h"
 #include "hale/audit_signer.h"
 #include "hale/err.h"
 
@@ -140,6 +145,29 @@ static void assert_head(struct env *e, uint64_t size, const hale_hash *root)
         assert_memory_equal(got.b, root->b, sizeof(got.b));
 }
 
+/* The state file must hold (size, root) in one of its slots as soon as the signature is out:
+ * persisted before the reply, not at exit. */
+static void assert_persisted(struct env *e, uint64_t size, const hale_hash *root)
+{
+    char *path = path_in(e->dir, "audit.signer"), *data;
+    size_t len;
+    bool found = false;
+
+    data = fixture_read(path, &len);
+    assert_int_equal(len, 176);
+    for (size_t slot = 0; slot < 2 && !found; slot++) {
+        const uint8_t *p = (const uint8_t *)data + slot * 88;
+        uint64_t got = 0;
+
+        for (int i = 0; i < 8; i++)
+            got = got << 8 | p[16 + i];
+        found = got == size && memcmp(p + 24, root->b, 32) == 0;
+    }
+    assert_true(found);
+    free(data);
+    free(path);
+}
+
 static void signs_a_growing_log(void **state)
 {
     struct env *e = *state;
@@ -160,6 +188,7 @@ static void signs_a_growing_log(void **state)
         root = root_of(e->leaves, sizes[i]);
         assert_note(note, &key, sizes[i], &root);
         assert_head(e, sizes[i], &root);
+        assert_persisted(e, sizes[i], &root);
         free(note);
     }
     stop(e);
@@ -322,6 +351,14 @@ static void key_problems_fail_start(void **state)
 
     assert_int_equal(chmod(key, 0644), 0);
     expect_start_fails(e, HALE_ECONFIG, "0644 are too open");
+    {
+        char *moved = path_in(e->dir, "moved.key");
+
+        assert_int_equal(rename(key, moved), 0);
+        expect_start_fails(e, -ENOENT, "audit.key: cannot open");
+        assert_int_equal(rename(moved, key), 0);
+        free(moved);
+    }
     assert_int_equal(chmod(key, 0600), 0);
     assert_int_equal(hale_audit_signer_start(e->dir, "example.com/other", &opts, &s, &d),
                      HALE_ECONFIG);
@@ -479,6 +516,53 @@ static void rotation_survives_restart(void **state)
     stop(e);
 }
 
+/* One thread grows the log while another reads heads: every reply must pair with its request. */
+struct reader {
+    struct env *e;  /* shared, read-only here */
+    int bad;        /* replies that did not match a head of the honest log */
+    unsigned reads; /* heads read */
+};
+
+static void *read_heads(void *arg)
+{
+    struct reader *rd = arg;
+    uint64_t last = 0, size;
+    hale_hash root, want;
+
+    for (unsigned i = 0; i < 300; i++) {
+        if (hale_audit_signer_head(rd->e->s, &size, &root, NULL) < 0 || size < last || size > 40) {
+            rd->bad++;
+            continue;
+        }
+        want = root_of(rd->e->leaves, size);
+        if (size && memcmp(root.b, want.b, sizeof(want.b)) != 0)
+            rd->bad++;
+        last = size;
+        rd->reads++;
+    }
+    return NULL;
+}
+
+static void calls_from_two_threads(void **state)
+{
+    struct env *e = *state;
+    struct reader rd = {.e = e};
+    hale_diag d = {{0}};
+    char *note = NULL;
+    pthread_t t;
+
+    start(e);
+    assert_int_equal(pthread_create(&t, NULL, read_heads, &rd), 0);
+    for (uint64_t size = 1; size <= 40; size++) {
+        assert_int_equal(sign_tree(e, e->leaves, size - 1, size, &note, &d), 0);
+        free(note);
+    }
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(rd.bad, 0);
+    assert_int_equal(rd.reads, 300);
+    stop(e);
+}
+
 /* ---- the raw protocol, with a child started by hand ---- */
 
 static pid_t raw_spawn(struct env *e, int *ret_fd)
@@ -566,20 +650,25 @@ static void malformed_frames_get_errors(void **state)
     sign[8 + 40] = 0; /* a proper length for no proof: 41 bytes */
     sign[7] = 41;
     raw_expect_error(fd, sign, 8 + 41); /* size 0 with a zero root: refused, not a crash */
+    /* A first head (size 1, no proof), so that a random head that happens to parse is refused
+     * too: it would need the signed root or a proof from it. */
+    sign[15] = 1;
+    memcpy(sign + 16, e->leaves[0].b, 32);
+    assert_int_equal(send(fd, sign, 8 + 41, 0), 8 + 41);
+    assert_int_equal(raw_reply(fd, &op, &n), 0);
     for (int i = 0; i < 300; i++) {
         uint8_t junk[600];
         size_t len = randombytes_uniform(sizeof(junk));
 
         randombytes_buf(junk, len);
         if (i % 2 && len >= 8) { /* a valid header over random bytes */
+            len += len == 8;     /* head and rotate_begin take no payload: give them one */
             junk[0] = 1;
             junk[1] = (uint8_t)(2 + randombytes_uniform(4));
             junk[2] = junk[3] = 0;
             junk[4] = junk[5] = 0;
             junk[6] = (uint8_t)((len - 8) >> 8);
             junk[7] = (uint8_t)(len - 8);
-            if (junk[1] == 4)
-                junk[1] = 3; /* not rotate_begin: that one takes no payload but is valid */
         }
         raw_expect_error(fd, junk, len);
     }
@@ -638,6 +727,109 @@ static void child_is_sandboxed(void **state)
     stop(e);
 }
 
+/* In a child of this test: what Landlock leaves the signer, when the kernel has it. Exit codes:
+ * 0 as expected, 77 no Landlock, else the number of the check that failed. */
+static int confine_checks(const char *dir)
+{
+    int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd;
+
+    if (dirfd < 0)
+        return 1;
+    switch (hale__signer_confine(dirfd)) {
+    case 0:
+        return 77;
+    case 1:
+        break;
+    default:
+        return 2;
+    }
+    fd = openat(dirfd, "audit.key.next", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return 3;
+    close(fd);
+    if (renameat(dirfd, "audit.key.next", dirfd, "moved") < 0 || unlinkat(dirfd, "moved", 0) < 0)
+        return 4;
+    if (openat(dirfd, "../escaped", O_WRONLY | O_CREAT | O_CLOEXEC, 0600) >= 0 || errno != EACCES)
+        return 5;
+    if (open("/etc/passwd", O_RDONLY | O_CLOEXEC) >= 0 || errno != EACCES)
+        return 6;
+    if (openat(dirfd, "audit.pub", O_RDONLY | O_CLOEXEC) >= 0 || errno != EACCES)
+        return 7; /* everything is read before the sandbox: reading is not granted */
+    return 0;
+}
+
+static void confined_to_data_dir(void **state)
+{
+    struct env *e = *state;
+    int status;
+    pid_t pid = fork(); /* the test process has one thread */
+
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(confine_checks(e->dir));
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77)
+        skip();
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* In a child of this test: harden (no core file when it is killed) and install the signer's
+ * filter, then make call `which`. The allowed
+ * calls end with exit_group(0); a forbidden one must kill the process with SIGSYS. */
+static void filtered_call(const char *dir, int which)
+{
+    int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd;
+    char c = 'x';
+
+    if (dirfd < 0 || hale__signer_harden() < 0 || hale__signer_sandbox(dirfd, 0) < 0)
+        syscall(SYS_exit_group, 3);
+    switch (which) {
+    case 0: /* allowed: a file beneath the directory, written and synced */
+        fd = openat(dirfd, "allowed", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0 || write(fd, &c, 1) != 1 || fdatasync(fd) < 0)
+            syscall(SYS_exit_group, 4);
+        break;
+    case 1:
+        (void)openat(AT_FDCWD, "/etc/hostname", O_RDONLY | O_CLOEXEC);
+        break;
+    case 2:
+        (void)socket(AF_INET, SOCK_STREAM, 0);
+        break;
+    case 3:
+        (void)mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        break;
+    case 4:
+        (void)read(dirfd, &c, 1); /* reads only from the socket (fd 0 here) */
+        break;
+    default:
+        (void)syscall(SYS_execve, "/bin/true", NULL, NULL);
+        break;
+    }
+    syscall(SYS_exit_group, 0);
+}
+
+static void filter_kills_forbidden_calls(void **state)
+{
+    struct env *e = *state;
+
+    for (int which = 0; which <= 5; which++) {
+        int status;
+        pid_t pid = fork(); /* the test process has one thread */
+
+        assert_true(pid >= 0);
+        if (pid == 0)
+            filtered_call(e->dir, which);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (which == 0) {
+            assert_true(WIFEXITED(status));
+            assert_int_equal(WEXITSTATUS(status), 0);
+        } else if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSYS) {
+            fail_msg("call %d: status 0x%x, expected death by SIGSYS", which, status);
+        }
+    }
+}
+
 static void dead_or_hung_child(void **state)
 {
     struct env *e = *state;
@@ -677,8 +869,11 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(key_problems_fail_start, setup, teardown),
         cmocka_unit_test_setup_teardown(rotation_switches_and_erases, setup, teardown),
         cmocka_unit_test_setup_teardown(rotation_survives_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(calls_from_two_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(malformed_frames_get_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(child_is_sandboxed, setup, teardown),
+        cmocka_unit_test_setup_teardown(confined_to_data_dir, setup, teardown),
+        cmocka_unit_test_setup_teardown(filter_kills_forbidden_calls, setup, teardown),
         cmocka_unit_test_setup_teardown(dead_or_hung_child, setup, teardown),
     };
 

@@ -3,6 +3,7 @@
 #include "fixture.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include "util/prom.h"
 #include "util/hashmap.h"
 #include "util/json.h"
+#include "util/sha256.h"
 #include "util/strparse.h"
 #include "util/timeutil.h"
 #include "util/utf8.h"
@@ -958,6 +960,57 @@ static void hex_digits(void **state)
     assert_int_equal(hale_hex_digit('\0'), -1);
 }
 
+static void check_sha256(const char *msg, size_t len, const char *want_hex)
+{
+    hale_sha256_part part = {msg, len};
+    uint8_t out[32];
+    char hex[65];
+
+    for (int accel = 0; accel < 2; accel++) {
+        hale_sha256_allow_acceleration(accel);
+        hale_sha256(&part, 1, out);
+        hale_hex_encode(out, sizeof(out), hex);
+        assert_string_equal(hex, want_hex);
+    }
+}
+
+/* FIPS 180-2 examples, then random messages split into random parts against libsodium, with
+ * and without the CPU's SHA instructions. */
+static void sha256_digests(void **state)
+{
+    static uint8_t buf[1000000];
+    uint64_t x = 88172645463325252u;
+
+    (void)state;
+    check_sha256("", 0, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    check_sha256("abc", 3, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    check_sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56,
+                 "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    memset(buf, 'a', sizeof(buf));
+    check_sha256((const char *)buf, sizeof(buf),
+                 "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    for (size_t i = 0; i < 4096; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        buf[i] = (uint8_t)x;
+    }
+    for (size_t len = 0; len < 700; len++) {
+        uint8_t want[32], got[32];
+        hale_sha256_part parts[3] = {{buf, len / 3},
+                                     {buf + len / 3, len / 5},
+                                     {buf + len / 3 + len / 5, len - len / 3 - len / 5}};
+
+        crypto_hash_sha256(want, buf, len);
+        for (int accel = 0; accel < 2; accel++) {
+            hale_sha256_allow_acceleration(accel);
+            hale_sha256(parts, 3, got);
+            assert_memory_equal(got, want, 32);
+        }
+    }
+    hale_sha256_allow_acceleration(true);
+}
+
 static void hex_encoding(void **state)
 {
     static const unsigned char bytes[] = {0x00, 0x0f, 0xa5, 0xff};
@@ -1022,6 +1075,7 @@ int main(void)
         cmocka_unit_test(grow_doubles_and_refuses_overflow),
         cmocka_unit_test(hex_digits),
         cmocka_unit_test(hex_encoding),
+        cmocka_unit_test(sha256_digests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

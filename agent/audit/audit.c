@@ -11,8 +11,6 @@
 #include "hale/store.h"
 #include "audit/audit_int.h"
 
-#define JSON_CANONICAL (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII)
-
 static const char *const envelope_names[] = {"v", "log", "seq", "ts", "kind"};
 
 /* Indexed payload members, in the column order of the insert statement (?4 ... ?7). */
@@ -21,48 +19,30 @@ static const struct {
     bool is_int;
 } indexed[] = {{"incident_id", true}, {"actor", false}, {"tool", false}, {"outcome", false}};
 
-static int find_real(json_t *j, const char **ret_where)
+static void set_real_diag(hale_diag *reterr, const char *where)
 {
-    const char *key;
-    json_t *v;
-    size_t i;
-
-    if (json_is_real(j))
-        return HALE_ESCHEMA;
-    if (json_is_object(j)) {
-        json_object_foreach(j, key, v)
-        {
-            if (find_real(v, ret_where) < 0) {
-                if (!*ret_where)
-                    *ret_where = key;
-                return HALE_ESCHEMA;
-            }
-        }
-    } else if (json_is_array(j)) {
-        json_array_foreach(j, i, v) if (find_real(v, ret_where) < 0) return HALE_ESCHEMA;
-    }
-    return 0;
+    hale_diag_set(reterr,
+                  "member '%s': a real number; the log takes integers only (confidences as "
+                  "basis points)",
+                  where ? where : "(top level)");
 }
 
 int hale_audit_canonical(json_t *obj, char **ret, size_t *ret_len, hale_diag *reterr)
 {
     const char *where = NULL;
-    char *s;
+    hale_buf b;
+    int r;
 
-    if (find_real(obj, &where) < 0) {
-        hale_diag_set(reterr,
-                      "member '%s': a real number; the log takes integers only "
-                      "(confidences as basis points)",
-                      where ? where : "(top level)");
-        return HALE_ESCHEMA;
+    hale_buf_init(&b, HALE_AUDIT_MAX_LEAF_BYTES * 64u);
+    r = hale__audit_canon(&b, obj, NULL, &where);
+    if (r == HALE_ESCHEMA)
+        set_real_diag(reterr, where);
+    if (r < 0) {
+        hale_buf_release(&b);
+        return r;
     }
-    s = json_dumps(obj, JSON_CANONICAL | JSON_ENCODE_ANY);
-    if (!s)
-        return -ENOMEM;
-    *ret = s;
-    if (ret_len)
-        *ret_len = strlen(s);
-    return 0;
+    *ret = hale_buf_detach(&b, ret_len);
+    return *ret ? 0 : -ENOMEM;
 }
 
 static int64_t wall_ns(void)
@@ -145,8 +125,6 @@ static int bind_indexed(sqlite3_stmt *st, json_t *payload, hale_diag *reterr)
 
 static int check_payload(json_t *payload, hale_diag *reterr)
 {
-    const char *where = NULL;
-
     if (!payload)
         return 0;
     if (!json_is_object(payload)) {
@@ -159,41 +137,17 @@ static int check_payload(json_t *payload, hale_diag *reterr)
             return HALE_ESCHEMA;
         }
     }
-    if (find_real(payload, &where) < 0) {
-        hale_diag_set(reterr,
-                      "member '%s': a real number; the log takes integers only "
-                      "(confidences as basis points)",
-                      where ? where : "?");
-        return HALE_ESCHEMA;
-    }
     return 0;
-}
-
-static char *leaf_body(const hale_audit *a, const char *kind, json_t *payload, int64_t ts,
-                       size_t *ret_len)
-{
-    json_t *doc = payload ? json_copy(payload) : json_object();
-    char *body = NULL;
-
-    if (doc && json_object_set_new(doc, "v", json_integer(HALE_AUDIT_VERSION)) == 0 &&
-        json_object_set_new(doc, "log", json_string(a->origin)) == 0 &&
-        json_object_set_new(doc, "seq", json_integer((json_int_t)a->head.size)) == 0 &&
-        json_object_set_new(doc, "ts", json_integer(ts)) == 0 &&
-        json_object_set_new(doc, "kind", json_string(kind)) == 0)
-        body = json_dumps(doc, JSON_CANONICAL);
-    json_decref(doc);
-    if (body)
-        *ret_len = strlen(body);
-    return body;
 }
 
 int hale_audit_append(hale_audit *a, const char *kind, json_t *payload, int64_t ts_ns,
                       uint64_t *ret_seq, hale_diag *reterr)
 {
+    struct hale__audit_envelope env;
     hale_merkle_frontier next = a->head;
+    char kind_json[HALE_AUDIT_MAX_KIND_BYTES + 3];
+    const char *where = NULL;
     hale_hash leaf;
-    size_t len = 0;
-    char *body;
     int r, rc;
 
     if (!hale_store_in_tx(a->store)) {
@@ -207,26 +161,27 @@ int hale_audit_append(hale_audit *a, const char *kind, json_t *payload, int64_t 
     }
     if ((r = check_payload(payload, reterr)) < 0)
         return r;
-    if (ts_ns <= 0)
-        ts_ns = wall_ns();
-    body = leaf_body(a, kind, payload, ts_ns, &len);
-    if (!body)
-        return -ENOMEM;
-    if (len > HALE_AUDIT_MAX_LEAF_BYTES) {
-        hale_diag_set(reterr, "leaf of kind '%s' is %zu bytes (limit %u)", kind, len,
+    snprintf(kind_json, sizeof(kind_json), "\"%s\"", kind); /* [a-z0-9_]: nothing to escape */
+    env = (struct hale__audit_envelope){a->head.size, ts_ns > 0 ? ts_ns : wall_ns(), a->origin_json,
+                                        kind_json};
+    hale_buf_reset(&a->body);
+    r = hale__audit_canon(&a->body, payload, &env, &where);
+    if (r == HALE_ESCHEMA)
+        set_real_diag(reterr, where);
+    else if (r == HALE_ELIMIT)
+        hale_diag_set(reterr, "leaf of kind '%s' is over %u bytes or nested too deeply", kind,
                       HALE_AUDIT_MAX_LEAF_BYTES);
-        free(body);
-        return HALE_ELIMIT;
-    }
-    hale_merkle_leaf_hash(body, len, &leaf);
+    if (r < 0)
+        return r;
+    hale_merkle_leaf_hash(a->body.data, a->body.len, &leaf);
     r = hale_merkle_frontier_append(&next, &leaf);
     if (r == 0)
         r = bind_indexed(a->insert_leaf, payload, reterr);
     if (r == 0) {
         sqlite3_bind_int64(a->insert_leaf, 1, (sqlite3_int64)a->head.size);
-        sqlite3_bind_int64(a->insert_leaf, 2, ts_ns);
+        sqlite3_bind_int64(a->insert_leaf, 2, env.ts_ns);
         sqlite3_bind_text(a->insert_leaf, 3, kind, -1, SQLITE_STATIC);
-        sqlite3_bind_blob(a->insert_leaf, 8, body, (int)len, SQLITE_STATIC);
+        sqlite3_bind_blob(a->insert_leaf, 8, a->body.data, (int)a->body.len, SQLITE_STATIC);
         sqlite3_bind_blob(a->insert_leaf, 9, leaf.b, sizeof(leaf.b), SQLITE_STATIC);
         rc = sqlite3_step(a->insert_leaf);
         if (rc != SQLITE_DONE) {
@@ -237,7 +192,6 @@ int hale_audit_append(hale_audit *a, const char *kind, json_t *payload, int64_t 
     }
     sqlite3_reset(a->insert_leaf);
     sqlite3_clear_bindings(a->insert_leaf);
-    free(body);
     if (r < 0)
         return r;
     if (ret_seq)

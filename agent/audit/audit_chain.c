@@ -76,6 +76,16 @@ int hale_audit_seal(hale_audit *a, hale_audit_signer *s, bool rotate, char **ret
     return r;
 }
 
+/* Seal the head holding the rotation leaf with the old key and store that checkpoint first,
+ * then switch keys by signing the same head again (Ed25519 is deterministic: the same note).
+ * Switching first would lose the sealing checkpoint to a crash before it is stored. */
+int hale_audit_rotate_finish(hale_audit *a, hale_audit_signer *s, hale_diag *reterr)
+{
+    int r = hale_audit_seal(a, s, false, NULL, reterr);
+
+    return r == 0 ? hale_audit_seal(a, s, true, NULL, reterr) : r;
+}
+
 int hale_audit_rotate(hale_audit *a, hale_audit_signer *s, uint64_t *io_epoch, bool *ret_pending,
                       hale_diag *reterr)
 {
@@ -108,7 +118,7 @@ int hale_audit_rotate(hale_audit *a, hale_audit_signer *s, uint64_t *io_epoch, b
         return r;
     /* From here the leaf names the pending key: a failed switch is retried with the same key
      * (the signer keeps it pending, across restarts too), never with a new one. */
-    r = hale_audit_seal(a, s, true, NULL, reterr);
+    r = hale_audit_rotate_finish(a, s, reterr);
     if (r == 0)
         (*io_epoch)++;
     else
@@ -175,7 +185,7 @@ int hale_audit_resume(hale_audit *a, hale_audit_signer *s, const hale_note_verif
          * leaf and the switch, so the leaf is the last one. */
         if (r == 1 && seq + 1 == size && hale_audit_signer_pending(s, &pending) == 0 &&
             same_key(&pending, &want)) {
-            r = hale_audit_seal(a, s, true, NULL, reterr);
+            r = hale_audit_rotate_finish(a, s, reterr);
             if (r < 0)
                 return r;
         } else {

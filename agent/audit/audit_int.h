@@ -5,6 +5,7 @@
 
 #include "hale/audit.h"
 #include "hale/merkle.h"
+#include "util/buf.h"
 
 struct hale_audit {
     hale_store *store;          /* the writer connection, borrowed */
@@ -12,11 +13,29 @@ struct hale_audit {
     sqlite3_stmt *insert_leaf;  /* owned */
     sqlite3_stmt *put_frontier; /* owned */
     char origin[HALE_AUDIT_MAX_ORIGIN + 1];
-    hale_merkle_frontier head;      /* including the open transaction's appends */
-    hale_merkle_frontier committed; /* as of the last commit */
-    bool hooked;                    /* the store's transaction hooks are ours */
-    bool dirty;                     /* head != committed: the frontier row must be written */
+    char origin_json[3 * HALE_AUDIT_MAX_ORIGIN + 8]; /* the origin as a JSON string */
+    hale_buf body;                                   /* the leaf being serialized */
+    hale_merkle_frontier head;                       /* including the open transaction's appends */
+    hale_merkle_frontier committed;                  /* as of the last commit */
+    bool hooked;                                     /* the store's transaction hooks are ours */
+    bool dirty; /* head != committed: the frontier row must be written */
 };
+
+/* The envelope of one leaf, its strings already JSON-quoted. */
+struct hale__audit_envelope {
+    uint64_t seq;          /* position */
+    int64_t ts_ns;         /* unix nanoseconds */
+    const char *log_json;  /* the origin, quoted */
+    const char *kind_json; /* the kind, quoted */
+};
+
+/* Append v (with env's members merged into it when env is not NULL; v must then be an object
+ * or NULL) to b in canonical form: byte for byte what json_dumps(JSON_COMPACT |
+ * JSON_SORT_KEYS | JSON_ENSURE_ASCII) writes. Returns 0, HALE_ESCHEMA for a real (*ret_where
+ * names the member when it can), HALE_ELIMIT (nesting above 64 or b's cap), HALE_EUTF8 or
+ * -ENOMEM. (audit_canon.c) */
+int hale__audit_canon(hale_buf *b, json_t *v, const struct hale__audit_envelope *env,
+                      const char **ret_where);
 
 /* Write a->head into the audit_frontier row (inside a transaction). */
 int hale__audit_write_frontier(hale_audit *a);

@@ -171,6 +171,24 @@ static int load_frontier(hale_audit *a, hale_diag *reterr)
     return (uint64_t)leaves > a->head.size ? repair(a, reterr) : 0;
 }
 
+static int origin_as_json(hale_audit *a)
+{
+    json_t *s = json_string(a->origin);
+    hale_buf b;
+    const char *where;
+    int r;
+
+    if (!s)
+        return HALE_EUTF8;
+    hale_buf_init(&b, sizeof(a->origin_json) - 1);
+    r = hale__audit_canon(&b, s, NULL, &where);
+    if (r == 0)
+        memcpy(a->origin_json, b.data, b.len + 1);
+    hale_buf_release(&b);
+    json_decref(s);
+    return r;
+}
+
 int hale_audit_open(hale_store *s, const char *origin, hale_audit **ret, hale_diag *reterr)
 {
     hale_store_tx_hooks hooks = {hale__audit_before_commit, hale__audit_after_end, NULL};
@@ -194,7 +212,10 @@ int hale_audit_open(hale_store *s, const char *origin, hale_audit **ret, hale_di
     a->store = s;
     a->db = hale_store_sqlite(s);
     snprintf(a->origin, sizeof(a->origin), "%s", origin);
-    r = bind_origin(a, origin, reterr);
+    hale_buf_init(&a->body, HALE_AUDIT_MAX_LEAF_BYTES);
+    r = origin_as_json(a);
+    if (r == 0)
+        r = bind_origin(a, origin, reterr);
     if (r == 0)
         r = prepare(a, sql_insert_leaf, &a->insert_leaf, reterr);
     if (r == 0)
@@ -220,5 +241,6 @@ void hale_audit_free(hale_audit *a)
         hale_store_set_tx_hooks(a->store, NULL);
     sqlite3_finalize(a->insert_leaf);
     sqlite3_finalize(a->put_frontier);
+    hale_buf_release(&a->body);
     free(a);
 }

@@ -274,6 +274,14 @@ int hale_audit_keygen(const char *prefix, const char *name, hale_note_verifier *
     return r;
 }
 
+static bool has_signer_state(const char *data_dir)
+{
+    char path[PATH_BYTES];
+
+    snprintf(path, sizeof(path), "%s/%s", data_dir, HALE_AUDIT_SIGNER_STATE);
+    return access(path, F_OK) == 0;
+}
+
 int hale_audit_keys_ensure(const char *data_dir, const char *origin, bool *ret_created,
                            hale_note_verifier *ret_pub, hale_diag *reterr)
 {
@@ -292,6 +300,13 @@ int hale_audit_keys_ensure(const char *data_dir, const char *origin, bool *ret_c
     }
     has_key = access(key_path, F_OK) == 0;
     has_pub = access(pub_path, F_OK) == 0;
+    if (!has_key && !has_pub && has_signer_state(data_dir)) {
+        hale_diag_set(reterr,
+                      "%s/%s exists without keys: it belongs to an earlier log identity; move "
+                      "it away with that log (or restore its keys) before a new key is made",
+                      data_dir, HALE_AUDIT_SIGNER_STATE);
+        return HALE_ECONFIG;
+    }
     if (!has_key && !has_pub) {
         r = hale_audit_keygen(prefix, origin, &pub, reterr);
         if (r < 0)
@@ -312,7 +327,8 @@ int hale_audit_keys_ensure(const char *data_dir, const char *origin, bool *ret_c
     if (!has_pub) {
         hale_diag_set(reterr,
                       "%s exists but %s (the root public key auditors pin) is missing: "
-                      "restore it from backup or from where auditors keep it",
+                      "restore it from backup or from where auditors keep it (if the very first "
+                      "start was interrupted while creating the keys, remove the key instead)",
                       key_path, pub_path);
         return HALE_ECONFIG;
     }

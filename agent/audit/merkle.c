@@ -7,33 +7,26 @@
 
 #include "audit/merkle_int.h"
 #include "hale/merkle.h"
+#include "util/sha256.h"
 
 static_assert(sizeof(hale_hash) == crypto_hash_sha256_BYTES, "hale_hash is one SHA-256 digest");
 
 void hale_merkle_leaf_hash(const void *data, size_t len, hale_hash *ret)
 {
     static const uint8_t prefix = 0x00; /* leaf domain (RFC 6962 2.1) */
-    crypto_hash_sha256_state st;
+    const hale_sha256_part parts[2] = {{&prefix, 1}, {data, len}};
 
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, &prefix, 1);
-    if (len > 0)
-        crypto_hash_sha256_update(&st, data, len);
-    crypto_hash_sha256_final(&st, ret->b);
+    hale_sha256(parts, 2, ret->b);
 }
 
 void hale__merkle_hash_children(const void *left, size_t left_len, const void *right,
                                 size_t right_len, hale_hash *ret)
 {
     static const uint8_t prefix = 0x01; /* interior node domain */
-    crypto_hash_sha256_state st;
+    const hale_sha256_part parts[3] = {{&prefix, 1}, {left, left_len}, {right, right_len}};
 
-    /* Both inputs are absorbed before ret is written, so ret may alias either of them. */
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, &prefix, 1);
-    crypto_hash_sha256_update(&st, left, left_len);
-    crypto_hash_sha256_update(&st, right, right_len);
-    crypto_hash_sha256_final(&st, ret->b);
+    /* Every part is absorbed before ret is written, so ret may alias either input. */
+    hale_sha256(parts, 3, ret->b);
 }
 
 void hale_merkle_node_hash(const hale_hash *left, const hale_hash *right, hale_hash *ret)

@@ -45,13 +45,18 @@ static int32_t get_i32(const uint8_t *p)
     return v <= INT32_MAX ? (int32_t)v : -(int32_t)(~v) - 1;
 }
 
-/* How the child ended, if it has (without waiting): "" while it runs. */
-static void describe_exit(hale_audit_signer *s, char *out, size_t cap)
+/* How the child ended, if it has within wait_ms: "" while it runs. */
+static void describe_exit(hale_audit_signer *s, unsigned wait_ms, char *out, size_t cap)
 {
+    uint64_t deadline = now_ms() + wait_ms;
+    struct timespec tick = {0, 2 * 1000 * 1000};
+    pid_t w = 0;
     int status;
 
     out[0] = '\0';
-    if (s->pid <= 0 || waitpid(s->pid, &status, WNOHANG) != s->pid)
+    while (s->pid > 0 && (w = waitpid(s->pid, &status, WNOHANG)) == 0 && now_ms() < deadline)
+        nanosleep(&tick, NULL);
+    if (s->pid <= 0 || w != s->pid)
         return;
     s->pid = 0;
     s->wait_status = status;
@@ -67,12 +72,8 @@ static int fail(hale_audit_signer *s, int r, hale_diag *reterr, const char *what
     char how[96];
 
     s->broken = true;
-    if (r == -EPIPE) {
-        struct timespec tick = {0, 20 * 1000 * 1000};
-
-        nanosleep(&tick, NULL); /* the socket closes just before the exit is reapable */
-    }
-    describe_exit(s, how, sizeof(how));
+    /* A closed socket means the child is exiting: its status follows a moment later. */
+    describe_exit(s, r == -EPIPE ? 500 : 0, how, sizeof(how));
     hale_diag_set(reterr, "audit signer: %s%s", what, how);
     return r;
 }
@@ -446,6 +447,7 @@ int hale_audit_signer_rotate_begin(hale_audit_signer *s, hale_note_verifier *ret
     int r;
 
     pthread_mutex_lock(&s->lock);
+    s->has_pending = false; /* the child drops its pending key whether or not this succeeds */
     r = xfer(s, HALE__SIGNER_OP_ROTATE_BEGIN, NULL, 0, &body, &len, reterr);
     if (r == 0 && (parse_vkey(body, len, &next) < 0 || strcmp(next.name, s->key.name) != 0))
         r = fail(s, -EPROTO, reterr, "a new key that is not the protocol");
@@ -467,6 +469,8 @@ int hale_audit_signer_rotate_commit(hale_audit_signer *s, uint64_t size, const h
     pthread_mutex_lock(&s->lock);
     r = sign_op(s, HALE__SIGNER_OP_ROTATE_COMMIT, size, root, proof, n_proof, ret_note, ret_len,
                 reterr);
+    if (r == 0 && HALE_NEVER(!s->has_pending))
+        r = fail(s, -EPROTO, reterr, "a rotation committed without a pending key");
     if (r == 0) {
         s->key = s->pending;
         s->has_pending = false;

@@ -114,6 +114,11 @@ int hale__signer_harden(void);
 /* Close every descriptor except 0, 1, 2 and the n_keep of keep. Returns 0 or -errno. */
 int hale__signer_close_fds(const int *keep, size_t n_keep);
 
+/* Restrict file access by path to writing, creating and removing regular files beneath dirfd
+ * (Landlock): names relative to dirfd cannot climb out of it with "..". Sets no_new_privs.
+ * Returns 1 when applied, 0 when the kernel has no Landlock, or -errno. */
+int hale__signer_confine(int dirfd);
+
 /* Set no_new_privs and install the seccomp allowlist: only what serving needs afterwards, with
  * file system calls restricted to the directory dirfd and reads to the socket. A call outside
  * it kills the process. Returns 0 or -errno. */

@@ -2,6 +2,7 @@
  * loads the key and its state, sandboxes itself, then answers one request at a time on fd 3
  * until the daemon closes it. It signs only heads consistent with the last one it signed and
  * persists each head before it replies (SECURITY.md 1.7). */
+#define _DEFAULT_SOURCE /* syscall(): see end_process() */
 #include "internal.h"
 
 #include <fcntl.h>
@@ -9,6 +10,7 @@
 #include <sodium.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "audit/signer_int.h"
@@ -130,6 +132,10 @@ static int rotate_begin(struct child *c, hale_diag *d)
     uint8_t *seed;
     int r;
 
+    /* Whatever happens below, no earlier pending key may be committed any more: the file may
+     * be replaced, and a rename must never install a key other than the one in memory. */
+    hale_note_signer_free(c->pending);
+    c->pending = NULL;
     seed = sodium_malloc(HALE_NOTE_SEED_BYTES);
     if (!seed)
         return -ENOMEM;
@@ -145,10 +151,10 @@ static int rotate_begin(struct child *c, hale_diag *d)
         hale_diag_set(d, "cannot sync the data directory: %s", strerror(errno));
     }
     if (r < 0) {
+        (void)unlinkat(c->dirfd, HALE_AUDIT_KEY_NEXT_FILE, 0);
         hale_note_signer_free(next);
         return r;
     }
-    hale_note_signer_free(c->pending);
     c->pending = next;
     return 0;
 }
@@ -402,6 +408,8 @@ static int setup(struct child *c, const char *data_dir, hale_diag *d)
     keep[2] = c->state.fd;
     r = hale__signer_close_fds(keep, HALE_ARRAY_SIZE(keep));
     if (r == 0)
+        r = hale__signer_confine(c->dirfd);
+    if (r >= 0)
         r = hale__signer_sandbox(c->dirfd, c->sock);
     if (r < 0)
         hale_diag_set(d, "cannot install the sandbox: %s", strerror(-r));
@@ -416,6 +424,14 @@ static void child_release(struct child *c)
         close(c->state.fd);
     if (c->dirfd >= 0)
         close(c->dirfd);
+}
+
+/* End the process with the raw system call: _exit() is intercepted by sanitizer runtimes, whose
+ * leak check then makes calls (sigaltstack, clone, ptrace) the filter kills the process for. */
+_Noreturn static void end_process(int status)
+{
+    for (;;)
+        (void)syscall(SYS_exit_group, status);
 }
 
 int hale_audit_signer_main(int argc, char **argv)
@@ -442,5 +458,5 @@ int hale_audit_signer_main(int argc, char **argv)
     reply_head(&c, HALE__SIGNER_OP_HELLO);
     r = serve(&c);
     child_release(&c);
-    _exit(r < 0 ? 1 : 0);
+    end_process(r < 0 ? 1 : 0);
 }

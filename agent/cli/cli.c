@@ -18,7 +18,8 @@ static const struct cmd commands[] = {
     {"run", hale_cmd_run, "run the controller (HTTP API, intake, incident loop)"},
     {"config", hale_cmd_config, "check a configuration file: config check FILE"},
     {"incidents", hale_cmd_incidents, "list or show incidents from the store"},
-    {"audit", hale_cmd_audit, "the signed decision log: keys, queries, bundles (audit --help)"},
+    {"audit", hale_cmd_audit,
+     "the signed decision log: keys, verification, proofs, queries, bundles (audit --help)"},
     {"version", hale_cmd_version, "print the version"},
     {"help", hale_cmd_help, "show help for hale or one command"},
     /* Started by the daemon itself (include/hale/audit_signer.h), never by a person. */

@@ -46,18 +46,32 @@ int hale_cmd_audit_signer(int argc, char **argv); /* hidden: the signer child */
 int hale_cmd_audit_keygen(int argc, char **argv);
 int hale_cmd_audit_pubkey(int argc, char **argv);
 int hale_cmd_audit_rotate_key(int argc, char **argv);
+int hale_cmd_audit_verify(int argc, char **argv);
+int hale_cmd_audit_prove(int argc, char **argv);
+int hale_cmd_audit_consistency(int argc, char **argv);
+int hale_cmd_audit_verify_inclusion(int argc, char **argv);
+int hale_cmd_audit_verify_consistency(int argc, char **argv);
 int hale_cmd_audit_query(int argc, char **argv);
 int hale_cmd_audit_show(int argc, char **argv);
 int hale_cmd_audit_checkpoint(int argc, char **argv);
 int hale_cmd_audit_export(int argc, char **argv);
 int hale_cmd_audit_verify_bundle(int argc, char **argv);
+/* The verify family (cli_audit_verify.c, cli_audit_proof.c) exits 0 verified, 1 tamper
+ * evidence, 2 incomplete, 3 usage or I/O error (hale_audit_verdict of audit_verify.h). */
 
-/* The database of --db FILE, or of data_dir from --config FILE (or the default config), into
- * out; its directory (where audit.pub lives) into dir_out. Prints the problem and returns
- * HALE_EUSAGE on failure. */
-int hale_cli_audit_db_path(const char *db, const char *config, char *out, size_t size,
-                           char *dir_out, size_t dir_size);
-/* Open that database read-only. Returns 0, or the exit code after printing why. */
+/* The audit database named by --db FILE or, failing that, by the data_dir of --config FILE
+ * (or the default configuration), into out (cap bytes). Prints the problem and returns
+ * HALE_EUSAGE (both given) or HALE_ECONFIG. */
+int hale_cli_audit_db_path(const char *cmd, const char *db, const char *config, char *out,
+                           size_t cap);
+/* Read a whole file of at most max_bytes (NUL-terminated; caller frees). Prints
+ * "hale audit <cmd>: FILE: reason" and returns -errno or HALE_ELIMIT on failure. */
+int hale_cli_read_file(const char *cmd, const char *path, size_t max_bytes, char **ret,
+                       size_t *ret_len);
+
+/* Open the database of --db FILE or --config FILE (hale_cli_audit_db_path) read-only, and put
+ * its directory (where audit.pub lives) into dir_out. cmd is the subcommand ("query") for
+ * messages. Returns 0, or the exit code after printing why. */
 int hale_cli_audit_open(const char *cmd, const char *db, const char *config, hale_store **ret,
                         char *dir_out, size_t dir_size);
 

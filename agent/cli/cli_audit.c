@@ -1,5 +1,5 @@
 /* agent/cli/cli_audit.c - `hale audit <subcommand>`: a plain table of the audit log's commands
- * (keys, and later verification and queries), plus the hidden command that runs the signer. */
+ * (keys, verification, proofs), plus the hidden command that runs the signer. */
 #include "internal.h"
 
 #include "cli/cli.h"
@@ -15,6 +15,13 @@ static const struct audit_cmd audit_cmds[] = {
     {"keygen", hale_cmd_audit_keygen, "create a signing key pair: keygen --out PREFIX"},
     {"pubkey", hale_cmd_audit_pubkey, "print the log's root public key (data_dir/audit.pub)"},
     {"rotate-key", hale_cmd_audit_rotate_key, "start a new signing key epoch now (hale stopped)"},
+    {"verify", hale_cmd_audit_verify, "verify a log offline against the pinned root key"},
+    {"prove", hale_cmd_audit_prove, "print the inclusion proof of one record"},
+    {"consistency", hale_cmd_audit_consistency, "print a consistency proof between two heads"},
+    {"verify-inclusion", hale_cmd_audit_verify_inclusion,
+     "check an inclusion proof against a checkpoint file"},
+    {"verify-consistency", hale_cmd_audit_verify_consistency,
+     "check a consistency proof between two checkpoint files"},
     {"query", hale_cmd_audit_query, "list leaves by time, incident, kind, actor, tool, text"},
     {"show", hale_cmd_audit_show, "one leaf: exact bytes, leaf hash, covering checkpoint"},
     {"checkpoint", hale_cmd_audit_checkpoint, "print the latest signed checkpoint note"},

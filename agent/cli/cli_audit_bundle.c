@@ -11,7 +11,6 @@
 #include "hale/audit_query.h"
 #include "hale/note.h"
 #include "hale/store.h"
-#include "util/buf.h"
 #include "util/strparse.h"
 
 #define VERIFY_TAMPER 1 /* verify-bundle: the bundle does not verify */
@@ -32,43 +31,26 @@ static const char verify_usage[] =
     "log's audit.pub obtained out of band) and the checkpoint's signature by the key of its\n"
     "epoch. Exit status: 0 verified, 1 tamper evidence, 3 usage or I/O error.\n";
 
-/* All of path (at most max bytes) into b, which is initialized here (release it whatever the
- * result). Returns 0 or -errno / HALE_ELIMIT. */
-static int read_all(const char *path, size_t max, hale_buf *b)
+/* Trailing newlines and spaces of a key file's text off. */
+static void trim(char *text, size_t *len)
 {
-    char chunk[65536];
-    int fd, r = 0;
-    ssize_t n;
-
-    hale_buf_init(b, max);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    while (r == 0 && (n = read(fd, chunk, sizeof(chunk))) != 0) {
-        if (n < 0 && errno == EINTR)
-            continue;
-        r = n < 0 ? -errno : hale_buf_append(b, chunk, (size_t)n);
-    }
-    close(fd);
-    if (r == 0 && !b->data)
-        r = hale_buf_putc(b, '\0') == 0 ? (b->len = 0, 0) : -ENOMEM;
-    return r;
+    while (*len && (text[*len - 1] == '\n' || text[*len - 1] == ' '))
+        text[--*len] = '\0';
 }
 
-/* The root key text from DIR/audit.pub, trailing whitespace removed; NULL when absent. */
+/* The root key text from DIR/audit.pub, or NULL when there is none (the bundle then carries no
+ * root key: the verifier's pinned key is the root anyway). */
 static char *root_key(const char *dir)
 {
-    char path[4200];
-    hale_buf b;
+    char path[4200], *text = NULL;
+    size_t len = 0;
 
     snprintf(path, sizeof(path), "%s/%s", dir, HALE_AUDIT_PUB_FILE);
-    if (read_all(path, HALE_NOTE_VKEY_MAX_BYTES + 16, &b) < 0) {
-        hale_buf_release(&b);
+    if (access(path, R_OK) != 0 ||
+        hale_cli_read_file("export", path, HALE_NOTE_VKEY_MAX_BYTES + 16, &text, &len) < 0)
         return NULL;
-    }
-    while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == ' '))
-        b.data[--b.len] = '\0';
-    return hale_buf_detach(&b, NULL);
+    trim(text, &len);
+    return text;
 }
 
 static int write_new(const char *path, const char *text)
@@ -143,7 +125,7 @@ int hale_cmd_audit_export(int argc, char **argv)
                 export_usage);
         return HALE_EXIT_USAGE;
     }
-    r = hale_cli_audit_open("audit export", db, config, &s, dir, sizeof(dir));
+    r = hale_cli_audit_open("export", db, config, &s, dir, sizeof(dir));
     if (r != 0)
         return r;
     r = export_to(s, id, dir, out);
@@ -185,8 +167,9 @@ int hale_cmd_audit_verify_bundle(int argc, char **argv)
                            {"--json", false, NULL, &as_json},
                            {NULL, false, NULL, NULL}};
     hale_audit_bundle_info info = {0};
+    char *bundle = NULL, *key = NULL;
+    size_t bundle_len = 0, key_len = 0;
     hale_diag d = {{0}};
-    hale_buf bundle, key;
     int n = 0, r;
 
     r = hale_cli_parse(argc, argv, opts, verify_usage, pos, 1, &n);
@@ -197,27 +180,21 @@ int hale_cmd_audit_verify_bundle(int argc, char **argv)
                 verify_usage);
         return VERIFY_USAGE;
     }
-    r = read_all(pubkey, HALE_NOTE_VKEY_MAX_BYTES + 16, &key);
-    if (r < 0) {
-        fprintf(stderr, "hale audit verify-bundle: cannot read '%s': %s\n", pubkey,
-                hale_strerror(r));
-        hale_buf_release(&key);
-        return VERIFY_USAGE;
+    /* Both read whole, each under its ceiling; hale_cli_read_file says what went wrong. */
+    r = hale_cli_read_file("verify-bundle", pubkey, HALE_NOTE_VKEY_MAX_BYTES + 16, &key, &key_len);
+    if (r == 0)
+        r = hale_cli_read_file("verify-bundle", pos[0], HALE_AUDIT_BUNDLE_MAX_BYTES, &bundle,
+                               &bundle_len);
+    if (r == 0) {
+        trim(key, &key_len);
+        r = hale_audit_bundle_verify(bundle, bundle_len, key, &info, &d);
+        if (r == -EINVAL)
+            fprintf(stderr, "hale audit verify-bundle: %s: %s\n", pubkey, d.msg);
+        else if (r == -ENOMEM)
+            fprintf(stderr, "hale audit verify-bundle: out of memory\n");
     }
-    while (key.len && (key.data[key.len - 1] == '\n' || key.data[key.len - 1] == ' '))
-        key.data[--key.len] = '\0';
-    r = read_all(pos[0], HALE_AUDIT_BUNDLE_MAX_BYTES, &bundle);
-    if (r < 0)
-        fprintf(stderr, "hale audit verify-bundle: cannot read '%s': %s\n", pos[0],
-                r == HALE_ELIMIT ? "larger than a bundle can be" : hale_strerror(r));
-    else
-        r = hale_audit_bundle_verify(bundle.data, bundle.len, key.data, &info, &d);
-    hale_buf_release(&bundle);
-    hale_buf_release(&key);
-    if (r == -EINVAL)
-        fprintf(stderr, "hale audit verify-bundle: %s: %s\n", pubkey, d.msg);
-    else if (r == -ENOMEM)
-        fprintf(stderr, "hale audit verify-bundle: out of memory\n");
+    free(bundle);
+    free(key);
     if (r < 0 && r != HALE_EPROOF)
         return VERIFY_USAGE;
     return report(r, &info, &d, as_json);

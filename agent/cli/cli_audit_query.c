@@ -233,7 +233,7 @@ int hale_cmd_audit_query(int argc, char **argv)
     r = parse_filter(&a, &f, &fmt);
     if (r != 0)
         return r;
-    r = hale_cli_audit_open("audit query", a.db, a.config, &s, dir, sizeof(dir));
+    r = hale_cli_audit_open("query", a.db, a.config, &s, dir, sizeof(dir));
     if (r != 0)
         return r;
     r = run_query(s, &f, fmt);
@@ -320,7 +320,7 @@ int hale_cmd_audit_show(int argc, char **argv)
         fprintf(stderr, "hale audit show: expected one SEQ (a leaf number)\n%s", show_usage);
         return HALE_EXIT_USAGE;
     }
-    r = hale_cli_audit_open("audit show", db, config, &sh.s, dir, sizeof(dir));
+    r = hale_cli_audit_open("show", db, config, &sh.s, dir, sizeof(dir));
     if (r != 0)
         return r;
     r = hale_audit_leaf_get(sh.s, seq, print_show, &sh);
@@ -345,7 +345,7 @@ int hale_cmd_audit_checkpoint(int argc, char **argv)
     r = hale_cli_parse(argc, argv, opts, checkpoint_usage, NULL, 0, NULL);
     if (r != 0)
         return r > 0 ? HALE_EXIT_OK : HALE_EXIT_USAGE;
-    r = hale_cli_audit_open("audit checkpoint", db, config, &s, dir, sizeof(dir));
+    r = hale_cli_audit_open("checkpoint", db, config, &s, dir, sizeof(dir));
     if (r != 0)
         return r;
     r = hale_audit_ckpt_latest(s, &ck);

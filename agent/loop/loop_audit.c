@@ -234,8 +234,9 @@ void hale__loop_audit_job(hale_loop *l, struct commit_job *job)
 
     if (l->audit_rotate_pending) {
         /* The key_rotation leaf is committed: finish the switch with the same pending key. */
-        r = seal(l, true, NULL, &d);
+        r = hale_audit_rotate_finish(l->audit, l->signer, &d);
         if (r == 0) {
+            hale_audit_head(l->audit, &l->audit_sealed, NULL);
             l->audit_epoch++;
             l->audit_rotate_pending = false;
         }
@@ -368,7 +369,8 @@ static json_t *config_leaf(const hale_config *c)
     crypto_hash_sha256(digest, (const unsigned char *)text, strlen(text));
     free(text);
     hale_hex_encode(digest, sizeof(digest), hex);
-    return json_pack("{s:s,s:s}", "config_sha256", hex, "source", c->source ? c->source : "");
+    return json_pack("{s:s,s:s}", "config_sha256", hex, "config_source",
+                     c->source ? c->source : "");
 }
 
 int hale__loop_audit_config_reloaded(hale_loop *l)
@@ -412,9 +414,12 @@ int hale__loop_audit_open(hale_loop *l, hale_diag *reterr)
     hale_audit_head(l->audit, &l->audit_sealed, NULL);
     hale_incidents_set_audit(l->incidents, l->audit);
     p = config_leaf(l->cfg);
-    if (p)
-        p = json_pack("{s:s,s:s,s:I,s:o}", "version", HALE_VERSION, "revision", HALE_REVISION,
-                      "pid", (json_int_t)getpid(), "config", p);
+    if (p && (json_object_set_new(p, "version", json_string(HALE_VERSION)) < 0 ||
+              json_object_set_new(p, "revision", json_string(HALE_REVISION)) < 0 ||
+              json_object_set_new(p, "pid", json_integer((json_int_t)getpid())) < 0)) {
+        json_decref(p);
+        p = NULL;
+    }
     if (!p)
         return -ENOMEM;
     if ((r = append_one(l, HALE_AUDIT_KIND_START, p, reterr)) < 0)

@@ -133,10 +133,16 @@ int hale_audit_seal(hale_audit *a, hale_audit_signer *s, bool rotate, char **ret
 /* Rotate the signing key: append (and commit) a key_rotation leaf {epoch: *io_epoch + 1, key,
  * prev_key_id} naming the key s generates, then seal that head with the old key and switch.
  * On success *io_epoch is incremented. When the leaf was committed but the seal failed,
- * *ret_pending is true: call hale_audit_seal(a, s, true, ...) again to finish (never rotate
- * anew, the leaf names the pending key). Returns 0 or the error. */
+ * *ret_pending is true: call hale_audit_rotate_finish (never rotate anew: the leaf names the
+ * pending key). Returns 0 or the error. */
 int hale_audit_rotate(hale_audit *a, hale_audit_signer *s, uint64_t *io_epoch, bool *ret_pending,
                       hale_diag *reterr);
+
+/* Finish a rotation whose key_rotation leaf is the committed head: store the head's
+ * checkpoint signed by the old key, then switch s to its pending key (signing the same head
+ * again). The order keeps the sealing checkpoint safe from a crash between the two steps.
+ * Returns 0 or the error of the failed step (call again to retry). */
+int hale_audit_rotate_finish(hale_audit *a, hale_audit_signer *s, hale_diag *reterr);
 
 /* At start, before appending: check that s holds the key of the log's current epoch (root is
  * the epoch 0 key from audit.pub; later epochs come from key_rotation leaves), finish a

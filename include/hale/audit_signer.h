@@ -63,7 +63,8 @@ int hale_audit_pub_load(const char *path, hale_note_verifier *ret, hale_diag *re
  * data_dir/audit) and set *ret_created (may be NULL) to true; when both exist, check that
  * audit.pub parses and is named origin, and set it false (the secret file is NOT read: only the
  * signer reads it). *ret_pub (may be NULL) gets audit.pub's key, for the daemon to log it.
- * Returns 0; HALE_ECONFIG when only one of the two files exists or audit.pub names another
+ * Returns 0; HALE_ECONFIG when only one of the two files exists, when neither does but the
+ * signer's state file (audit.signer) of an earlier identity does, or when audit.pub names another
  * origin; HALE_EPARSE or -errno otherwise. reterr says what to do about it. */
 int hale_audit_keys_ensure(const char *data_dir, const char *origin, bool *ret_created,
                            hale_note_verifier *ret_pub, hale_diag *reterr);
@@ -84,10 +85,10 @@ typedef struct hale_audit_signer_opts {
  * inherited (a crash report reaches the daemon's log), an empty environment and no signal
  * blocked. Returns once the child has loaded its key and state and installed its filter.
  * On success *ret is owned by the caller (end it with hale_audit_signer_stop). On failure
- * reterr carries the child's own message where it sent one. Returns 0; HALE_ECONFIG (key
- * missing, permissions too open, key name is not origin), HALE_ESCHEMA (the state file is
- * corrupt: never repaired automatically, see docs/audit-keys.md), HALE_EPARSE, -ETIMEDOUT,
- * -ENOMEM or another -errno. */
+ * reterr carries the child's own message where it sent one. Returns 0; -ENOENT (no audit.key,
+ * or no data_dir); HALE_ECONFIG (permissions too open, key name is not origin); HALE_ESCHEMA (the
+ * state file is corrupt: never repaired automatically, see docs/audit-keys.md), HALE_EPARSE,
+ * -ETIMEDOUT, -ENOMEM or another -errno. */
 int hale_audit_signer_start(const char *data_dir, const char *origin,
                             const hale_audit_signer_opts *opts, hale_audit_signer **ret,
                             hale_diag *reterr);
@@ -101,7 +102,7 @@ void hale_audit_signer_verifier(hale_audit_signer *s, hale_note_verifier *ret);
  * *ret, or HALE_ENOTFOUND when none is pending. */
 int hale_audit_signer_pending(hale_audit_signer *s, hale_note_verifier *ret);
 
-/* The child's pid, for diagnostics (its /proc status shows the filter). */
+/* The child's pid, for diagnostics (its /proc status shows the filter); 0 once reaped. */
 int hale_audit_signer_pid(const hale_audit_signer *s);
 
 /* The last head the signer signed: *ret_size 0 means none yet (or the empty tree). Returns 0 or
@@ -132,8 +133,9 @@ int hale_audit_signer_sign(hale_audit_signer *s, uint64_t size, const hale_hash 
 /* Begin a key rotation: the signer generates a new key named origin, writes it to
  * data_dir/audit.key.next (0600, fsync'd; any earlier pending file, such as one left by a crash
  * before a commit, is replaced) and keeps it pending. *ret_next gets its public key, which the
- * caller records in the key_rotation leaf. Calling it again replaces the pending key. Returns 0
- * or an error as for _sign. */
+ * caller records in the key_rotation leaf. Calling it again replaces the pending key; when it
+ * fails, no key is pending any more (a commit then gives HALE_ESTATE). Returns 0 or an error as
+ * for _sign. */
 int hale_audit_signer_rotate_begin(hale_audit_signer *s, hale_note_verifier *ret_next,
                                    hale_diag *reterr);
 
@@ -145,7 +147,11 @@ int hale_audit_signer_rotate_begin(hale_audit_signer *s, hale_note_verifier *ret
  * head was persisted: if the rename failed, the old key stays current and the rotation stays
  * pending (committing the same head again is allowed and retries it); if only the directory
  * sync after it failed, the child exits and the object is broken (start a new signer: it
- * loads whichever key the disk holds). */
+ * loads whichever key the disk holds).
+ * Crash-safe order for the writer (docs/audit-keys.md): append and commit the key_rotation leaf
+ * at seq r, _sign(r + 1) and STORE that checkpoint, then _rotate_commit(r + 1, same root, no
+ * proof), whose note is identical (Ed25519 is deterministic). Committing a new head directly
+ * loses the sealing note for good if the daemon dies between the switch and storing it. */
 int hale_audit_signer_rotate_commit(hale_audit_signer *s, uint64_t size, const hale_hash *root,
                                     const hale_hash *proof, size_t n_proof, char **ret_note,
                                     size_t *ret_len, hale_diag *reterr);
@@ -158,6 +164,6 @@ int hale_audit_signer_stop(hale_audit_signer *s, hale_diag *reterr);
 /* The child's side: the `hale __audit-signer DATA_DIR ORIGIN` command (argv[0] is the command
  * name), serving the socket on fd 3. Returns an exit status only for failures before its filter
  * is installed (after reporting them on fd 3 when it can); once the filter is installed it
- * never returns: it ends the process with _exit, since nothing else (atexit handlers, leak
- * checkers) may run under the filter. */
+ * never returns: it ends the process with the exit_group system call, since nothing else
+ * (atexit handlers, sanitizer leak checks) may run under the filter. */
 int hale_audit_signer_main(int argc, char **argv);

@@ -1,8 +1,10 @@
 /* tests/integ/test_crash.c - durability under kill -9: a client thread posts two-alert webhooks
  * without pause on a keep-alive connection while the main thread SIGKILLs hale at random
- * moments and restarts it on the same data_dir. Afterwards every alert that was answered 2xx
- * must be in the SQLite file exactly once with its incident, the database must pass
- * integrity_check, and a final SIGTERM must end hale with 0. The seed is printed; set
+ * moments and restarts it on the same data_dir. After every kill the audit log must verify
+ * (`hale audit verify`: 0, or 2 for a tail the next start seals). Afterwards every alert that
+ * was answered 2xx must be in the SQLite file exactly once with its incident, every stored
+ * request must have its alert_accepted leaf, the database must pass integrity_check, a final
+ * SIGTERM must end hale with 0 and the log must then verify with 0. The seed is printed; set
  * INTEG_CRASH_SEED to replay a run, INTEG_CRASH_KILLS to change the number of kills. */
 #include "fixture.h"
 
@@ -19,7 +21,7 @@
 #include "integ_store.h"
 #include "util/strparse.h"
 
-#define DEFAULT_KILLS   60
+#define DEFAULT_KILLS   100
 #define MIN_DELAY_MS    5u
 #define MAX_DELAY_MS    150u
 #define REQUEST_TIMEOUT 3000u
@@ -158,7 +160,7 @@ static int setup(void **state)
     struct crash *t = calloc(1, sizeof(*t));
 
     if (!t || integ_hale_init(&t->h, "integ-crash") < 0 ||
-        integ_hale_write_config(&t->h, NULL) < 0) {
+        integ_hale_write_config(&t->h, "\"audit_checkpoint_interval_ms\": 250") < 0) {
         if (t)
             integ_hale_release(&t->h);
         free(t);
@@ -343,6 +345,39 @@ static void check_database(const integ_hale *h, const struct client *cl, unsigne
     integ_db_close(db);
 }
 
+/* `hale audit verify` on the data_dir as it is; returns its exit code. */
+static int verify_audit(const integ_hale *h)
+{
+    char db[4200], pub[4200], *out = NULL, *err = NULL;
+    int code;
+
+    snprintf(db, sizeof(db), "%s/hale.db", h->data_dir);
+    snprintf(pub, sizeof(pub), "%s/audit.pub", h->data_dir);
+    code = integ_hale_cli(
+        h,
+        (const char *[]){"audit", "verify", "--require-sealed", "--db", db, "--pubkey", pub, NULL},
+        &out, &err);
+    if (code != 0 && code != 2)
+        fprintf(stderr, "hale audit verify exited %d:\n%s%s", code, out ? out : "", err ? err : "");
+    free(out);
+    free(err);
+    return code;
+}
+
+/* Each stored request has exactly one alert_accepted leaf, committed with it. */
+static void check_leaves(const integ_hale *h)
+{
+    int64_t events = -1, leaves = -2;
+
+    assert_int_equal(integ_db_query_int(h->data_dir, "SELECT COUNT(*) FROM events", &events), 0);
+    assert_int_equal(integ_db_query_int(h->data_dir,
+                                        "SELECT COUNT(*) FROM audit_leaf WHERE kind = "
+                                        "'alert_accepted'",
+                                        &leaves),
+                     0);
+    assert_int_equal(events, leaves);
+}
+
 /* The CLI reads the same store: as many incidents as the file holds. */
 static void check_cli(const integ_hale *h)
 {
@@ -369,7 +404,7 @@ static void acked_alerts_survive_kill9(void **state)
     integ_hale *h = &t->h;
     struct client *cl = &t->cl;
     uint64_t seed = seed_from_env(), t0 = integ_now_ms();
-    unsigned kills = kills_from_env(), lost = 0, target;
+    unsigned kills = kills_from_env(), lost = 0, target, unsealed = 0;
     int code;
 
     rng_state = seed;
@@ -386,6 +421,9 @@ static void acked_alerts_survive_kill9(void **state)
         integ_sleep_ms(delay); /* the random moment of the crash, not a synchronisation */
         integ_proc_kill(&h->proc);
         assert_int_equal(integ_proc_exit_code(&h->proc), 128 + SIGKILL);
+        code = verify_audit(h);
+        assert_true(code == 0 || code == 2);
+        unsealed += code == 2;
         start_or_dump(h);
         atomic_store(&cl->port, h->port);
     }
@@ -404,12 +442,15 @@ static void acked_alerts_survive_kill9(void **state)
         assert_true(integ_now_ms() - t_stop <= 5000);
     }
     check_database(h, cl, &lost);
+    check_leaves(h);
+    assert_int_equal(verify_audit(h), 0);
     check_cli(h);
     fprintf(stderr,
             "crash test: %u kills, %u starts, %u requests (%u answered 2xx, %u 503, %u lost "
-            "connections, %u connects), %zu acknowledged alerts, %u lost, %.1f s\n",
+            "connections, %u connects), %zu acknowledged alerts, %u lost; audit log verified "
+            "after every kill (%u with an unsealed tail, sealed by the next start), %.1f s\n",
             kills, h->starts, cl->requests, cl->answered_2xx, cl->answered_5xx, cl->failures,
-            cl->connects, cl->len, lost, (double)(integ_now_ms() - t0) / 1000.0);
+            cl->connects, cl->len, lost, unsealed, (double)(integ_now_ms() - t0) / 1000.0);
     assert_int_equal(cl->other, 0);
     assert_true(cl->len >= 2u * kills / 4u); /* the client did make progress */
     assert_int_equal(lost, 0);

@@ -1,0 +1,219 @@
+/* agent/audit/audit_canon.c - the canonical bytes of a leaf: exactly what jansson's
+ * json_dumps(JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII) writes, produced directly
+ * into a buffer with the envelope members merged in, without copying the payload object or
+ * going through printf. A leaf is serialized once per append, and jansson's general path
+ * (a sorted key array and a printf per number, per object) was most of an append's cost.
+ * tests/test_audit.c checks byte equality with jansson on random documents. */
+#include "internal.h"
+
+#include "audit/audit_int.h"
+
+#define MAX_DEPTH     64 /* payload nesting accepted */
+#define STACK_MEMBERS 32 /* members sorted without an allocation */
+
+struct member {
+    const char *key; /* borrowed */
+    size_t key_len;  /* bytes */
+    json_t *value;   /* borrowed; NULL for a pre-rendered envelope member */
+    const char *raw; /* the rendered value of an envelope member */
+};
+
+/* v in decimal, as "%lld" writes it, at the end of buf (24 bytes); returns the start. */
+static const char *render_int(char buf[24], json_int_t v)
+{
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    char *p = buf + 23;
+
+    *p = '\0';
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    return p;
+}
+
+static int put_int(hale_buf *b, json_int_t v)
+{
+    char tmp[24];
+
+    return hale_buf_puts(b, render_int(tmp, v));
+}
+
+static int put_u16_escape(hale_buf *b, unsigned v)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char e[6] = {'\\', 'u', hex[v >> 12 & 15], hex[v >> 8 & 15], hex[v >> 4 & 15], hex[v & 15]};
+
+    return hale_buf_append(b, e, sizeof(e));
+}
+
+/* A JSON string of valid UTF-8 (jansson checks strings when they are made), ASCII only. */
+static int put_string(hale_buf *b, const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len, *run = p;
+    int r = hale_buf_putc(b, '"');
+
+    while (r == 0 && p < end) {
+        unsigned c = *p;
+        uint32_t cp;
+        int n;
+
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            p++;
+            continue;
+        }
+        r = hale_buf_append(b, run, (size_t)(p - run));
+        if (r < 0)
+            break;
+        if (c < 0x80) {
+            const char *esc = c == '"'    ? "\\\""
+                              : c == '\\' ? "\\\\"
+                              : c == '\b' ? "\\b"
+                              : c == '\f' ? "\\f"
+                              : c == '\n' ? "\\n"
+                              : c == '\r' ? "\\r"
+                              : c == '\t' ? "\\t"
+                                          : NULL;
+
+            r = esc ? hale_buf_append(b, esc, 2) : put_u16_escape(b, c);
+            p++;
+        } else {
+            n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+            if (p + n > end)
+                return HALE_EUTF8;
+            cp = c & (n == 4 ? 0x07u : n == 3 ? 0x0fu : 0x1fu);
+            for (int i = 1; i < n; i++)
+                cp = cp << 6 | (p[i] & 0x3fu);
+            if (cp >= 0x10000) {
+                cp -= 0x10000;
+                r = put_u16_escape(b, 0xd800 | (cp >> 10));
+                if (r == 0)
+                    r = put_u16_escape(b, 0xdc00 | (cp & 0x3ff));
+            } else {
+                r = put_u16_escape(b, cp);
+            }
+            p += n;
+        }
+        run = p;
+    }
+    if (r == 0)
+        r = hale_buf_append(b, run, (size_t)(p - run));
+    return r == 0 ? hale_buf_putc(b, '"') : r;
+}
+
+static int member_cmp(const struct member *x, const struct member *y)
+{
+    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int c = memcmp(x->key, y->key, n);
+
+    return c ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
+}
+
+static int put_value(hale_buf *b, json_t *v, int depth, const char **where);
+
+/* An object's members (and extra pre-rendered ones) in key order. */
+static int put_object(hale_buf *b, json_t *obj, const struct member *extra, size_t n_extra,
+                      int depth, const char **where)
+{
+    struct member stack[STACK_MEMBERS], *m = stack;
+    size_t n = 0, want = json_object_size(obj) + n_extra;
+    const char *key;
+    size_t key_len;
+    json_t *v;
+    int r;
+
+    if (want > STACK_MEMBERS && !(m = malloc(want * sizeof(*m))))
+        return -ENOMEM;
+    json_object_keylen_foreach(obj, key, key_len, v) m[n++] =
+        (struct member){key, key_len, v, NULL};
+    for (size_t i = 0; i < n_extra; i++)
+        m[n++] = extra[i];
+    for (size_t i = 1; i < n; i++) { /* insertion sort: objects are small */
+        struct member t = m[i];
+        size_t j = i;
+
+        for (; j > 0 && member_cmp(&m[j - 1], &t) > 0; j--)
+            m[j] = m[j - 1];
+        m[j] = t;
+    }
+    r = hale_buf_putc(b, '{');
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        if (i > 0)
+            r = hale_buf_putc(b, ',');
+        if (r == 0)
+            r = put_string(b, m[i].key, m[i].key_len);
+        if (r == 0)
+            r = hale_buf_putc(b, ':');
+        if (r == 0)
+            r = m[i].value ? put_value(b, m[i].value, depth + 1, where)
+                           : hale_buf_puts(b, m[i].raw);
+        if (r == HALE_ESCHEMA && !*where)
+            *where = m[i].key;
+    }
+    if (m != stack)
+        free(m);
+    return r == 0 ? hale_buf_putc(b, '}') : r;
+}
+
+static int put_value(hale_buf *b, json_t *v, int depth, const char **where)
+{
+    size_t i;
+    json_t *e;
+    int r;
+
+    if (depth > MAX_DEPTH)
+        return HALE_ELIMIT;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return put_object(b, v, NULL, 0, depth, where);
+    case JSON_ARRAY:
+        r = hale_buf_putc(b, '[');
+        json_array_foreach(v, i, e)
+        {
+            if (r == 0 && i > 0)
+                r = hale_buf_putc(b, ',');
+            if (r == 0)
+                r = put_value(b, e, depth + 1, where);
+        }
+        return r == 0 ? hale_buf_putc(b, ']') : r;
+    case JSON_STRING:
+        return put_string(b, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER:
+        return put_int(b, json_integer_value(v));
+    case JSON_TRUE:
+        return hale_buf_puts(b, "true");
+    case JSON_FALSE:
+        return hale_buf_puts(b, "false");
+    case JSON_NULL:
+        return hale_buf_puts(b, "null");
+    case JSON_REAL:
+    default:
+        return HALE_ESCHEMA;
+    }
+}
+
+int hale__audit_canon(hale_buf *b, json_t *v, const struct hale__audit_envelope *env,
+                      const char **ret_where)
+{
+    char seq[24], ts[24];
+    struct member extra[5];
+    json_t *empty;
+    int r;
+
+    *ret_where = NULL;
+    if (!env)
+        return put_value(b, v, 0, ret_where);
+    extra[0] = (struct member){"v", 1, NULL, "1"};
+    extra[1] = (struct member){"log", 3, NULL, env->log_json};
+    extra[2] = (struct member){"seq", 3, NULL, render_int(seq, (json_int_t)env->seq)};
+    extra[3] = (struct member){"ts", 2, NULL, render_int(ts, (json_int_t)env->ts_ns)};
+    extra[4] = (struct member){"kind", 4, NULL, env->kind_json};
+    if (v)
+        return put_object(b, v, extra, 5, 0, ret_where);
+    empty = json_object();
+    r = empty ? put_object(b, empty, extra, 5, 0, ret_where) : -ENOMEM;
+    json_decref(empty);
+    return r;
+}
