@@ -14,12 +14,13 @@
 /* What the bundle is built against. */
 struct export
 {
-    sqlite3 *db;         /* the store's connection */
-    hale_checkpoint cp;  /* the parsed text of the newest checkpoint */
-    json_t *list;        /* the array being filled */
-    hale_diag *reterr;   /* where failures are described */
-    int64_t incident_id; /* whose leaves */
-    bool rotations;      /* collecting key rotations: stop at the checkpoint's size */
+    sqlite3 *db;                   /* the store's connection */
+    hale_checkpoint cp;            /* the parsed text of the newest checkpoint */
+    json_t *list;                  /* the array being filled */
+    hale_diag *reterr;             /* where failures are described */
+    int64_t incident_id;           /* whose leaves */
+    bool rotations;                /* collecting key rotations: stop at the checkpoint's size */
+    hale__audit_head_cache *cache; /* range heads shared by the proofs */
 };
 
 static json_t *b64(const void *data, size_t len)
@@ -58,7 +59,7 @@ static int add_entry(const hale_audit_row *row, void *ud)
         return HALE_ELIMIT;
     }
     hale_merkle_leaf_hash(row->body, row->body_len, &leaf);
-    n = hale__audit_prove(x->db, row->seq, x->cp.size, proof);
+    n = hale__audit_prove(x->db, row->seq, x->cp.size, proof, x->cache);
     if (n >= 0 && hale_merkle_verify_inclusion(&leaf, row->seq, x->cp.size, proof, (size_t)n,
                                                &x->cp.root) < 0)
         n = HALE_EPROOF;
@@ -164,7 +165,8 @@ int hale_audit_bundle_export(hale_store *s, int64_t incident_id, const char *roo
     hale_audit_ckpt ck = {0};
     int r;
 
-    if (!leaves || !rotations || !out) {
+    x.cache = calloc(1, sizeof(*x.cache)); /* about 200 KiB: not for the stack */
+    if (!leaves || !rotations || !out || !x.cache) {
         r = -ENOMEM;
         goto out;
     }
@@ -189,6 +191,7 @@ int hale_audit_bundle_export(hale_store *s, int64_t incident_id, const char *roo
     }
     hale_checkpoint_release(&x.cp);
 out:
+    free(x.cache);
     hale_audit_ckpt_release(&ck);
     json_decref(leaves);
     json_decref(rotations);

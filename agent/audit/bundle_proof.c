@@ -183,7 +183,28 @@ static int range_head(sqlite3 *db, uint64_t a, uint64_t b, hale_hash *ret)
     return r;
 }
 
-int hale__audit_prove(sqlite3 *db, uint64_t index, uint64_t size, hale_hash *proof)
+/* range_head through the cache. */
+static int cached_head(sqlite3 *db, uint64_t a, uint64_t b, hale__audit_head_cache *cache,
+                       hale_hash *ret)
+{
+    size_t i = (size_t)((a * UINT64_C(0x9e3779b97f4a7c15) ^ b) % HALE__AUDIT_HEAD_CACHE);
+    int r;
+
+    if (cache && cache->slot[i].b == b && cache->slot[i].a == a) {
+        *ret = cache->slot[i].head;
+        return 0;
+    }
+    r = range_head(db, a, b, ret);
+    if (r == 0 && cache) {
+        cache->slot[i].a = a;
+        cache->slot[i].b = b;
+        cache->slot[i].head = *ret;
+    }
+    return r;
+}
+
+int hale__audit_prove(sqlite3 *db, uint64_t index, uint64_t size, hale_hash *proof,
+                      hale__audit_head_cache *cache)
 {
     hale_hash top_down[HALE_MERKLE_MAX_PROOF];
     uint64_t lo = 0, hi = size;
@@ -202,10 +223,10 @@ int hale__audit_prove(sqlite3 *db, uint64_t index, uint64_t size, hale_hash *pro
         if (HALE_NEVER(n >= HALE_MERKLE_MAX_PROOF))
             return HALE_EPROOF;
         if (index < lo + k) {
-            r = range_head(db, lo + k, hi, &top_down[n++]);
+            r = cached_head(db, lo + k, hi, cache, &top_down[n++]);
             hi = lo + k;
         } else {
-            r = range_head(db, lo, lo + k, &top_down[n++]);
+            r = cached_head(db, lo, lo + k, cache, &top_down[n++]);
             lo += k;
         }
     }

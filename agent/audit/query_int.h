@@ -29,8 +29,20 @@ int hale__audit_indexed(sqlite3 *db, uint64_t *ret);
  * -ENOMEM. */
 int hale__audit_needle(const char *s, char **ret);
 
+/* Heads of leaf ranges already computed during one export: the proofs of leaves close to each
+ * other share most of their hashes. Direct-mapped, so its size is fixed whatever the bundle. */
+#define HALE__AUDIT_HEAD_CACHE 4096u
+typedef struct hale__audit_head_cache {
+    struct {
+        uint64_t a, b;  /* the range [a, b); b == 0: empty slot */
+        hale_hash head; /* its head */
+    } slot[HALE__AUDIT_HEAD_CACHE];
+} hale__audit_head_cache;
+
 /* Inclusion proof of leaf index in the tree of the first size leaves (size: a checkpoint
  * size), bottom-up into proof (HALE_MERKLE_MAX_PROOF entries). Uses checkpoint frontiers and
- * streams only the leaf hashes between them. Returns the number of hashes, HALE_EPROOF (the
- * stored leaves or frontiers are inconsistent), HALE_ESTORE or -ENOMEM. */
-int hale__audit_prove(sqlite3 *db, uint64_t index, uint64_t size, hale_hash *proof);
+ * streams only the leaf hashes between them; cache (may be NULL; zero it before first use, and
+ * use it for one checkpoint only) keeps heads between calls. Returns the number of hashes,
+ * HALE_EPROOF (the stored leaves or frontiers are inconsistent), HALE_ESTORE or -ENOMEM. */
+int hale__audit_prove(sqlite3 *db, uint64_t index, uint64_t size, hale_hash *proof,
+                      hale__audit_head_cache *cache);
