@@ -8,6 +8,8 @@
 #include "hale/store.h"
 #include "query_int.h"
 
+#define MERGE_PAGES "64" /* FTS5 merge work per catch-up batch, in pages */
+
 /* One statement of the catch-up, bound to [?1, ?2]. */
 static int run(sqlite3 *db, const char *sql, int64_t lo, int64_t hi, int64_t *ret)
 {
@@ -53,6 +55,12 @@ static int index_range(sqlite3 *db, uint64_t from, unsigned max)
                 "AND seq <= ?2 GROUP BY seq / " HALE__AUDIT_TS_BLOCK_SQL " ON CONFLICT (block) DO "
                 "UPDATE SET min_ts = min(min_ts, excluded.min_ts), max_ts = max(max_ts, "
                 "excluded.max_ts)",
+                lo, last, NULL);
+    /* Bounded merge work (pages) with every batch: migration 3 turned automatic merging off. */
+    if (r == 0)
+        r = run(db,
+                "INSERT INTO audit_fts (audit_fts, rank) SELECT 'merge', " MERGE_PAGES
+                " WHERE ?1 >= 0 AND ?2 >= 0",
                 lo, last, NULL);
     if (r == 0)
         r = run(db, "UPDATE audit_index_state SET indexed = ?2 + 1 WHERE id = 1 AND ?1 >= 0", lo,
