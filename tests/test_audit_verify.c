@@ -153,6 +153,12 @@ static void test_hostile_databases(void **state)
     assert_int_equal(rep.check, 3);
     assert_int_equal(rep.bad_seq, 7);
     hale_audit_verify_report_release(&rep);
+    /* A huge value is refused before it is hashed. */
+    exec_sql(e, "UPDATE audit_leaf SET body = zeroblob(3000000) WHERE seq = 5");
+    assert_int_equal(verify(e, NULL, false, &rep), HALE_AUDIT_TAMPERED);
+    assert_int_equal(rep.bad_seq, 5);
+    assert_non_null(strstr(rep.reason, "larger than"));
+    hale_audit_verify_report_release(&rep);
     /* Its hash recomputed too: the body is not JSON. */
     exec_sql(e, "UPDATE audit_leaf SET leaf_hash = x'00' WHERE seq = 7");
     assert_int_equal(verify(e, NULL, false, &rep), HALE_AUDIT_TAMPERED);
@@ -239,7 +245,7 @@ static void test_anchors(void **state)
     struct env *e = *state;
     hale_audit_verify_report rep;
     hale_audit_proof p;
-    char anchor[600];
+    char anchor[600], *newest;
     const char *text;
     FILE *f;
 
@@ -249,10 +255,33 @@ static void test_anchors(void **state)
     f = fopen(anchor, "w");
     fprintf(f, "%s\n%s\n", p.note, p.note);
     fclose(f);
+    newest = strdup(p.note);
     hale_audit_proof_release(&p);
     assert_int_equal(verify(e, anchor, true, &rep), HALE_AUDIT_VERIFIED);
     assert_int_equal(rep.n_anchors, 2);
     hale_audit_verify_report_release(&rep);
+    /* The head sealing a rotation (seq 90, size 91) anchored as the new key signed it too. */
+    {
+        hale_checkpoint cp;
+        const char *sep;
+        char *note, rec[2048];
+
+        assert_int_equal(hale_audit_prove_inclusion(e->db, 0, 91, &p, NULL), 0);
+        sep = strstr(p.note, "\n\n");
+        assert_int_equal(hale_checkpoint_parse(p.note, (size_t)(sep - p.note) + 1, &cp, NULL), 0);
+        for (unsigned k = 1; k <= 2; k++) { /* epoch 1 (the new key): fine; epoch 2: not */
+            note = testlog_sign(e->log.signers[k], ORIGIN, 91, &cp.root);
+            snprintf(rec, sizeof(rec), "%s\n", note);
+            fixture_write(anchor, rec);
+            free(note);
+            assert_int_equal(verify(e, anchor, true, &rep),
+                             k == 1 ? HALE_AUDIT_VERIFIED : HALE_AUDIT_TAMPERED);
+            assert_int_equal(rep.n_anchors, k == 1 ? 1 : 0);
+            hale_audit_verify_report_release(&rep);
+        }
+        hale_checkpoint_release(&cp);
+        hale_audit_proof_release(&p);
+    }
     /* Roll back: the anchor now lies beyond the log. */
     exec_sql(e, "DROP TRIGGER audit_leaf_no_delete; DROP TRIGGER audit_checkpoint_no_delete;"
                 "DELETE FROM audit_leaf WHERE seq >= 80; DELETE FROM audit_checkpoint WHERE "
@@ -260,6 +289,9 @@ static void test_anchors(void **state)
                 "FROM audit_checkpoint WHERE size = 80)");
     assert_int_equal(verify(e, NULL, true, &rep), HALE_AUDIT_VERIFIED);
     hale_audit_verify_report_release(&rep);
+    f = fopen(anchor, "w");
+    fprintf(f, "%s\n", newest);
+    fclose(f);
     assert_int_equal(verify(e, anchor, true, &rep), HALE_AUDIT_TAMPERED);
     assert_int_equal(rep.check, 8);
     assert_int_equal(rep.bad_checkpoint, 200);
@@ -276,6 +308,7 @@ static void test_anchors(void **state)
     fixture_write(anchor, text);
     assert_int_equal(verify(e, anchor, true, &rep), HALE_AUDIT_UNUSABLE);
     hale_audit_verify_report_release(&rep);
+    free(newest);
 }
 
 static void test_proofs_from_database(void **state)
@@ -357,7 +390,6 @@ static void test_body_scanner(void **state)
         "{\"s\\u0065q\":1}",
         "{\"a\":1,}",
         "{\"a\" 1}",
-        "{\"a\":\"\x01\"}",
     };
     hale__audit_tok t[HALE__AF_COUNT];
     char out[64];
@@ -377,6 +409,17 @@ static void test_body_scanner(void **state)
     assert_string_equal(out, "a\xc3\xa9\xf0\x9f\x98\x80\n");
     assert_int_equal(t[HALE__AF_REQUIRES_APPROVAL].type, HALE__TOK_TRUE);
     assert_int_equal(t[HALE__AF_KIND].type, HALE__TOK_NONE);
+    /* A raw control character fails the member when it is read, not the scan. */
+    {
+        const char *b1 = "{\"log\":\"a\x01\",\"x\":\"\x02\"}",
+                   *b2 = "{\"log\":\"a\\\\\",\"b\":\"\\\"\"}";
+
+        assert_int_equal(hale__audit_body_scan(b1, strlen(b1), t, NULL), 0);
+        assert_int_equal(hale__audit_tok_string(&t[HALE__AF_LOG], out, sizeof(out)), HALE_EPARSE);
+        assert_int_equal(hale__audit_body_scan(b2, strlen(b2), t, NULL), 0);
+        assert_int_equal(hale__audit_tok_string(&t[HALE__AF_LOG], out, sizeof(out)), 2);
+        assert_string_equal(out, "a\\");
+    }
     assert_int_equal(hale__audit_body_scan("{\"seq\":0123}", 12, t, NULL), 0);
     assert_int_equal(hale__audit_tok_int(&t[HALE__AF_SEQ], &v), HALE_EPARSE);
     assert_int_equal(hale__audit_body_scan("{\"seq\":99999999999999999999}", 28, t, NULL), 0);

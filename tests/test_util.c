@@ -604,6 +604,7 @@ struct alert_like {
     json_t *meta;
     json_t *list;
     double score;
+    json_t *extra;
 };
 
 static const hale_json_field alert_fields[] = {
@@ -615,6 +616,7 @@ static const hale_json_field alert_fields[] = {
     {"meta", HALE_JSON_OBJECT, false, offsetof(struct alert_like, meta)},
     {"list", HALE_JSON_ARRAY, false, offsetof(struct alert_like, list)},
     {"score", HALE_JSON_NUMBER, false, offsetof(struct alert_like, score)},
+    {"extra", HALE_JSON_ANY, false, offsetof(struct alert_like, extra)},
 };
 
 /* Parse text and run the field table on it; returns the hale_json_fields result. */
@@ -659,6 +661,14 @@ static void json_fields_fill(void **state)
     assert_true(a.score == 7.0); /* NUMBER accepts an integer */
     assert_true(a.count == 99);  /* absent optional: untouched */
     assert_null(a.labels);
+    assert_null(a.extra);
+
+    /* ANY takes a value of any type and leaves the checking to the caller. */
+    assert_int_equal(hale_json_parse("{\"status\":\"ok\",\"extra\":[1]}", 27, &v, &d), 0);
+    assert_int_equal(
+        hale_json_fields(v, alert_fields, HALE_ARRAY_SIZE(alert_fields), 0, &a, NULL, &d), 0);
+    assert_true(json_is_array(a.extra));
+    json_decref(v);
 }
 
 static void json_fields_errors(void **state)

@@ -1,6 +1,6 @@
 /* agent/audit/query.c - filtered, paged reads of audit_leaf for `hale audit query` and
  * GET /api/v1/audit. A query runs as two segments over disjoint seq ranges: the leaves the
- * side indexes of migration 3 already cover (time filters narrowed to a seq range through
+ * side indexes of migration 4 already cover (time filters narrowed to a seq range through
  * audit_ts_block, text through the audit_fts trigram index) and the tail they do not cover yet
  * (scanned). Every match is confirmed against the stored row, so the indexes only make it fast. */
 #include "internal.h"
@@ -90,7 +90,7 @@ int hale__audit_indexed(sqlite3 *db, uint64_t *ret)
         int r = hale__audit_sql_err(db, rc);
 
         sqlite3_finalize(st);
-        if (r == HALE_ESCHEMA) { /* a store from before migration 3: scan everything */
+        if (r == HALE_ESCHEMA) { /* a store from before migration 4: scan everything */
             *ret = 0;
             return 0;
         }
@@ -383,7 +383,7 @@ static int run_all(struct run *q, uint64_t indexed)
         hi = q->f->cursor_seq;
     ilo = lo;
     ihi = indexed < hi ? indexed : hi;
-    r = ilo < ihi ? time_range(q, &ilo, &ihi) : 0; /* no side tables before migration 3 */
+    r = ilo < ihi ? time_range(q, &ilo, &ihi) : 0; /* no side tables before migration 4 */
     if (r < 0)
         return r;
     if (q->f->oldest_first) {

@@ -1,4 +1,4 @@
-/* agent/audit/query_index.c - hale_audit_index_catchup(): move the side indexes of migration 3
+/* agent/audit/query_index.c - hale_audit_index_catchup(): move the side indexes of migration 4
  * (trigram text index, per-block time ranges) forward over committed leaves, a bounded batch at
  * a time, in a transaction of its own. Appends never wait for it: it reads audit_leaf and
  * writes only its own tables, so the daemon runs it when it has nothing else to do. */
@@ -56,7 +56,7 @@ static int index_range(sqlite3 *db, uint64_t from, unsigned max)
                 "UPDATE SET min_ts = min(min_ts, excluded.min_ts), max_ts = max(max_ts, "
                 "excluded.max_ts)",
                 lo, last, NULL);
-    /* Bounded merge work (pages) with every batch: migration 3 turned automatic merging off. */
+    /* Bounded merge work (pages) with every batch: migration 4 turned automatic merging off. */
     if (r == 0)
         r = run(db,
                 "INSERT INTO audit_fts (audit_fts, rank) SELECT 'merge', " MERGE_PAGES

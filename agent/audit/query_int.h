@@ -21,7 +21,7 @@ int hale__audit_row_read(sqlite3_stmt *st, hale_audit_row *row);
 /* Map an SQLite result code of prepare to ours: a missing table is HALE_ESCHEMA. */
 int hale__audit_sql_err(sqlite3 *db, int rc);
 
-/* Leaves below this seq are in audit_fts and audit_ts_block (0 without migration 3). */
+/* Leaves below this seq are in audit_fts and audit_ts_block (0 without migration 4). */
 int hale__audit_indexed(sqlite3 *db, uint64_t *ret);
 
 /* Lowercase JSON text of s as it appears inside a stored body (escaped as canonical JSON

@@ -326,7 +326,9 @@ hale_audit_verdict hale_audit_verify(const char *db_path, const hale_audit_verif
     ret->bad_seq = ret->bad_checkpoint = -1;
     hale_merkle_frontier_init(&c.f);
     if (!opts || !opts->root_key || (opts->n_anchor_paths && !opts->anchor_paths)) {
-        hale__vfail(&c, HALE_AUDIT_UNUSABLE, 1, -1, -1, "no pinned root key given");
+        hale__vfail(&c, HALE_AUDIT_UNUSABLE, 1, -1, -1,
+                    !opts || !opts->root_key ? "no pinned root key given"
+                                             : "anchor files counted but not given");
         return ret->verdict;
     }
     c.key = *opts->root_key;

@@ -33,17 +33,25 @@ static void frontier_root_at(const hale__vctx *c, hale_hash *ret)
 }
 
 /* Open note with the key of the current epoch: checks 2 (format) and 7 (key) for a stored
- * checkpoint, check 8 for an anchored one. */
+ * checkpoint, check 8 for an anchored one. The head that seals a key rotation (size r + 1) is
+ * the first the new key signs too, and the daemon anchors that copy: for an anchor, and only
+ * there, either key will do. The stored checkpoint of that size must still carry the old
+ * key's signature, and the anchored root must still equal the recomputed one. */
 static int open_with_epoch_key(hale__vctx *c, const char *note, size_t len, bool anchor,
                                int64_t size, hale_checkpoint *ret_cp)
 {
     const char *what = anchor ? "anchored checkpoint" : "checkpoint";
+    hale_note_verifier keys[2] = {c->key, c->rot_key};
+    size_t n_keys = 1;
     hale_note_opened o;
     hale_diag d = {{0}};
     unsigned check = anchor ? 8 : 2;
     int r;
 
-    r = hale_note_open(note, len, &c->key, 1, 0, &o, &d);
+    if (anchor && c->rot_pending && c->f.size == c->rot_seq + 1 &&
+        c->rot_key.key_id != c->key.key_id)
+        n_keys = 2;
+    r = hale_note_open(note, len, keys, n_keys, 0, &o, &d);
     if (r == HALE_ENOTFOUND)
         return hale__vfail(c, HALE_AUDIT_TAMPERED, anchor ? 8 : 7, -1, size,
                            "%s of size %" PRId64

@@ -20,6 +20,11 @@ static const struct cmd commands[] = {
     {"incidents", hale_cmd_incidents, "list or show incidents from the store"},
     {"audit", hale_cmd_audit,
      "the signed decision log: keys, verification, proofs, queries, bundles (audit --help)"},
+    {"redact", hale_cmd_redact, "redact secrets and personal data from stdin"},
+    {"policy", hale_cmd_policy, "check, evaluate against or test a policy directory"},
+    {"approvals", hale_cmd_approvals, "list or show approvals of proposed actions"},
+    {"approve", hale_cmd_approve, "approve a pending action: approve ID --as USER"},
+    {"deny", hale_cmd_deny, "deny a pending action: deny ID --as USER --reason TEXT"},
     {"version", hale_cmd_version, "print the version"},
     {"help", hale_cmd_help, "show help for hale or one command"},
     /* Started by the daemon itself (include/hale/audit_signer.h), never by a person. */

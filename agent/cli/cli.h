@@ -68,6 +68,11 @@ int hale_cli_audit_db_path(const char *cmd, const char *db, const char *config, 
  * "hale audit <cmd>: FILE: reason" and returns -errno or HALE_ELIMIT on failure. */
 int hale_cli_read_file(const char *cmd, const char *path, size_t max_bytes, char **ret,
                        size_t *ret_len);
+int hale_cmd_redact(int argc, char **argv);
+int hale_cmd_policy(int argc, char **argv);
+int hale_cmd_approvals(int argc, char **argv);
+int hale_cmd_approve(int argc, char **argv);
+int hale_cmd_deny(int argc, char **argv);
 
 /* Open the database of --db FILE or --config FILE (hale_cli_audit_db_path) read-only, and put
  * its directory (where audit.pub lives) into dir_out. cmd is the subcommand ("query") for

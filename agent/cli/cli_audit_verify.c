@@ -176,18 +176,21 @@ static int print_json(const char *db, const hale_audit_verify_report *r)
 static void print_text(const char *db, const hale_audit_verify_report *r)
 {
     FILE *f = r->verdict == HALE_AUDIT_VERIFIED ? stdout : stderr;
+    bool judged = r->verdict != HALE_AUDIT_UNUSABLE; /* a check decided, not an I/O error */
 
-    if (r->verdict != HALE_AUDIT_VERIFIED) {
-        fprintf(f, "hale audit verify: %s: %s", db, verdict_name(r->verdict));
-        if (r->check)
-            fprintf(f, " (check %u", r->check);
-        if (r->check && r->bad_seq >= 0)
-            fprintf(f, ", first bad seq %" PRId64, r->bad_seq);
-        if (r->check && r->bad_checkpoint >= 0)
-            fprintf(f, ", checkpoint of size %" PRId64, r->bad_checkpoint);
-        fprintf(f, "%s: %s\n", r->check ? ")" : "", r->reason);
-    } else {
+    if (r->verdict == HALE_AUDIT_VERIFIED) {
         fprintf(f, "hale audit verify: %s: verified\n", db);
+    } else {
+        fprintf(f, "hale audit verify: %s: %s", db, verdict_name(r->verdict));
+        if (judged)
+            fprintf(f, " (check %u", r->check);
+        if (judged && r->bad_seq >= 0)
+            fprintf(f, ", first bad seq %" PRId64, r->bad_seq);
+        if (judged && r->bad_checkpoint >= 0)
+            fprintf(f, ", checkpoint of size %" PRId64, r->bad_checkpoint);
+        fprintf(f, "%s: %s\n", judged ? ")" : "", r->reason);
+        if (!judged)
+            return;
     }
     fprintf(f,
             "  log %s: %" PRIu64 " leaves, %" PRIu64 " checkpoints, %" PRIu64

@@ -123,7 +123,50 @@ static const char *const migrations[] = {
     "  BEGIN SELECT RAISE(ABORT, 'audit_checkpoint is append-only'); END;"
     "CREATE TRIGGER audit_checkpoint_no_delete BEFORE DELETE ON audit_checkpoint "
     "  BEGIN SELECT RAISE(ABORT, 'audit_checkpoint is append-only'); END;",
-    /* 3: side indexes for audit queries (include/hale/audit_query.h), filled after the fact by
+    /* 3: the policy engine's action ledger (limit counters that survive restarts) and its
+     * pending approvals with their votes (include/hale/policy.h). */
+    "CREATE TABLE policy_action ("
+    "  id INTEGER PRIMARY KEY,"
+    "  started_ms INTEGER NOT NULL,"
+    "  tool TEXT NOT NULL,"
+    "  target TEXT NOT NULL,"
+    "  service TEXT NOT NULL,"
+    "  labels TEXT NOT NULL,"
+    "  automated INTEGER NOT NULL,"
+    "  outcome TEXT NOT NULL CHECK (outcome IN ('running', 'success', 'failed', 'ineffective', "
+    "    'abandoned')),"
+    "  finished_ms INTEGER);"
+    "CREATE INDEX policy_action_started ON policy_action(started_ms);"
+    "CREATE INDEX policy_action_target ON policy_action(target, started_ms);"
+    "CREATE INDEX policy_action_service ON policy_action(service, started_ms);"
+    "CREATE INDEX policy_action_running ON policy_action(id) WHERE outcome = 'running';"
+    "CREATE TABLE policy_approval ("
+    "  id INTEGER PRIMARY KEY,"
+    "  digest TEXT NOT NULL,"
+    "  nonce TEXT NOT NULL,"
+    "  tool TEXT NOT NULL,"
+    "  request TEXT NOT NULL,"
+    "  requester TEXT NOT NULL,"
+    "  incident_id TEXT NOT NULL,"
+    "  requirements TEXT NOT NULL,"
+    "  self_approval INTEGER NOT NULL,"
+    "  escalate INTEGER NOT NULL,"
+    "  dry_run INTEGER NOT NULL,"
+    "  policy_hash TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  expires_ms INTEGER NOT NULL,"
+    "  state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'denied', 'expired', "
+    "    'consumed')),"
+    "  decided_ms INTEGER);"
+    "CREATE INDEX policy_approval_state ON policy_approval(state, id);"
+    "CREATE TABLE policy_vote ("
+    "  approval_id INTEGER NOT NULL REFERENCES policy_approval(id),"
+    "  user TEXT NOT NULL,"
+    "  approve INTEGER NOT NULL,"
+    "  comment TEXT NOT NULL,"
+    "  at_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (approval_id, user)) WITHOUT ROWID;",
+    /* 4: side indexes for audit queries (include/hale/audit_query.h), filled after the fact by
      * hale_audit_index_catchup() so that appends never pay for them. audit_fts is a contentless
      * trigram index of the bodies (rowid = seq; detail=none keeps it small, and every match is
      * confirmed against the stored body anyway); audit_ts_block holds the time range of each

@@ -25,6 +25,8 @@ static const char *expected_name(hale_json_type t)
         return "array of strings";
     case HALE_JSON_NUMBER:
         return "number";
+    case HALE_JSON_ANY:
+        return "value";
     }
     return "value";
 }
@@ -110,6 +112,8 @@ static bool type_matches(const json_t *v, hale_json_type t)
         return json_is_array(v);
     case HALE_JSON_NUMBER:
         return json_is_number(v);
+    case HALE_JSON_ANY:
+        return true;
     }
     return false;
 }
@@ -143,6 +147,7 @@ static void store(const json_t *v, hale_json_type t, char *dst)
     case HALE_JSON_ARRAY:
     case HALE_JSON_STRING_MAP:
     case HALE_JSON_STRING_ARRAY:
+    case HALE_JSON_ANY:
         memcpy(dst, &j, sizeof(j));
         break;
     }

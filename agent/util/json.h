@@ -16,6 +16,7 @@ typedef enum hale_json_type {
     HALE_JSON_STRING_MAP,   /* out: json_t * borrowed: an object whose values are all strings */
     HALE_JSON_STRING_ARRAY, /* out: json_t * borrowed: an array of strings */
     HALE_JSON_NUMBER,       /* out: double: integer or real */
+    HALE_JSON_ANY,          /* out: json_t * borrowed, of any type the caller then checks */
 } hale_json_type;
 
 typedef struct hale_json_field {

@@ -5,7 +5,7 @@
  *
  * Queries read only: they run on any connection to a migrated store, the read-only ones the
  * CLI and the API use included. Filters use the indexes of migration 2 (kind, incident_id,
- * actor, tool, outcome; each with seq) and the two side tables of migration 3 that
+ * actor, tool, outcome; each with seq) and the two side tables of migration 4 that
  * hale_audit_index_catchup() fills when the daemon is idle: a trigram full-text index of the
  * bodies (audit_fts) and the time range of every block of HALE_AUDIT_TS_BLOCK leaves
  * (audit_ts_block). Leaves that catch-up has not reached yet are scanned, so results never
@@ -122,11 +122,11 @@ void hale_audit_ckpt_release(hale_audit_ckpt *c); /* frees note; NULL is a no-op
 int hale_audit_ckpt_latest(hale_store *s, hale_audit_ckpt *ret);
 int hale_audit_ckpt_covering(hale_store *s, uint64_t seq, hale_audit_ckpt *ret);
 
-/* Bring the side indexes of migration 3 forward by at most max_leaves leaves in one write
+/* Bring the side indexes of migration 4 forward by at most max_leaves leaves in one write
  * transaction of its own on s (writable, no transaction open: HALE_ESTATE otherwise). Only
  * committed leaves are visible to it, and it never touches audit_leaf, so it never delays or
  * changes an append; it only competes for the write lock like any short transaction. Returns
- * the number of leaves indexed (0: up to date), HALE_ESCHEMA (no migration 3), HALE_ESTORE or
+ * the number of leaves indexed (0: up to date), HALE_ESCHEMA (no migration 4), HALE_ESTORE or
  * -ENOMEM. The daemon calls it when idle (docs/audit-query.md, "Indexing"). */
 int hale_audit_index_catchup(hale_store *s, unsigned max_leaves);
 

@@ -20,3 +20,22 @@
 #define HALE_MAX_JSON_DEPTH        32u                   /* nesting in any accepted JSON */
 #define HALE_MAX_CONFIG_BYTES      (1u * 1024u * 1024u)  /* the config file */
 #define HALE_MAX_LIST_INCIDENTS    10000u                /* incidents in one list answer */
+
+/* Redaction (include/hale/redact.h). */
+#define HALE_REDACT_MAX_RULES       256u                 /* rules in one rules file */
+#define HALE_REDACT_MAX_RULES_BYTES (1u * 1024u * 1024u) /* the rules file */
+#define HALE_REDACT_MAX_KEYWORDS    64u                  /* prefilter keywords of one rule */
+#define HALE_REDACT_MAX_KEYWORD_LEN 64u                  /* bytes in one prefilter keyword */
+#define HALE_REDACT_MAX_PATTERN_LEN 4096u                /* bytes in one rule's pattern */
+#define HALE_REDACT_MATCH_LIMIT     1000000u /* pcre2 match limit; a rules file may lower it */
+#define HALE_REDACT_DEPTH_LIMIT     10000u   /* pcre2 depth limit; a rules file may lower it */
+#define HALE_REDACT_MAX_INPUT_BYTES (256u * 1024u * 1024u) /* one text to redact or un-mask */
+#define HALE_MAX_POLICY_FILES       1024u                  /* *.json files in a policy directory */
+#define HALE_MAX_POLICY_FILE_BYTES  (8u * 1024u * 1024u)   /* one policy file */
+#define HALE_MAX_POLICY_RULES       65536u                 /* rules in one loaded set */
+#define HALE_MAX_POLICY_LIST        256u /* entries in one policy list (in, users, groups) */
+#define HALE_MAX_POLICY_ZONES       64u  /* distinct time zones in one set */
+#define HALE_MAX_REQUEST_BYTES      (1u * 1024u * 1024u) /* one policy request */
+#define HALE_MAX_UNTRUSTED          256u                 /* untrusted pointers in one request */
+#define HALE_PCRE2_MATCH_LIMIT      100000u              /* pcre2_set_match_limit */
+#define HALE_PCRE2_DEPTH_LIMIT      1000u                /* pcre2_set_depth_limit */

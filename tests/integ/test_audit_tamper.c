@@ -1,5 +1,6 @@
-/* tests/integ/test_audit_tamper.c - the tamper-detection suite of SECURITY.md 1.14: a
- * 10,000-leaf signed log (real writer, five key epochs) is mutated in each of the 18 classes
+/* tests/integ/test_audit_tamper.c - the tamper-detection suite of SECURITY.md 1.14: a signed
+ * log of at least 10,000 leaves, written by `hale run` itself from posted Alertmanager
+ * webhooks over five daemon starts (a key epoch each), is mutated in each of the 18 classes
  * at random positions, through the sqlite3 C API or byte edits of the file, dropping the
  * append-only triggers first as an attacker would; then the real `hale audit verify` judges
  * each copy, without an anchor and with one captured before the mutation. Prints the
@@ -16,12 +17,14 @@
 #include <time.h>
 
 #include "audit_testlog.h"
+#include "hale/audit_verify.h"
+#include "integ_http.h"
 #include "integ_proc.h"
+#include "integ_store.h"
 #include "util/strparse.h"
 
-#define N_LEAVES    10000u
-#define BATCH       37u
-#define ROTATE      2000u
+#define N_LEAVES    10000u /* at least this many leaves */
+#define N_STARTS    5u     /* daemon starts: each rotates the signing key */
 #define ORIGIN      "aiops.example/tamper-suite"
 #define N_CLASSES   18
 #define MAX_BACKUPS 200u
@@ -81,8 +84,10 @@ static const unsigned expect_check[N_CLASSES] = {
 
 struct suite {
     char *dir;
-    char base[4096], pub[4096], anchor[4096], work[4096], fork_anchor[4096];
-    testlog log;
+    char base[4096], pub[4096], anchor[4096], work[4096], fork_anchor[4096], daemon_anchor[4096];
+    integ_hale hale;           /* the daemon that writes the log */
+    hale_note_signer *current; /* its signing key at the end (audit.key): the stolen key */
+    uint64_t n_leaves;         /* leaves in the base log */
     uint64_t rng;
     uint64_t *cp_sizes; /* checkpoint sizes of the base log */
     size_t n_cps;
@@ -94,6 +99,7 @@ struct suite {
     uint64_t backup_at[MAX_BACKUPS];
     unsigned n_backups, next_backup;
     uint64_t backup_targets[MAX_BACKUPS];
+    unsigned alerts_posted;
 };
 
 static uint64_t rnd(struct suite *s, uint64_t n)
@@ -156,42 +162,6 @@ static void backup_db(const char *from, const char *to)
     sql(dst, "PRAGMA journal_mode = DELETE");
     sqlite3_close(src);
     sqlite3_close(dst);
-}
-
-static int64_t open_intents(sqlite3 *db)
-{
-    sqlite3_stmt *st;
-    int64_t v;
-
-    assert_int_equal(sqlite3_prepare_v2(db,
-                                        "SELECT (SELECT count(*) FROM audit_leaf WHERE kind = "
-                                        "'exec_intent') - (SELECT count(*) FROM audit_leaf WHERE "
-                                        "kind IN ('exec_result', 'exec_abandoned'))",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
-/* A rollback target is a backup a careful operator could have taken: sealed, nothing open. */
-static void on_checkpoint(void *ud, uint64_t size)
-{
-    struct suite *s = ud;
-    char path[4200];
-    sqlite3 *db;
-
-    if (s->next_backup >= s->instances || size < s->backup_targets[s->next_backup])
-        return;
-    db = db_open(s->base);
-    if (open_intents(db) == 0) {
-        snprintf(path, sizeof(path), "%s/backup-%u.db", s->dir, s->n_backups);
-        backup_db(s->base, path);
-        s->backup_at[s->n_backups++] = size;
-        s->next_backup++;
-    }
-    sqlite3_close(db);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -385,7 +355,7 @@ static void corrupt_page(struct suite *s, const char *path)
 {
     sqlite3 *db = db_open(path);
     size_t len, blen, page;
-    char *body = get_body(db, rnd(s, N_LEAVES), &blen), *data, *hit = NULL;
+    char *body = get_body(db, rnd(s, s->n_leaves), &blen), *data, *hit = NULL;
     FILE *f;
 
     sqlite3_close(db);
@@ -407,20 +377,12 @@ static void corrupt_page(struct suite *s, const char *path)
     free(body);
 }
 
-/* The epoch of a checkpoint of size: rotations with seq + 1 < size. */
-static unsigned epoch_of(const struct suite *s, uint64_t size)
-{
-    unsigned e = 0;
-
-    for (unsigned i = 0; i < s->n_rots; i++)
-        e += s->rot_seqs[i] + 1 < size;
-    return e;
-}
-
-/* M16: an anchor of a forked history: leaf k changed, signed by the key of the epoch. */
+/* M16: an anchor of a forked history: leaf k changed, signed by the key the attacker holds
+ * (the current epoch's; earlier keys are erased). */
 static void write_fork_anchor(struct suite *s)
 {
-    uint64_t size = 1 + rnd(s, N_LEAVES), k = rnd(s, size);
+    uint64_t first = s->rot_seqs[s->n_rots - 1] + 2; /* the last epoch's first checkpoint size */
+    uint64_t size = first + rnd(s, s->n_leaves - first + 1), k = rnd(s, size);
     sqlite3 *db = db_open(s->work);
     sqlite3_stmt *st;
     hale_merkle_frontier f;
@@ -442,7 +404,7 @@ static void write_fork_anchor(struct suite *s)
     sqlite3_finalize(st);
     sqlite3_close(db);
     hale_merkle_frontier_root(&f, &root);
-    note = testlog_sign(s->log.signers[epoch_of(s, size)], ORIGIN, size, &root);
+    note = testlog_sign(s->current, ORIGIN, size, &root);
     assert_non_null(note);
     text = malloc(strlen(note) + 2);
     snprintf(text, strlen(note) + 2, "%s\n", note);
@@ -455,7 +417,7 @@ static void write_fork_anchor(struct suite *s)
 static void mutate(struct suite *s, int m)
 {
     sqlite3 *db;
-    uint64_t r = 1 + rnd(s, N_LEAVES - 2), j;
+    uint64_t n = s->n_leaves, r = 1 + rnd(s, n - 2), j;
     size_t len;
     char *b, q[512];
 
@@ -494,17 +456,17 @@ static void mutate(struct suite *s, int m)
     case 3: /* M4 */
         snprintf(q, sizeof(q), "DELETE FROM audit_leaf WHERE seq = %" PRIu64, r);
         sql(db, q);
-        for (j = r + 1; j < N_LEAVES; j++)
+        for (j = r + 1; j < n; j++)
             renumber(db, j, j - 1, true);
         break;
     case 4: /* M5 */
-        j = r + 1 + rnd(s, N_LEAVES - r - 1);
+        j = r + 1 + rnd(s, n - r - 1);
         renumber(db, r, UINT64_C(1) << 40, false);
         renumber(db, j, r, false);
         renumber(db, UINT64_C(1) << 40, j, false);
         break;
     case 5: /* M6 */
-        for (j = N_LEAVES; j-- > r;)
+        for (j = n; j-- > r;)
             renumber(db, j, j + 1, true);
         b = get_body(db, r + 1, &len);
         {
@@ -519,7 +481,7 @@ static void mutate(struct suite *s, int m)
         free(b);
         break;
     case 6: /* M7 */
-        for (j = N_LEAVES; j-- > r + 1;)
+        for (j = n; j-- > r + 1;)
             renumber(db, j, j + 1, false);
         b = get_body(db, r, &len);
         put_leaf(db, r + 1, r + 1, b, len, true, true);
@@ -585,7 +547,7 @@ static void mutate(struct suite *s, int m)
     case 12: /* M13: a leaf of a past epoch, all heads after it re-signed with the last key */
         r = rnd(s, s->rot_seqs[s->n_rots - 1]);
         edit_and_rehash(s, db, r);
-        resign_from(db, r, s->log.signers[s->log.n_epochs - 1]);
+        resign_from(db, r, s->current);
         break;
     case 13: { /* M14: one character of the text (size or root line) changed */
         uint64_t size = s->cp_sizes[rnd(s, s->n_cps)];
@@ -666,23 +628,122 @@ static int run_verify(struct suite *s, const char *anchor, unsigned *ret_check)
     return r;
 }
 
+static int64_t leaf_count(const char *db_path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int64_t n = -1;
+
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_busy_timeout(db, 5000) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM audit_leaf", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* A rollback target: a copy of the live database an operator could have taken, kept only
+ * when it verifies on its own (not cut between a key rotation and its seal). */
+static void take_backup(struct suite *s, const char *live)
+{
+    hale_audit_verify_opts o = {0};
+    hale_audit_verify_report rep;
+    hale_note_verifier *keys = NULL;
+    size_t n_keys = 0;
+    char path[4200];
+
+    snprintf(path, sizeof(path), "%s/backup-%u.db", s->dir, s->n_backups);
+    remove(path);
+    backup_db(live, path);
+    assert_int_equal(hale_audit_keys_load(s->pub, &keys, &n_keys, NULL), 0);
+    o.root_key = &keys[0];
+    if (hale_audit_verify(path, &o, &rep) == HALE_AUDIT_VERIFIED && rep.n_leaves > 0)
+        s->backup_at[s->n_backups++] = rep.n_leaves;
+    hale_audit_verify_report_release(&rep);
+    free(keys);
+}
+
+/* Post webhooks to `hale run` until the log holds N_LEAVES leaves, restarting the daemon
+ * N_STARTS - 1 times on the way (each start rotates the signing key); take the backups. */
+static void write_log_with_daemon(struct suite *s)
+{
+    char db_path[4200], key_path[4200], extra[4800], *key_text;
+    integ_conn conn;
+    int64_t n = 0;
+    size_t len;
+
+    snprintf(extra, sizeof(extra),
+             "\"audit_origin\": \"%s\", \"audit_checkpoint_interval_ms\": 50, "
+             "\"request_timeout_s\": 10, \"audit_anchor_files\": [\"%s\"], "
+             "\"audit_anchor_interval_s\": 1",
+             ORIGIN, s->daemon_anchor);
+    assert_int_equal(integ_hale_write_config(&s->hale, extra), 0);
+    snprintf(db_path, sizeof(db_path), "%s/hale.db", s->hale.data_dir);
+    for (unsigned start = 0; start < N_STARTS; start++) {
+        int64_t goal = (int64_t)N_LEAVES * (start + 1) / N_STARTS;
+
+        assert_int_equal(integ_hale_start(&s->hale, 20000), 0);
+        if (start == 0) {
+            snprintf(key_path, sizeof(key_path), "%s/audit.pub", s->hale.data_dir);
+            assert_int_equal(copy_file(key_path, s->pub), 0); /* pinned at installation */
+        }
+        integ_conn_init(&conn, s->hale.port);
+        while ((n = leaf_count(db_path)) < goal) {
+            for (int k = 0; k < 50; k++) {
+                char fp[32], svc[32];
+                json_t *alerts;
+                char *msg;
+                integ_resp resp = {0};
+
+                snprintf(fp, sizeof(fp), "%016x", ++s->alerts_posted);
+                snprintf(svc, sizeof(svc), "svc-%u", s->alerts_posted % 997);
+                alerts = json_pack("[o]", integ_am_alert("firing", fp, NULL, NULL, "alertname",
+                                                         "TamperSuite", "service", svc, NULL));
+                msg = integ_am_webhook(alerts);
+                assert_int_equal(integ_conn_request(&conn, "POST", "/api/v1/alerts",
+                                                    "application/json", msg, strlen(msg), 10000,
+                                                    &resp),
+                                 0);
+                assert_int_equal(resp.status, 200);
+                integ_resp_release(&resp);
+                free(msg);
+            }
+            while (s->next_backup < s->instances &&
+                   n >= (int64_t)s->backup_targets[s->next_backup]) {
+                unsigned before = s->n_backups;
+
+                integ_sleep_ms(60); /* let the next checkpoint seal what was just written */
+                take_backup(s, db_path);
+                if (s->n_backups > before)
+                    s->next_backup++;
+                else
+                    break; /* retried after the next posts */
+            }
+        }
+        integ_conn_close(&conn);
+        assert_int_equal(integ_hale_stop(&s->hale, 20000), 0);
+    }
+    backup_db(db_path, s->base);
+    snprintf(key_path, sizeof(key_path), "%s/audit.key", s->hale.data_dir);
+    key_text = fixture_read(key_path, &len);
+    assert_non_null(key_text);
+    while (len && key_text[len - 1] == '\n')
+        key_text[--len] = '\0';
+    assert_int_equal(hale_note_signer_parse(key_text, &s->current), 0);
+    sodium_memzero(key_text, len);
+    free(key_text);
+}
+
 static void test_tamper_suite(void **state)
 {
     struct suite *s = *state;
     unsigned detected[N_CLASSES][2] = {{0}}, classes_all[2] = {0};
     const char *seed_env = getenv("HALE_TAMPER_SEED");
     uint32_t seed = (uint32_t)time(NULL);
-    testlog_opts o = {.db_path = s->base,
-                      .origin = ORIGIN,
-                      .n_leaves = N_LEAVES,
-                      .batch = BATCH,
-                      .rotate_every = ROTATE,
-                      .seed = seed,
-                      .on_checkpoint = on_checkpoint,
-                      .ud = s};
     uint64_t t0 = integ_now_ms();
     unsigned check;
-    sqlite3 *db;
 
     if (seed_env && hale_parse_u32(seed_env, &seed) < 0)
         fail_msg("HALE_TAMPER_SEED: expected a number");
@@ -690,35 +751,39 @@ static void test_tamper_suite(void **state)
     printf("tamper suite: seed %" PRIu32 " (HALE_TAMPER_SEED replays), %u instances per class\n",
            seed, s->instances);
     for (unsigned i = 0; i < s->instances; i++)
-        s->backup_targets[i] = 1 + rnd(s, N_LEAVES - 100);
+        s->backup_targets[i] = 100 + rnd(s, N_LEAVES - 200);
     qsort(s->backup_targets, s->instances, sizeof(uint64_t), cmp_u64);
-    assert_int_equal(testlog_build(&o, &s->log), 0);
-    assert_int_equal(s->n_backups, s->instances);
-    db = db_open(s->base);
-    sql(db, "PRAGMA journal_mode = DELETE"); /* one self-contained file to copy */
-    sqlite3_close(db);
-    assert_int_equal(testlog_write_key(s->pub, s->log.root_vkey), 0);
+    write_log_with_daemon(s);
+    assert_true(s->n_backups > 0);
     load_base_facts(s);
-    assert_int_equal(s->n_rots, 4);
+    s->n_leaves = s->n_cps ? s->cp_sizes[s->n_cps - 1] : 0;
+    assert_true(s->n_leaves >= N_LEAVES);
+    assert_int_equal(leaf_count(s->base), (int64_t)s->n_leaves); /* sealed at shutdown */
+    assert_true(s->n_rots >= N_STARTS - 1);
     /* The anchor an auditor captured: the newest checkpoint before anything was touched. */
     assert_int_equal(copy_file(s->base, s->work), 0);
     {
         const char *argv[] = {HALE_BINARY, "audit", "prove", "0", "--db", s->work, NULL};
-        char *out = NULL;
+        char *out = NULL, *rec;
         json_t *p;
 
         assert_int_equal(integ_run(s->dir, argv, NULL, 60000, &out, NULL), 0);
         p = json_loads(out, 0, NULL);
         assert_non_null(p);
-        assert_int_equal(
-            fixture_write(s->anchor, json_string_value(json_object_get(p, "checkpoint"))), 0);
+        rec = malloc(strlen(out) + 2);
+        snprintf(rec, strlen(out) + 2, "%s\n", json_string_value(json_object_get(p, "checkpoint")));
+        assert_int_equal(fixture_write(s->anchor, rec), 0);
+        free(rec);
         json_decref(p);
         free(out);
     }
     assert_int_equal(run_verify(s, NULL, &check), 0);
     assert_int_equal(run_verify(s, s->anchor, &check), 0);
-    printf("base log: %u leaves, %zu checkpoints, %u epochs, built in %" PRIu64 " ms\n\n", N_LEAVES,
-           s->n_cps, s->log.n_epochs, integ_now_ms() - t0);
+    assert_int_equal(run_verify(s, s->daemon_anchor, &check), 0); /* what hale run anchored */
+    printf("base log written by hale run: %" PRIu64 " leaves from %u webhooks, %zu checkpoints, "
+           "%u key epochs, %u backups; %" PRIu64 " ms\n\n",
+           s->n_leaves, s->alerts_posted, s->n_cps, s->n_rots + 1, s->n_backups,
+           integ_now_ms() - t0);
 
     for (int m = 0; m < N_CLASSES; m++) {
         for (unsigned i = 0; i < s->instances; i++) {
@@ -771,10 +836,12 @@ static int setup(void **state)
     s->instances = inst;
     s->dir = fixture_tmpdir("audit-tamper");
     assert_non_null(s->dir);
+    assert_int_equal(integ_hale_init(&s->hale, "audit-tamper-daemon"), 0);
     snprintf(s->base, sizeof(s->base), "%s/base.db", s->dir);
     snprintf(s->pub, sizeof(s->pub), "%s/audit.pub", s->dir);
     snprintf(s->anchor, sizeof(s->anchor), "%s/anchor", s->dir);
     snprintf(s->fork_anchor, sizeof(s->fork_anchor), "%s/fork-anchor", s->dir);
+    snprintf(s->daemon_anchor, sizeof(s->daemon_anchor), "%s/daemon-anchors", s->dir);
     snprintf(s->work, sizeof(s->work), "%s/work.db", s->dir);
     *state = s;
     return 0;
@@ -784,7 +851,8 @@ static int teardown(void **state)
 {
     struct suite *s = *state;
 
-    testlog_release(&s->log);
+    hale_note_signer_free(s->current);
+    integ_hale_release(&s->hale);
     fixture_rmtree(s->dir);
     free(s->dir);
     free(s->cp_sizes);
