@@ -101,8 +101,14 @@ static int send_all(int fd, const char *data, size_t len)
 int fixture_http(unsigned port, const char *method, const char *path, const char *content_type,
                  const char *body, char **ret_body)
 {
+    return fixture_http_ex(port, method, path, NULL, content_type, body, NULL, ret_body);
+}
+
+int fixture_http_ex(unsigned port, const char *method, const char *path, const char *headers,
+                    const char *content_type, const char *body, char **ret_head, char **ret_body)
+{
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    char head[1024], *resp = NULL, *p;
+    char head[8192], *resp = NULL, *p;
     size_t len = 0, cap = 0;
     int fd, r, status = -EPROTO;
 
@@ -116,10 +122,10 @@ int fixture_http(unsigned port, const char *method, const char *path, const char
         return r;
     }
     snprintf(head, sizeof(head),
-             "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s%s%s"
+             "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s%s%s%s"
              "Content-Length: %zu\r\n\r\n",
-             method, path, content_type ? "Content-Type: " : "", content_type ? content_type : "",
-             content_type ? "\r\n" : "", body ? strlen(body) : 0);
+             method, path, headers ? headers : "", content_type ? "Content-Type: " : "",
+             content_type ? content_type : "", content_type ? "\r\n" : "", body ? strlen(body) : 0);
     r = send_all(fd, head, strlen(head));
     if (r == 0 && body)
         r = send_all(fd, body, strlen(body));
@@ -151,6 +157,8 @@ int fixture_http(unsigned port, const char *method, const char *path, const char
         p = strstr(resp, "\r\n\r\n");
         if (ret_body)
             *ret_body = strdup(p ? p + 4 : "");
+        if (ret_head)
+            *ret_head = strndup(resp, p ? (size_t)(p - resp) + 2 : len);
     }
     free(resp);
     return r < 0 ? r : status;

@@ -33,3 +33,8 @@ int fixture_rmtree(const char *dir);
  * ret_body is non-NULL, the response body (caller frees); -errno on failure. */
 int fixture_http(unsigned port, const char *method, const char *path, const char *content_type,
                  const char *body, char **ret_body);
+
+/* The same with extra request header lines (headers: "Name: value\r\n..." or NULL) and, when
+ * ret_head is non-NULL, the status line and response headers (caller frees). */
+int fixture_http_ex(unsigned port, const char *method, const char *path, const char *headers,
+                    const char *content_type, const char *body, char **ret_head, char **ret_body);

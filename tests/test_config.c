@@ -197,7 +197,7 @@ static void unknown_key(void **state)
                  "max_connections, idle_timeout_s, request_timeout_s, shutdown_timeout_s, "
                  "store_sync, event_retention_days, audit_origin, audit_checkpoint_interval_ms, "
                  "audit_rotate_interval_s, audit_anchor_files, audit_anchor_interval_s, "
-                 "audit_witness_urls)");
+                 "audit_witness_urls, auth)");
 }
 
 static void wrong_types(void **state)
@@ -438,10 +438,74 @@ static void default_path_in_cwd(void **state)
     assert_int_equal(chdir(old), 0);
 }
 
+#define HASH_A "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+#define HASH_B "60303AE22B998861BCE3B28F33EEC1BE758A213C86C93C076DBE9F558C11C752"
+
+static void auth_tokens(void **state)
+{
+    struct tmp *t = *state;
+    hale_config *c = NULL, *c2 = NULL;
+    hale_diag d;
+    char *json;
+
+    assert_int_equal(
+        load_text(t,
+                  "{\"auth\": {\"tokens\": [{\"name\": \"ci\", \"sha256\": \"" HASH_A
+                  "\", \"role\": \"auditor\"}, {\"name\": \"am\", \"sha256\": \"" HASH_B
+                  "\", \"role\": \"intake\"}], \"intake_token_required\": true}}",
+                  &c, &d),
+        0);
+    assert_int_equal(c->n_auth_tokens, 2);
+    assert_string_equal(c->auth_tokens[0].name, "ci");
+    assert_int_equal(c->auth_tokens[0].role, HALE_ROLE_AUDITOR);
+    assert_int_equal(c->auth_tokens[0].sha256[0], 0x9f);
+    assert_int_equal(c->auth_tokens[1].sha256[0], 0x60); /* upper-case hex too */
+    assert_int_equal(c->auth_tokens[1].role, HALE_ROLE_INTAKE);
+    assert_true(c->auth_intake_token_required);
+    /* Printed with hashes only, and it reads back the same (reloadable). */
+    json = hale_config_to_json(c);
+    assert_non_null(strstr(json, "\"sha256\": \"60303ae22b99"));
+    assert_int_equal(hale_config_check_reload(c, c, &d), 0);
+    free(json);
+    assert_int_equal(load_text(t, "{}", &c2, &d), 0);
+    assert_int_equal(c2->n_auth_tokens, 0);
+    assert_false(c2->auth_intake_token_required);
+    assert_int_equal(hale_config_check_reload(c, c2, &d), 0);
+    hale_config_unref(c);
+    hale_config_unref(c2);
+
+    expect_error(t, "{\"auth\": []}", "key 'auth': expected an object, got array");
+    expect_error(t, "{\"auth\": {\"token\": []}}", "key 'auth': unknown field 'token'");
+    expect_error(t,
+                 "{\"auth\": {\"tokens\": [{\"name\": \"x\", \"sha256\": \"abc\", \"role\": "
+                 "\"admin\"}]}}",
+                 "key 'auth': tokens[0].sha256: expected 64 hex digits (the SHA-256 of the token, "
+                 "e.g. from `printf %s TOKEN | sha256sum`), got 3 characters");
+    expect_error(t,
+                 "{\"auth\": {\"tokens\": [{\"name\": \"x\", \"sha256\": \"" HASH_A
+                 "\", \"role\": \"root\"}]}}",
+                 "key 'auth': tokens[0].role: expected viewer, auditor, approver, admin or intake, "
+                 "got 'root'");
+    expect_error(t,
+                 "{\"auth\": {\"tokens\": [{\"name\": \"a b\", \"sha256\": \"" HASH_A
+                 "\", \"role\": \"admin\"}]}}",
+                 "key 'auth': tokens[0].name: expected 1 to 64 of [A-Za-z0-9._-], got 'a b'");
+    expect_error(t,
+                 "{\"auth\": {\"tokens\": [{\"name\": \"a\", \"sha256\": \"" HASH_A
+                 "\", \"role\": \"admin\"}, {\"name\": \"b\", \"sha256\": \"" HASH_A
+                 "\", \"role\": \"viewer\"}]}}",
+                 "key 'auth': tokens[1] repeats the sha256 of tokens[0]");
+    expect_error(t,
+                 "{\"auth\": {\"tokens\": [{\"name\": \"a\", \"sha256\": \"" HASH_A
+                 "\", \"role\": \"admin\", \"token\": \"s3cr3t\"}]}}",
+                 "key 'auth': tokens[0]: unknown field 'token'");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(defaults),
+        cmocka_unit_test_setup_teardown(auth_tokens, setup, teardown),
         cmocka_unit_test(full_file),
         cmocka_unit_test_setup_teardown(empty_object_gives_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(file_errors, setup, teardown),

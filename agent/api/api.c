@@ -5,34 +5,19 @@
 #include <strings.h>
 
 #include "api/api.h"
+#include "api/api_int.h"
 #include "hale/incident.h"
 #include "hale/store.h"
-#include "util/prom.h"
 #include "util/strparse.h"
-
-#define MAX_COUNTERS 96 /* distinct (route, status) pairs counted; more fold into "other" */
-
-struct counter {
-    const char *label; /* static route label */
-    int status;        /* HTTP status */
-    uint64_t n;        /* responses */
-};
-
-struct hale_api {
-    hale_api_ops ops;                      /* the loop's functions */
-    void *ud;                              /* their argument */
-    struct counter counters[MAX_COUNTERS]; /* requests by route and status */
-    size_t n_counters;                     /* used entries */
-    hale_histogram latency;                /* request duration, seconds */
-};
 
 typedef void (*route_fn)(hale_api *api, hale_http_req *req, const char *rest);
 
 struct route {
-    const char *method; /* "GET", "POST" */
-    const char *path;   /* exact, or a prefix when it ends in '/' */
-    const char *label;  /* metrics label */
-    route_fn fn;        /* handler */
+    const char *method;      /* "GET", "POST" */
+    const char *path;        /* exact, or a prefix when it ends in '/' */
+    const char *label;       /* metrics label */
+    route_fn fn;             /* handler */
+    hale__api_access access; /* who may call it (api_auth.c) */
 };
 
 static void on_alerts(hale_api *api, hale_http_req *req, const char *rest);
@@ -43,14 +28,18 @@ static void on_healthz(hale_api *api, hale_http_req *req, const char *rest);
 static void on_readyz(hale_api *api, hale_http_req *req, const char *rest);
 static void on_metrics(hale_api *api, hale_http_req *req, const char *rest);
 
+/* docs/api.md lists these with the role each needs; keep both in step. */
 static const struct route routes[] = {
-    {"POST", "/api/v1/alerts", "alerts", on_alerts},
-    {"POST", "/api/v1/events", "events", on_events},
-    {"GET", "/api/v1/incidents", "incidents", on_incidents},
-    {"GET", "/api/v1/incidents/", "incident", on_incident},
-    {"GET", "/healthz", "healthz", on_healthz},
-    {"GET", "/readyz", "readyz", on_readyz},
-    {"GET", "/metrics", "metrics", on_metrics},
+    {"POST", "/api/v1/alerts", "alerts", on_alerts, HALE__API_INTAKE},
+    {"POST", "/api/v1/events", "events", on_events, HALE__API_INTAKE},
+    {"GET", "/api/v1/incidents", "incidents", on_incidents, HALE__API_READ},
+    {"GET", "/api/v1/incidents/", "incident", on_incident, HALE__API_READ},
+    {"GET", "/api/v1/audit", "audit", hale__api_on_audit, HALE__API_AUDIT},
+    {"GET", "/api/v1/audit/checkpoint", "audit_checkpoint", hale__api_on_audit_checkpoint,
+     HALE__API_AUDIT},
+    {"GET", "/healthz", "healthz", on_healthz, HALE__API_OPEN},
+    {"GET", "/readyz", "readyz", on_readyz, HALE__API_OPEN},
+    {"GET", "/metrics", "metrics", on_metrics, HALE__API_OPEN},
 };
 
 int hale_api_new(const hale_api_ops *ops, void *ud, hale_api **ret)
@@ -83,16 +72,16 @@ void hale_api_observe(const char *label, int status, double duration_ms, void *u
         if (api->counters[i].status == status && strcmp(api->counters[i].label, label) == 0)
             break;
     if (i == api->n_counters) {
-        if (i == MAX_COUNTERS)
-            i = MAX_COUNTERS - 1; /* the last slot absorbs the overflow */
+        if (i == HALE__API_MAX_COUNTERS)
+            i = HALE__API_MAX_COUNTERS - 1; /* the last slot absorbs the overflow */
         else
             api->n_counters++;
-        api->counters[i] = (struct counter){.label = label, .status = status, .n = 0};
+        api->counters[i] = (struct hale__api_counter){.label = label, .status = status, .n = 0};
     }
     api->counters[i].n++;
 }
 
-static void respond_json(hale_http_req *req, int status, json_t *v)
+void hale__api_respond_json(hale_http_req *req, int status, json_t *v)
 {
     char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
 
@@ -162,7 +151,7 @@ static void on_events(hale_api *api, hale_http_req *req, const char *rest)
     ingest(api, req, "event");
 }
 
-static hale_store *store_or_503(hale_api *api, hale_http_req *req)
+hale_store *hale__api_store_or_503(hale_api *api, hale_http_req *req)
 {
     hale_store *s = api->ops.store(api->ud);
 
@@ -197,7 +186,7 @@ static void on_incidents(hale_api *api, hale_http_req *req, const char *rest)
                                       "limit: expected an integer from 1 to 10000");
         return;
     }
-    s = store_or_503(api, req);
+    s = hale__api_store_or_503(api, req);
     if (!s)
         return;
     r = hale_store_incidents_json(s, r == 0 ? state : NULL, limit, &out);
@@ -205,7 +194,7 @@ static void on_incidents(hale_api *api, hale_http_req *req, const char *rest)
         (void)hale_http_respond_error(req, 503, "store_error", hale_strerror(r));
         return;
     }
-    respond_json(req, 200, out);
+    hale__api_respond_json(req, 200, out);
 }
 
 static void on_incident(hale_api *api, hale_http_req *req, const char *rest)
@@ -219,7 +208,7 @@ static void on_incident(hale_api *api, hale_http_req *req, const char *rest)
         (void)hale_http_respond_error(req, 404, "not_found", "no incident with that id");
         return;
     }
-    s = store_or_503(api, req);
+    s = hale__api_store_or_503(api, req);
     if (!s)
         return;
     r = hale_store_incident_detail_json(s, id, &out);
@@ -228,7 +217,7 @@ static void on_incident(hale_api *api, hale_http_req *req, const char *rest)
     else if (r < 0)
         (void)hale_http_respond_error(req, 503, "store_error", hale_strerror(r));
     else
-        respond_json(req, 200, out);
+        hale__api_respond_json(req, 200, out);
 }
 
 static void on_healthz(hale_api *api, hale_http_req *req, const char *rest)
@@ -323,7 +312,8 @@ void hale_api_handle(hale_http_req *req, void *ud)
     rt = find_route(hale_http_req_method(req), hale_http_req_path(req), &rest, &allow);
     if (rt) {
         hale_http_req_set_label(req, rt->label);
-        rt->fn(api, req, rest);
+        if (hale__api_authorize(api, req, rt->access) == 0)
+            rt->fn(api, req, rest);
         return;
     }
     if (allow) {

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hale/config.h"
 #include "hale/fwd.h"
 #include "hale/http.h"
 #include "hale/ingest.h"
@@ -21,6 +22,10 @@ typedef struct hale_api_ops {
     bool (*ready)(void *ud, const char **why);
     /* Wall clock, unix ms (a fake in tests). */
     int64_t (*now_ms)(void *ud);
+    /* The configuration in force (auth tokens), borrowed for the request's handling. May be
+     * NULL, or return NULL: then no token is configured, intake and reads are open and the
+     * audit routes refuse everyone (they are never open). */
+    const hale_config *(*config)(void *ud);
 } hale_api_ops;
 
 typedef struct hale_api hale_api;

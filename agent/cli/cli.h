@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "hale/config.h"
+#include "hale/fwd.h"
 
 #define HALE_EXIT_OK      0
 #define HALE_EXIT_FAILURE 1
@@ -50,6 +51,11 @@ int hale_cmd_audit_prove(int argc, char **argv);
 int hale_cmd_audit_consistency(int argc, char **argv);
 int hale_cmd_audit_verify_inclusion(int argc, char **argv);
 int hale_cmd_audit_verify_consistency(int argc, char **argv);
+int hale_cmd_audit_query(int argc, char **argv);
+int hale_cmd_audit_show(int argc, char **argv);
+int hale_cmd_audit_checkpoint(int argc, char **argv);
+int hale_cmd_audit_export(int argc, char **argv);
+int hale_cmd_audit_verify_bundle(int argc, char **argv);
 /* The verify family (cli_audit_verify.c, cli_audit_proof.c) exits 0 verified, 1 tamper
  * evidence, 2 incomplete, 3 usage or I/O error (hale_audit_verdict of audit_verify.h). */
 
@@ -68,3 +74,14 @@ int hale_cmd_approvals(int argc, char **argv);
 int hale_cmd_approve(int argc, char **argv);
 int hale_cmd_deny(int argc, char **argv);
 int hale_cmd_detect(int argc, char **argv);
+
+/* Open the database of --db FILE or --config FILE (hale_cli_audit_db_path) read-only, and put
+ * its directory (where audit.pub lives) into dir_out. cmd is the subcommand ("query") for
+ * messages. Returns 0, or the exit code after printing why. */
+int hale_cli_audit_open(const char *cmd, const char *db, const char *config, hale_store **ret,
+                        char *dir_out, size_t dir_size);
+
+/* Write row as one CSV record (RFC 4180; docs/audit-query.md says how hostile values are
+ * neutralised) to f. Returns 0 or -EIO. */
+struct hale_audit_row;
+int hale_cli_audit_csv_row(FILE *f, const struct hale_audit_row *row);

@@ -22,6 +22,11 @@ static const struct audit_cmd audit_cmds[] = {
      "check an inclusion proof against a checkpoint file"},
     {"verify-consistency", hale_cmd_audit_verify_consistency,
      "check a consistency proof between two checkpoint files"},
+    {"query", hale_cmd_audit_query, "list leaves by time, incident, kind, actor, tool, text"},
+    {"show", hale_cmd_audit_show, "one leaf: exact bytes, leaf hash, covering checkpoint"},
+    {"checkpoint", hale_cmd_audit_checkpoint, "print the latest signed checkpoint note"},
+    {"export", hale_cmd_audit_export, "write an incident's evidence bundle"},
+    {"verify-bundle", hale_cmd_audit_verify_bundle, "check an evidence bundle offline"},
 };
 
 static void print_usage(FILE *f)

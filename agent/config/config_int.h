@@ -15,7 +15,22 @@ typedef enum hale__config_type {
     HALE_CONFIG_BYTES,        /* uint64_t; the file may also say "1MiB" (hale_parse_bytes) */
     HALE_CONFIG_STRING_ARRAY, /* char ** NULL-terminated, plus a size_t count */
     HALE_CONFIG_ENUM,         /* char *, one of choices */
+    HALE_CONFIG_CUSTOM,       /* a structured value with operations of its own (ops) */
 } hale__config_type;
+
+/* Operations of a CUSTOM key over its members of struct hale_config. */
+typedef struct hale__config_ops {
+    int (*set_default)(hale_config *c); /* 0 or -ENOMEM */
+    /* Replace the members from v. Returns 0, -ENOMEM or HALE_ECONFIG with "key 'K': ..." in
+     * reterr; on failure the members are unchanged. */
+    int (*read)(hale_config *c, const json_t *v, hale_diag *reterr);
+    void (*clear)(hale_config *c);                             /* NULL-safe members */
+    json_t *(*to_json)(const hale_config *c);                  /* NULL on ENOMEM */
+    bool (*equal)(const hale_config *a, const hale_config *b); /* same value */
+} hale__config_ops;
+
+/* The "auth" key (config_auth.c). */
+extern const hale__config_ops hale__config_auth_ops;
 
 /* Extra checks on a value of the right type and size. They return true when it is acceptable;
  * otherwise false with "got ..." (what was wrong, user text quoted) in got. */
@@ -38,6 +53,7 @@ typedef struct hale__config_key {
     hale__config_check_str check_str;   /* STRING: NULL or the extra check */
     hale__config_check_list check_list; /* STRING_ARRAY: NULL or the extra check */
     const char *expect;                 /* NULL or what check wants, for error messages */
+    const hale__config_ops *ops;        /* CUSTOM: its operations */
 } hale__config_key;
 
 extern const hale__config_key hale__config_keys[];

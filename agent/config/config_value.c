@@ -92,6 +92,9 @@ void hale__config_clear(hale_config *c, const hale__config_key *k)
     case HALE_CONFIG_BYTES:
         *num_slot(c, k) = 0;
         break;
+    case HALE_CONFIG_CUSTOM:
+        k->ops->clear(c);
+        break;
     }
 }
 
@@ -116,6 +119,8 @@ int hale__config_set_default(hale_config *c, const hale__config_key *k)
     case HALE_CONFIG_BYTES:
         *num_slot(c, k) = k->def_num;
         return 0;
+    case HALE_CONFIG_CUSTOM:
+        return k->ops->set_default(c);
     }
     (void)HALE_NEVER(true);
     return -EINVAL;
@@ -145,6 +150,9 @@ static void describe(const hale__config_key *k, char *out, size_t size)
         return;
     case HALE_CONFIG_STRING_ARRAY:
         (void)snprintf(out, size, "an array of %" PRIu64 " to %" PRIu64 " strings", k->min, k->max);
+        return;
+    case HALE_CONFIG_CUSTOM:
+        (void)snprintf(out, size, "a value as docs/config.md describes");
         return;
     case HALE_CONFIG_ENUM:
         len = (size_t)snprintf(out, size, "one of");
@@ -277,6 +285,8 @@ int hale__config_set_json(hale_config *c, const hale__config_key *k, const json_
         return read_string(c, k, v, reterr);
     case HALE_CONFIG_STRING_ARRAY:
         return read_list(c, k, v, reterr);
+    case HALE_CONFIG_CUSTOM:
+        return k->ops->read(c, v, reterr);
     }
     (void)HALE_NEVER(true);
     return -EINVAL;
@@ -305,6 +315,8 @@ json_t *hale__config_to_json_value(const hale_config *c, const hale__config_key 
             }
         }
         return arr;
+    case HALE_CONFIG_CUSTOM:
+        return k->ops->to_json(c);
     }
     return NULL;
 }
@@ -328,6 +340,8 @@ bool hale__config_equal(const hale_config *c1, const hale_config *c2, const hale
             if (strcmp(a[i], b[i]) != 0)
                 return false;
         return !a[i] && !b[i];
+    case HALE_CONFIG_CUSTOM:
+        return k->ops->equal(c1, c2);
     }
     return false;
 }

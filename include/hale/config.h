@@ -9,6 +9,28 @@
 #include "hale/diag.h"
 
 #define HALE_CONFIG_DEFAULT_FILE "hale.json"
+#define HALE_AUTH_MAX_TOKENS     64u /* entries in auth.tokens */
+#define HALE_AUTH_MAX_NAME       64u /* bytes of a token's name */
+#define HALE_AUTH_HASH_BYTES     32u /* SHA-256 */
+
+/* What a bearer token may do (docs/api.md, "Authentication"). One role per token. */
+typedef enum hale_role {
+    HALE_ROLE_VIEWER = 1u << 0,   /* read incidents */
+    HALE_ROLE_AUDITOR = 1u << 1,  /* read incidents and the audit log */
+    HALE_ROLE_APPROVER = 1u << 2, /* read incidents, approve or deny actions */
+    HALE_ROLE_ADMIN = 1u << 3,    /* everything */
+    HALE_ROLE_INTAKE = 1u << 4,   /* only post alerts and events (a webhook sender) */
+} hale_role;
+
+/* One configured bearer token: never the token itself, only its SHA-256. */
+typedef struct hale_auth_token {
+    char name[HALE_AUTH_MAX_NAME + 1];    /* who holds it, for logs: [A-Za-z0-9._-]+ */
+    uint8_t sha256[HALE_AUTH_HASH_BYTES]; /* SHA-256 of the token's bytes */
+    hale_role role;                       /* what it may do */
+} hale_auth_token;
+
+/* The role's name ("auditor"); "?" for a value that is not one role. Static string. */
+const char *hale_role_name(hale_role role);
 
 typedef struct hale_config {
     unsigned refs;                 /* owners of this snapshot; freed when it reaches 0 */
@@ -38,6 +60,9 @@ typedef struct hale_config {
     uint64_t audit_anchor_interval_s;      /* how often the latest checkpoint is anchored */
     char **audit_witness_urls;             /* tlog-witness submission prefixes; NULL-terminated */
     size_t n_audit_witness_urls;           /* entries in audit_witness_urls */
+    hale_auth_token *auth_tokens;          /* "auth": bearer tokens; NULL when none */
+    size_t n_auth_tokens;                  /* entries in auth_tokens */
+    bool auth_intake_token_required;       /* POST intake routes need an intake or admin token */
 } hale_config;
 
 /* Built-in defaults. Returns 0 or -ENOMEM; *ret has one reference owned by the caller. */

@@ -1,0 +1,48 @@
+/* agent/audit/query_int.h - private to the audit query and bundle files: the column list they
+ * share, row reading, and the index position that splits a query into its two segments. */
+#pragma once
+#include <sqlite3.h>
+
+#include "hale/audit_query.h"
+
+/* The columns every row query selects, in the order hale__audit_row_read reads them. */
+#define HALE__AUDIT_ROW_COLS                                                                       \
+    "l.seq, l.ts_ns, l.kind, l.incident_id, l.actor, l.tool, l.outcome, l.body, l.leaf_hash"
+
+/* HALE_AUDIT_TS_BLOCK as SQL text. */
+#define HALE__AUDIT_TS_BLOCK_SQL "1024"
+_Static_assert(HALE_AUDIT_TS_BLOCK == 1024, "update HALE__AUDIT_TS_BLOCK_SQL");
+
+/* Fill row from the current result row of st (columns HALE__AUDIT_ROW_COLS from col 0).
+ * Returns 0 or HALE_ESCHEMA when a column has an impossible value (negative seq, a leaf hash
+ * that is not 32 bytes): the table was edited. */
+int hale__audit_row_read(sqlite3_stmt *st, hale_audit_row *row);
+
+/* Map an SQLite result code of prepare to ours: a missing table is HALE_ESCHEMA. */
+int hale__audit_sql_err(sqlite3 *db, int rc);
+
+/* Leaves below this seq are in audit_fts and audit_ts_block (0 without migration 4). */
+int hale__audit_indexed(sqlite3 *db, uint64_t *ret);
+
+/* Lowercase JSON text of s as it appears inside a stored body (escaped as canonical JSON
+ * escapes it, without the quotes) into a malloc'd string. Returns 0, -EINVAL (not UTF-8) or
+ * -ENOMEM. */
+int hale__audit_needle(const char *s, char **ret);
+
+/* Heads of leaf ranges already computed during one export: the proofs of leaves close to each
+ * other share most of their hashes. Direct-mapped, so its size is fixed whatever the bundle. */
+#define HALE__AUDIT_HEAD_CACHE 4096u
+typedef struct hale__audit_head_cache {
+    struct {
+        uint64_t a, b;  /* the range [a, b); b == 0: empty slot */
+        hale_hash head; /* its head */
+    } slot[HALE__AUDIT_HEAD_CACHE];
+} hale__audit_head_cache;
+
+/* Inclusion proof of leaf index in the tree of the first size leaves (size: a checkpoint
+ * size), bottom-up into proof (HALE_MERKLE_MAX_PROOF entries). Uses checkpoint frontiers and
+ * streams only the leaf hashes between them; cache (may be NULL; zero it before first use, and
+ * use it for one checkpoint only) keeps heads between calls. Returns the number of hashes,
+ * HALE_EPROOF (the stored leaves or frontiers are inconsistent), HALE_ESTORE or -ENOMEM. */
+int hale__audit_prove(sqlite3 *db, uint64_t index, uint64_t size, hale_hash *proof,
+                      hale__audit_head_cache *cache);
