@@ -344,13 +344,15 @@ static char *audit_kinds(struct env *e, uint64_t *ret_checkpoints, uint64_t *ret
 static void audit_log_records_and_seals_every_run(void **state)
 {
     struct env *e = *state;
-    char text[1024], anchor[700], *kinds, *anchored;
+    char text[1024], anchor[700], *kinds, *anchored, *body = NULL;
     uint64_t checkpoints, sealed;
 
     snprintf(anchor, sizeof(anchor), "%s/anchor.log", e->dir);
     snprintf(text, sizeof(text),
              "{\"listen\": \"127.0.0.1:0\", \"data_dir\": \"%s/var\", \"log_level\": \"warn\", "
-             "\"audit_anchor_files\": [\"%s\"], \"audit_origin\": \"aiops.test/loop\"}",
+             "\"audit_anchor_files\": [\"%s\"], \"audit_origin\": \"aiops.test/loop\", "
+             "\"auth\": {\"tokens\": [{\"name\": \"auditors\", \"role\": \"auditor\", "
+             "\"sha256\": \"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"}]}}",
              e->dir, anchor);
     assert_int_equal(fixture_write(e->config, text), 0);
     e->finish_investigating = true;
@@ -359,6 +361,21 @@ static void audit_log_records_and_seals_every_run(void **state)
         fixture_http(e->port, "POST", "/api/v1/alerts", "application/json", firing, NULL), 200);
     stop(e);
     start(e, false);
+    /* The log through the API: auditors only, with the token whose hash is configured. */
+    assert_int_equal(fixture_http(e->port, "GET", "/api/v1/audit", NULL, NULL, NULL), 401);
+    assert_int_equal(fixture_http_ex(e->port, "GET", "/api/v1/audit?kind=alert_accepted",
+                                     "Authorization: Bearer wrong\r\n", NULL, NULL, NULL, NULL),
+                     401);
+    assert_int_equal(fixture_http_ex(e->port, "GET", "/api/v1/audit?kind=alert_accepted",
+                                     "Authorization: Bearer test\r\n", NULL, NULL, NULL, &body),
+                     200);
+    assert_non_null(strstr(body, "\"body_sha256\""));
+    free(body);
+    assert_int_equal(fixture_http_ex(e->port, "GET", "/api/v1/audit/checkpoint",
+                                     "Authorization: Bearer test\r\n", NULL, NULL, NULL, &body),
+                     200);
+    assert_int_equal(strncmp(body, "aiops.test/loop\n", 16), 0);
+    free(body);
     stop(e);
     kinds = audit_kinds(e, &checkpoints, &sealed);
     assert_string_equal(kinds, "controller_start key_rotation alert_accepted incident_transition "

@@ -35,6 +35,11 @@ static bool api_ready(void *ud, const char **why)
     return false;
 }
 
+static const hale_config *api_config(void *ud)
+{
+    return ((hale_loop *)ud)->cfg;
+}
+
 static int64_t api_now(void *ud)
 {
     (void)ud;
@@ -115,7 +120,8 @@ static int open_http(hale_loop *l, hale_diag *reterr)
                         .store = api_store,
                         .metrics = hale__loop_metrics,
                         .ready = api_ready,
-                        .now_ms = api_now};
+                        .now_ms = api_now,
+                        .config = api_config};
     hale_http_limits lim;
     char host[256];
     uint16_t port;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #define HALE_LOG_MODULE "loop"
+#include "hale/audit_query.h"
 #include "hale/log.h"
 #include "loop/loop_int.h"
 #include "util/timeutil.h"
@@ -58,11 +59,20 @@ static void on_maintenance(uv_timer_t *t)
         log_warn("cannot prune old events: %s, ignoring", hale_strerror(r));
 }
 
+#define INDEX_BATCH    256       /* audit leaves indexed per catch-up call */
+#define INDEX_SLICE_NS 50000000u /* at most this long indexing per checkpoint turn */
+
 static void checkpoint_work(uv_work_t *w)
 {
     hale_loop *l = w->data;
+    uint64_t t0 = uv_hrtime();
 
     (void)hale_store_checkpoint(l->checkpointer, NULL); /* the writer's own one is the backstop */
+    /* The audit log's query side tables follow the log here, off the append path; a failure
+     * is retried at the next turn, and queries scan what is not indexed yet. */
+    while (hale_audit_index_catchup(l->checkpointer, INDEX_BATCH) == INDEX_BATCH &&
+           uv_hrtime() - t0 < INDEX_SLICE_NS)
+        ;
 }
 
 static void checkpoint_done(uv_work_t *w, int status)
