@@ -98,7 +98,6 @@ static const char *const migrations[] = {
     "  outcome TEXT,"
     "  body BLOB NOT NULL,"
     "  leaf_hash BLOB NOT NULL);"
-    "CREATE INDEX audit_leaf_ts ON audit_leaf(ts_ns);"
     "CREATE INDEX audit_leaf_kind ON audit_leaf(kind, seq);"
     "CREATE INDEX audit_leaf_incident ON audit_leaf(incident_id, seq) "
     "  WHERE incident_id IS NOT NULL;"
