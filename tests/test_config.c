@@ -180,7 +180,7 @@ static void file_errors(void **state)
     big[0] = '{';
     big[n - 1] = '}';
     big[n] = '\0';
-    snprintf(want, sizeof(want), "file is larger than %u bytes", HALE_MAX_CONFIG_BYTES);
+    snprintf(want, sizeof(want), "larger than %u bytes", HALE_MAX_CONFIG_BYTES);
     expect_error(t, big, want);
     big[n - 2] = '}';
     big[n - 1] = '\0'; /* exactly the limit is fine */

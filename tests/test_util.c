@@ -13,6 +13,7 @@
 #include "hale/log.h"
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/fileio.h"
 #include "util/lockfile.h"
 #include "util/prom.h"
 #include "util/hashmap.h"
@@ -1036,6 +1037,33 @@ static void sha256_digests(void **state)
     hale_sha256_allow_acceleration(true);
 }
 
+static void file_read_with_cap(void **state)
+{
+    char *dir = fixture_tmpdir("hale-fileio"), path[600], *text = NULL;
+    size_t len = 0;
+    hale_diag d;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/f", dir);
+    assert_int_equal(fixture_write(path, "hello"), 0);
+    assert_int_equal(hale_file_read(path, 5, &text, &len, &d), 0);
+    assert_string_equal(text, "hello");
+    assert_int_equal(len, 5);
+    free(text);
+    assert_int_equal(hale_file_read(path, 4, &text, &len, &d), HALE_ELIMIT);
+    assert_non_null(strstr(d.msg, "larger than 4 bytes"));
+    assert_int_equal(hale_file_read(dir, 100, &text, &len, &d), -EISDIR);
+    snprintf(path, sizeof(path), "%s/missing", dir);
+    assert_int_equal(hale_file_read(path, 100, &text, &len, &d), -ENOENT);
+    assert_non_null(strstr(d.msg, "missing"));
+    /* Files whose size stat does not know are read to their end. */
+    assert_int_equal(hale_file_read("/proc/self/status", 1 << 20, &text, &len, &d), 0);
+    assert_non_null(strstr(text, "Pid:"));
+    free(text);
+    fixture_rmtree(dir);
+    free(dir);
+}
+
 static void hex_encoding(void **state)
 {
     static const unsigned char bytes[] = {0x00, 0x0f, 0xa5, 0xff};
@@ -1100,6 +1128,7 @@ int main(void)
         cmocka_unit_test(grow_doubles_and_refuses_overflow),
         cmocka_unit_test(hex_digits),
         cmocka_unit_test(hex_encoding),
+        cmocka_unit_test(file_read_with_cap),
         cmocka_unit_test(sha256_digests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

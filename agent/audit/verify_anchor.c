@@ -12,55 +12,7 @@
 #include "audit/verify_int.h"
 #include "hale/audit_verify.h"
 #include "hale/note.h"
-
-static int read_file(const char *path, char **ret, size_t *ret_len, hale_diag *why)
-{
-    struct stat st;
-    char *data;
-    size_t got = 0;
-    int fd, r = 0;
-
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        r = -errno;
-        hale_diag_set(why, "%s: %s", path, strerror(-r));
-        return r;
-    }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        hale_diag_set(why, "%s: not a regular file", path);
-        close(fd);
-        return -EINVAL;
-    }
-    if ((uint64_t)st.st_size > HALE_AUDIT_VERIFY_MAX_ANCHOR_BYTES) {
-        hale_diag_set(why, "%s: larger than %u bytes", path, HALE_AUDIT_VERIFY_MAX_ANCHOR_BYTES);
-        close(fd);
-        return HALE_ELIMIT;
-    }
-    data = malloc((size_t)st.st_size + 1);
-    if (!data) {
-        close(fd);
-        return -ENOMEM;
-    }
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, data + got, (size_t)st.st_size - got);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            r = n < 0 ? -errno : -EIO;
-            hale_diag_set(why, "%s: read failed", path);
-            free(data);
-            close(fd);
-            return r;
-        }
-        got += (size_t)n;
-    }
-    close(fd);
-    data[got] = '\0';
-    *ret = data;
-    *ret_len = got;
-    return 0;
-}
+#include "util/fileio.h"
 
 static int cmp_size(const void *a, const void *b)
 {
@@ -190,7 +142,7 @@ int hale__audit_anchors_load(const char *const *paths, size_t n_paths, const cha
         char *data;
         size_t len;
 
-        r = read_file(paths[i], &data, &len, why);
+        r = hale_file_read(paths[i], HALE_AUDIT_VERIFY_MAX_ANCHOR_BYTES, &data, &len, why);
         if (r < 0)
             break;
         r = split_file(data, len, paths[i], origin, &list, &n, &cap, &torn, why);
@@ -226,14 +178,9 @@ int hale_audit_keys_load(const char *path, hale_note_verifier **ret, size_t *ret
     char *data, *p, *nl;
     int r;
 
-    r = read_file(path, &data, &len, reterr);
+    r = hale_file_read(path, 1u << 20, &data, &len, reterr);
     if (r < 0)
         return r;
-    if (len > (1u << 20)) {
-        hale_diag_set(reterr, "%s: larger than 1 MiB", path);
-        free(data);
-        return HALE_ELIMIT;
-    }
     keys = calloc(HALE_NOTE_MAX_KNOWN, sizeof(*keys));
     if (!keys) {
         free(data);

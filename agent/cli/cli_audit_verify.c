@@ -13,6 +13,7 @@
 #include "hale/audit_verify.h"
 #include "hale/store.h"
 #include "util/buf.h"
+#include "util/fileio.h"
 
 static const char usage[] =
     "usage: hale audit verify [--db FILE | --config FILE] --pubkey FILE [--origin NAME]\n"
@@ -34,53 +35,12 @@ static const char usage[] =
 int hale_cli_read_file(const char *cmd, const char *path, size_t max_bytes, char **ret,
                        size_t *ret_len)
 {
-    struct stat st;
-    char *data = NULL;
-    size_t got = 0;
-    int fd, r = 0;
+    hale_diag d = {{0}};
+    int r = hale_file_read(path, max_bytes, ret, ret_len, &d);
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        r = -errno;
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        r = -EINVAL;
-        goto out;
-    }
-    if ((uint64_t)st.st_size > max_bytes) {
-        r = HALE_ELIMIT;
-        goto out;
-    }
-    data = malloc((size_t)st.st_size + 1);
-    if (!data) {
-        r = -ENOMEM;
-        goto out;
-    }
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, data + got, (size_t)st.st_size - got);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            r = n < 0 ? -errno : -EIO;
-            goto out;
-        }
-        got += (size_t)n;
-    }
-    data[got] = '\0';
-out:
-    if (fd >= 0)
-        close(fd);
-    if (r < 0) {
-        free(data);
-        fprintf(stderr, "hale audit %s: %s: %s\n", cmd, path,
-                r == HALE_ELIMIT ? "file too large" : hale_strerror(r));
-        return r;
-    }
-    *ret = data;
-    *ret_len = got;
-    return 0;
+    if (r < 0)
+        fprintf(stderr, "hale audit %s: %s\n", cmd, d.msg[0] ? d.msg : hale_strerror(r));
+    return r;
 }
 
 int hale_cli_audit_db_path(const char *cmd, const char *db, const char *config, char *out,

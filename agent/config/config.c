@@ -10,6 +10,7 @@
 #include "config_int.h"
 #include "hale/config.h"
 #include "util/buf.h"
+#include "util/fileio.h"
 #include "util/json.h"
 
 static void config_free(hale_config *c)
@@ -73,42 +74,6 @@ const char *hale_config_default_path(void)
     return access(HALE_CONFIG_DEFAULT_FILE, R_OK) == 0 ? HALE_CONFIG_DEFAULT_FILE : NULL;
 }
 
-/* Read all of path, at most HALE_MAX_CONFIG_BYTES, into out. */
-static int read_file(const char *path, hale_buf *out, hale_diag *reterr)
-{
-    char chunk[8192];
-    ssize_t n;
-    int fd, r = 0;
-
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        r = -errno;
-        hale_diag_set(reterr, "cannot read '%s': %s", path, hale_strerror(r));
-        return r;
-    }
-    for (;;) {
-        n = read(fd, chunk, sizeof(chunk));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r = -errno;
-            hale_diag_set(reterr, "cannot read '%s': %s", path, hale_strerror(r));
-            break;
-        }
-        if (n == 0)
-            break;
-        r = hale_buf_append(out, chunk, (size_t)n);
-        if (r == HALE_ELIMIT) {
-            hale_diag_set(reterr, "%s: file is larger than %u bytes", path, HALE_MAX_CONFIG_BYTES);
-            r = HALE_ECONFIG;
-        }
-        if (r < 0)
-            break;
-    }
-    close(fd);
-    return r;
-}
-
 /* "FILE: unknown key 'foo' (known keys: listen, data_dir, ...)". */
 static int unknown_key(const char *path, const char *key, hale_diag *reterr)
 {
@@ -124,13 +89,14 @@ static int unknown_key(const char *path, const char *key, hale_diag *reterr)
 }
 
 /* Parse text into a top-level object, with "FILE:LINE:COL: reason" on failure. */
-static int parse_object(const char *path, const hale_buf *text, json_t **ret, hale_diag *reterr)
+static int parse_object(const char *path, const char *text, size_t len, json_t **ret,
+                        hale_diag *reterr)
 {
     hale_diag why;
     int line, column, r;
     json_t *root;
 
-    r = hale_json_parse_pos(text->data ? text->data : "", text->len, &root, &line, &column, &why);
+    r = hale_json_parse_pos(text, len, &root, &line, &column, &why);
     if (r < 0) {
         if (line > 0)
             hale_diag_set(reterr, "%s:%d:%d: %s", path, line, column, why.msg);
@@ -176,14 +142,16 @@ int hale_config_load(const char *path, hale_config **ret, hale_diag *reterr)
 {
     hale_config *c = NULL;
     json_t *root = NULL;
-    hale_buf text;
+    char *text = NULL;
+    size_t len = 0;
     int r;
 
-    hale_buf_init(&text, HALE_MAX_CONFIG_BYTES);
-    r = read_file(path, &text, reterr);
+    r = hale_file_read(path, HALE_MAX_CONFIG_BYTES, &text, &len, reterr);
+    if (r == HALE_ELIMIT)
+        r = HALE_ECONFIG;
     if (r < 0)
         goto out;
-    r = parse_object(path, &text, &root, reterr);
+    r = parse_object(path, text, len, &root, reterr);
     if (r < 0)
         goto out;
     r = new_with_defaults(path, &c);
@@ -197,7 +165,7 @@ int hale_config_load(const char *path, hale_config **ret, hale_diag *reterr)
 out:
     hale_config_unref(c);
     json_decref(root);
-    hale_buf_release(&text);
+    free(text);
     return r;
 }
 

@@ -8,6 +8,7 @@
 
 #include "redact/redact_int.h"
 #include "util/buf.h"
+#include "util/fileio.h"
 #include "util/json.h"
 
 /* rules.json top level. */
@@ -388,48 +389,18 @@ int hale_redact_parse(const char *json, size_t len, const char *name, hale_redac
     return 0;
 }
 
-static int read_all(const char *path, hale_buf *out, hale_diag *reterr)
-{
-    char chunk[8192];
-    ssize_t n;
-    int fd, r = 0;
-
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        r = -errno;
-        hale_diag_set(reterr, "cannot read '%s': %s", path, hale_strerror(r));
-        return r;
-    }
-    while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r = -errno;
-            hale_diag_set(reterr, "cannot read '%s': %s", path, hale_strerror(r));
-            break;
-        }
-        r = hale_buf_append(out, chunk, (size_t)n);
-        if (r == HALE_ELIMIT) {
-            hale_diag_set(reterr, "%s: larger than %u bytes", path, HALE_REDACT_MAX_RULES_BYTES);
-            r = HALE_ECONFIG;
-        }
-        if (r < 0)
-            break;
-    }
-    close(fd);
-    return r;
-}
-
 int hale_redact_load(const char *path, hale_redact **ret, hale_diag *reterr)
 {
-    hale_buf b;
+    char *text = NULL;
+    size_t len = 0;
     int r;
 
-    hale_buf_init(&b, HALE_REDACT_MAX_RULES_BYTES);
-    r = read_all(path, &b, reterr);
+    r = hale_file_read(path, HALE_REDACT_MAX_RULES_BYTES, &text, &len, reterr);
+    if (r == HALE_ELIMIT)
+        r = HALE_ECONFIG;
     if (r == 0)
-        r = hale_redact_parse(b.data ? b.data : "", b.len, path, ret, reterr);
-    hale_buf_release(&b);
+        r = hale_redact_parse(text, len, path, ret, reterr);
+    free(text);
     return r;
 }
 
