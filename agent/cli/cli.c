@@ -36,8 +36,9 @@ static void print_help(FILE *f)
 {
     fprintf(f, "usage: hale <command> [options]\n\n"
                "hale is an AIOps remediation controller: it accepts Alertmanager webhooks and\n"
-               "generic events, groups them into incidents and keeps every incident's state in\n"
-               "an embedded store.\n\ncommands:\n");
+               "generic events, groups them into incidents, keeps every incident's state in an\n"
+               "embedded store and records every decision in a signed, tamper-evident audit\n"
+               "log that auditors verify offline.\n\ncommands:\n");
     for (size_t i = 0; i < HALE_ARRAY_SIZE(commands); i++)
         if (commands[i].summary)
             fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
