@@ -19,6 +19,7 @@
 #include "hale/witness.h"
 #include "loop/loop_int.h"
 #include "util/alloc.h"
+#include "util/sha256.h"
 #include "util/strparse.h"
 #include "util/timeutil.h"
 
@@ -361,12 +362,14 @@ static int append_one(hale_loop *l, const char *kind, json_t *payload, hale_diag
 static json_t *config_leaf(const hale_config *c)
 {
     char *text = hale_config_to_json(c);
-    unsigned char digest[crypto_hash_sha256_BYTES];
-    char hex[2 * crypto_hash_sha256_BYTES + 1];
+    uint8_t digest[HALE_SHA256_BYTES];
+    char hex[2 * HALE_SHA256_BYTES + 1];
+    hale_sha256_part part;
 
     if (!text)
         return NULL;
-    crypto_hash_sha256(digest, (const unsigned char *)text, strlen(text));
+    part = (hale_sha256_part){text, strlen(text)};
+    hale_sha256(&part, 1, digest);
     free(text);
     hale_hex_encode(digest, sizeof(digest), hex);
     return json_pack("{s:s,s:s}", "config_sha256", hex, "config_source",

@@ -10,10 +10,9 @@
 #include "loop/loop_int.h"
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/sha256.h"
 #include "util/strparse.h"
 #include "util/timeutil.h"
-
-#include <sodium.h>
 
 #define LIGHT_LOAD_REQUESTS 8
 #define SLOW_COMMIT_S       0.1  /* a commit this slow is logged: it holds every sender */
@@ -74,12 +73,13 @@ static char *normalized_json(const hale_ingest_batch *b)
 static int log_accepted(hale_loop *l, const struct pending *p, int64_t event_id, int64_t now_ms)
 {
     const hale_ingest_batch *b = p->batch;
-    unsigned char digest[crypto_hash_sha256_BYTES];
-    char hex[2 * crypto_hash_sha256_BYTES + 1];
+    const hale_sha256_part body = {p->raw, p->raw_len};
+    uint8_t digest[HALE_SHA256_BYTES];
+    char hex[2 * HALE_SHA256_BYTES + 1];
     json_t *alerts = json_array(), *leaf;
     int r = 0;
 
-    crypto_hash_sha256(digest, (const unsigned char *)p->raw, p->raw_len);
+    hale_sha256(&body, 1, digest);
     hale_hex_encode(digest, sizeof(digest), hex);
     for (size_t i = 0; alerts && r == 0 && i < b->n_alerts && i < LEAF_MAX_ALERTS; i++)
         r = json_array_append_new(
