@@ -363,10 +363,10 @@ static void audit_log_records_and_seals_every_run(void **state)
     start(e, false);
     /* The log through the API: auditors only, with the token whose hash is configured. */
     assert_int_equal(fixture_http(e->port, "GET", "/api/v1/audit", NULL, NULL, NULL), 401);
-    assert_int_equal(fixture_http_ex(e->port, "GET", "/api/v1/audit?kind=alert_accepted",
+    assert_int_equal(fixture_http_ex(e->port, "GET", "/api/v1/audit?kind=alerts_accepted",
                                      "Authorization: Bearer wrong\r\n", NULL, NULL, NULL, NULL),
                      401);
-    assert_int_equal(fixture_http_ex(e->port, "GET", "/api/v1/audit?kind=alert_accepted",
+    assert_int_equal(fixture_http_ex(e->port, "GET", "/api/v1/audit?kind=alerts_accepted",
                                      "Authorization: Bearer test\r\n", NULL, NULL, NULL, &body),
                      200);
     assert_non_null(strstr(body, "\"body_sha256\""));
@@ -378,7 +378,7 @@ static void audit_log_records_and_seals_every_run(void **state)
     free(body);
     stop(e);
     kinds = audit_kinds(e, &checkpoints, &sealed);
-    assert_string_equal(kinds, "controller_start key_rotation alert_accepted incident_transition "
+    assert_string_equal(kinds, "controller_start key_rotation alerts_accepted incident_transition "
                                "incident_transition incident_transition controller_stop "
                                "controller_start key_rotation controller_stop");
     assert_true(checkpoints >= 4); /* each rotation, each shutdown */

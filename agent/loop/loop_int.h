@@ -18,6 +18,7 @@ struct pending {
     size_t raw_len;           /* bytes in raw */
     hale_ingest_batch *batch; /* owned */
     const char *kind;         /* "alertmanager" or "event", static */
+    int64_t event_id;         /* its events row, once the commit job stored it */
 };
 
 #define HALE_LOOP_MAX_WITNESSES 8 /* the most audit_witness_urls entries */

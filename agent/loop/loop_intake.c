@@ -15,8 +15,8 @@
 #include "util/timeutil.h"
 
 #define LIGHT_LOAD_REQUESTS 8
-#define SLOW_COMMIT_S       0.1  /* a commit this slow is logged: it holds every sender */
-#define LEAF_MAX_ALERTS     1000 /* alerts named in one alert_accepted leaf; the digest covers all */
+#define SLOW_COMMIT_S       0.1 /* a commit this slow is logged: it holds every sender */
+#define LEAF_MAX_EVENTS     512 /* requests named in one alerts_accepted leaf (about 80 KiB) */
 
 void hale__loop_submit(void *ud, hale_http_req *req, hale_ingest_batch *batch, const char *kind)
 {
@@ -68,38 +68,47 @@ static char *normalized_json(const hale_ingest_batch *b)
     return hale_buf_detach(&out, NULL);
 }
 
-/* The alert_accepted leaf: the body's digest binds every byte; the fingerprints make the leaf
- * searchable without the body. */
-static int log_accepted(hale_loop *l, const struct pending *p, int64_t event_id, int64_t now_ms)
+/* One request's entry in the commit's alerts_accepted leaf: the digest of its body binds every
+ * byte of what was accepted (the events row keeps the body and its fingerprints). */
+static json_t *accepted_entry(const struct pending *p, int64_t event_id)
 {
-    const hale_ingest_batch *b = p->batch;
     const hale_sha256_part body = {p->raw, p->raw_len};
     uint8_t digest[HALE_SHA256_BYTES];
     char hex[2 * HALE_SHA256_BYTES + 1];
-    json_t *alerts = json_array(), *leaf;
-    int r = 0;
 
     hale_sha256(&body, 1, digest);
     hale_hex_encode(digest, sizeof(digest), hex);
-    for (size_t i = 0; alerts && r == 0 && i < b->n_alerts && i < LEAF_MAX_ALERTS; i++)
-        r = json_array_append_new(
-            alerts, json_pack("{s:s,s:s}", "fingerprint", b->alerts[i].fingerprint, "status",
-                              b->alerts[i].status == HALE_ALERT_FIRING ? "firing" : "resolved"));
-    leaf = alerts && r == 0
-               ? json_pack("{s:I,s:s,s:s,s:s,s:I,s:o}", "event_id", (json_int_t)event_id, "source",
-                           b->source, "event_kind", p->kind, "body_sha256", hex, "alerts_total",
-                           (json_int_t)b->n_alerts, "alerts", alerts)
-               : NULL;
-    if (!leaf) {
-        json_decref(alerts);
-        return -ENOMEM;
+    return json_pack("{s:I,s:s,s:s,s:s,s:I}", "event_id", (json_int_t)event_id, "source",
+                     p->batch->source, "event_kind", p->kind, "body_sha256", hex, "alerts",
+                     (json_int_t)p->batch->n_alerts);
+}
+
+/* The commit's accepted requests as alerts_accepted leaves of at most LEAF_MAX_EVENTS
+ * entries: under load one leaf covers a whole commit instead of one leaf per request. */
+static int log_accepted(hale_loop *l, json_t *entries, int64_t now_ms)
+{
+    size_t n = json_array_size(entries);
+    int r = 0;
+
+    for (size_t from = 0; r == 0 && from < n; from += LEAF_MAX_EVENTS) {
+        json_t *chunk = json_array(), *leaf;
+
+        for (size_t i = from; chunk && i < n && i < from + LEAF_MAX_EVENTS; i++)
+            if (json_array_append(chunk, json_array_get(entries, i)) < 0) {
+                json_decref(chunk);
+                chunk = NULL;
+            }
+        leaf = chunk ? json_pack("{s:o}", "events", chunk) : NULL;
+        if (!leaf)
+            return -ENOMEM;
+        r = hale_audit_append(l->audit, HALE_AUDIT_KIND_ALERT, leaf, now_ms * 1000000, NULL, NULL);
+        json_decref(leaf);
     }
-    r = hale_audit_append(l->audit, HALE_AUDIT_KIND_ALERT, leaf, now_ms * 1000000, NULL, NULL);
-    json_decref(leaf);
     return r;
 }
 
-static int persist_one(hale_loop *l, struct pending *p, int64_t now_ms)
+/* The request's raw and normalized event row, and its entry for the commit's leaf. */
+static int store_event(hale_loop *l, struct pending *p, int64_t now_ms, json_t *accepted)
 {
     const hale_ingest_batch *b = p->batch;
     hale_event_rec ev = {.received_ms = now_ms, .kind = p->kind, .source = b->source};
@@ -113,22 +122,42 @@ static int persist_one(hale_loop *l, struct pending *p, int64_t now_ms)
     ev.normalized = normalized;
     r = hale_store_event_insert(l->store, &ev, &ev.id);
     free(normalized);
-    if (r == 0 && l->audit)
-        r = log_accepted(l, p, ev.id, now_ms);
+    p->event_id = ev.id;
+    if (r == 0 && accepted) {
+        json_t *e = accepted_entry(p, ev.id);
+
+        r = e ? json_array_append_new(accepted, e) : -ENOMEM;
+    }
+    return r;
+}
+
+static int apply_alerts(hale_loop *l, const struct pending *p, int64_t now_ms)
+{
+    const hale_ingest_batch *b = p->batch;
+    int r = 0;
+
     for (size_t i = 0; r == 0 && i < b->n_alerts; i++)
-        r = hale_incidents_apply_alert(l->incidents, &b->alerts[i], b->source, ev.id, now_ms);
+        r = hale_incidents_apply_alert(l->incidents, &b->alerts[i], b->source, p->event_id, now_ms);
     return r;
 }
 
 static int persist_all(hale_loop *l, struct commit_job *job)
 {
-    int r = hale_store_begin(l->store);
+    json_t *accepted = l->audit ? json_array() : NULL;
+    int r = l->audit && !accepted ? -ENOMEM : hale_store_begin(l->store);
 
     if (r == 0 && job->n_audit_items > 0)
         r = hale__loop_audit_append_items(l, job->audit_items, job->n_audit_items, job->errmsg,
                                           sizeof(job->errmsg));
+    /* Accepted, then correlated: the log names the requests before the transitions they
+     * cause. */
     for (size_t i = 0; r == 0 && i < job->n_items; i++)
-        r = persist_one(l, &job->items[i], job->now_ms);
+        r = store_event(l, &job->items[i], job->now_ms, accepted);
+    if (r == 0 && accepted)
+        r = log_accepted(l, accepted, job->now_ms);
+    json_decref(accepted);
+    for (size_t i = 0; r == 0 && i < job->n_items; i++)
+        r = apply_alerts(l, &job->items[i], job->now_ms);
     /* Under light load membership is written at once; under heavy load about once a second,
      * where a commit's worth of pairs would touch one page per active incident. */
     if (r == 0)

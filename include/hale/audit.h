@@ -48,7 +48,7 @@
 #define HALE_AUDIT_KIND_START        "controller_start"
 #define HALE_AUDIT_KIND_STOP         "controller_stop"
 #define HALE_AUDIT_KIND_CONFIG       "config_reload"
-#define HALE_AUDIT_KIND_ALERT        "alert_accepted"
+#define HALE_AUDIT_KIND_ALERT        "alerts_accepted"
 #define HALE_AUDIT_KIND_TRANSITION   "incident_transition"
 #define HALE_AUDIT_KIND_DECISION     "decision"
 #define HALE_AUDIT_KIND_APPROVAL     "approval"

@@ -110,7 +110,7 @@ static void daemon_log_reads_back(void **state)
                             "kind")),
                         "controller_start");
     json_decref(j);
-    j = query_json(h, (const char *const[]){"--kind", "alert_accepted", "--since", "1h", NULL});
+    j = query_json(h, (const char *const[]){"--kind", "alerts_accepted", "--since", "1h", NULL});
     assert_int_equal(json_array_size(json_object_get(j, "leaves")), 3);
     json_decref(j);
     j = query_json(h, (const char *const[]){"--text", "1111", "--limit", "1", NULL});

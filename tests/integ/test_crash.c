@@ -3,7 +3,7 @@
  * moments and restarts it on the same data_dir. After every kill the audit log must verify
  * (`hale audit verify`: 0, or 2 for a tail the next start seals). Afterwards every alert that
  * was answered 2xx must be in the SQLite file exactly once with its incident, every stored
- * request must have its alert_accepted leaf, the database must pass integrity_check, a final
+ * request must be named by an alerts_accepted leaf, the database must pass integrity_check, a final
  * SIGTERM must end hale with 0 and the log must then verify with 0. The seed is printed; set
  * INTEG_CRASH_SEED to replay a run, INTEG_CRASH_KILLS to change the number of kills. */
 #include "fixture.h"
@@ -364,18 +364,28 @@ static int verify_audit(const integ_hale *h)
     return code;
 }
 
-/* Each stored request has exactly one alert_accepted leaf, committed with it. */
+/* Each stored request is named, once, by an alerts_accepted leaf committed with it. */
 static void check_leaves(const integ_hale *h)
 {
-    int64_t events = -1, leaves = -2;
+    int64_t events = -1, named = -2, distinct = -3;
 
     assert_int_equal(integ_db_query_int(h->data_dir, "SELECT COUNT(*) FROM events", &events), 0);
     assert_int_equal(integ_db_query_int(h->data_dir,
-                                        "SELECT COUNT(*) FROM audit_leaf WHERE kind = "
-                                        "'alert_accepted'",
-                                        &leaves),
+                                        "SELECT COUNT(*) FROM audit_leaf l, "
+                                        "json_each(l.body, '$.events') e WHERE l.kind = "
+                                        "'alerts_accepted'",
+                                        &named),
                      0);
-    assert_int_equal(events, leaves);
+    assert_int_equal(integ_db_query_int(h->data_dir,
+                                        "SELECT COUNT(DISTINCT json_extract(e.value, "
+                                        "'$.event_id')) FROM audit_leaf l, json_each(l.body, "
+                                        "'$.events') e WHERE l.kind = 'alerts_accepted' AND "
+                                        "json_extract(e.value, '$.event_id') IN (SELECT id FROM "
+                                        "events)",
+                                        &distinct),
+                     0);
+    assert_int_equal(events, named);
+    assert_int_equal(events, distinct);
 }
 
 /* The CLI reads the same store: as many incidents as the file holds. */
