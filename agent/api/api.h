@@ -30,9 +30,10 @@ typedef struct hale_api_ops {
     /* The pause switch, {"paused", "actor", "reason", "since"}: a new reference in *ret.
      * Returns 0 or -ENOMEM. NULL: the pause routes answer 503. */
     int (*pause_get)(void *ud, json_t **ret);
-    /* Set or clear the switch as actor; 0 or an error with reterr. */
+    /* Set or clear the switch as actor (the token's name); client is what the caller says it
+     * is (may be NULL). 0 or an error with reterr. */
     int (*pause_set)(void *ud, bool paused, const char *actor, const char *reason,
-                     hale_diag *reterr);
+                     const char *client, hale_diag *reterr);
     /* The approvals for reads, NULL while not open (503). */
     hale_approvals *(*approvals)(void *ud);
     /* Count vote on approval id (audited either way). On success *ret gets the approval after

@@ -72,11 +72,13 @@ void hale__api_on_pause_get(hale_api *api, hale_http_req *req, const char *rest)
 
 static void set_paused(hale_api *api, hale_http_req *req, bool paused)
 {
-    struct {
-        const char *reason;
-    } in = {NULL};
+    struct pause_in {
+        const char *reason; /* why; may be absent */
+        const char *client; /* the caller's own description ("cli:alice"); not trusted */
+    } in = {NULL, NULL};
     static const hale_json_field fields[] = {
-        {"reason", HALE_JSON_STRING, false, 0},
+        {"reason", HALE_JSON_STRING, false, offsetof(struct pause_in, reason)},
+        {"client", HALE_JSON_STRING, false, offsetof(struct pause_in, client)},
     };
     hale_diag d = {{0}};
     json_t *body, *out = NULL;
@@ -91,10 +93,11 @@ static void set_paused(hale_api *api, hale_http_req *req, bool paused)
         (void)hale_http_respond_error(req, 400, "invalid_payload", d.msg);
         goto out;
     }
-    if (!reason_ok(req, "reason", in.reason))
+    if (!reason_ok(req, "reason", in.reason) || !reason_ok(req, "client", in.client))
         goto out;
     /* ADMIN routes always need a token, so the caller is known. */
-    r = api->ops.pause_set(api->ud, paused, api->caller ? api->caller->name : "?", in.reason, &d);
+    r = api->ops.pause_set(api->ud, paused, api->caller ? api->caller->name : "?", in.reason,
+                           in.client, &d);
     if (r < 0) {
         (void)hale_http_respond_error(req, 503, "store_error", d.msg[0] ? d.msg : hale_strerror(r));
         goto out;

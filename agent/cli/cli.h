@@ -39,7 +39,9 @@ int hale_cmd_version(int argc, char **argv);
 int hale_cmd_help(int argc, char **argv);
 int hale_cmd_config(int argc, char **argv);
 int hale_cmd_incidents(int argc, char **argv);
-int hale_cmd_audit(int argc, char **argv);        /* dispatches `hale audit <sub>` */
+int hale_cmd_audit(int argc, char **argv); /* dispatches `hale audit <sub>` */
+int hale_cmd_pause(int argc, char **argv); /* cli_pause.c */
+int hale_cmd_resume(int argc, char **argv);
 int hale_cmd_audit_signer(int argc, char **argv); /* hidden: the signer child */
 
 /* `hale audit` subcommands (cli_audit_*.c), argv[0] = "audit <sub>". */

@@ -52,9 +52,9 @@ static int api_pause_get(void *ud, json_t **ret)
 }
 
 static int api_pause_set(void *ud, bool paused, const char *actor, const char *reason,
-                         hale_diag *reterr)
+                         const char *client, hale_diag *reterr)
 {
-    return hale_loop_set_paused(ud, paused, actor, reason, reterr);
+    return hale_loop_set_paused(ud, paused, actor, reason, client, reterr);
 }
 
 static hale_approvals *api_approvals(void *ud)

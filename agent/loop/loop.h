@@ -66,8 +66,9 @@ int hale_loop_policy_reload(hale_loop *l, hale_diag *reterr);
  * executor checks it before every action. Persisted in the store, so it survives restarts. */
 bool hale_loop_paused(const hale_loop *l);
 
-/* Set or clear the switch for actor (required) with reason (may be NULL): written to the store
+/* Set or clear the switch for actor (required: the authenticated identity) with reason and
+ * client (what the caller says it is, "cli:alice"; both may be NULL): written to the store
  * first, then in force, then queued as a pause or resume audit leaf. Returns 0, -EINVAL (no
  * actor), -ENOMEM or a store error with reterr; on failure the switch is unchanged. */
 int hale_loop_set_paused(hale_loop *l, bool paused, const char *actor, const char *reason,
-                         hale_diag *reterr);
+                         const char *client, hale_diag *reterr);

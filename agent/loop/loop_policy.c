@@ -172,7 +172,7 @@ int hale__loop_pause_json(hale_loop *l, json_t **ret)
 }
 
 int hale_loop_set_paused(hale_loop *l, bool paused, const char *actor, const char *reason,
-                         hale_diag *reterr)
+                         const char *client, hale_diag *reterr)
 {
     int64_t now = hale_time_now_ms();
     json_t *v, *leaf;
@@ -185,7 +185,8 @@ int hale_loop_set_paused(hale_loop *l, bool paused, const char *actor, const cha
     reason = reason ? reason : "";
     v = json_pack("{s:b,s:s,s:s,s:I}", "paused", paused, "actor", actor, "reason", reason,
                   "since_ms", (json_int_t)now);
-    leaf = json_pack("{s:s,s:s,s:b}", "actor", actor, "reason", reason, "was_paused", l->paused);
+    leaf = json_pack("{s:s,s:s,s:s,s:b}", "actor", actor, "reason", reason, "client",
+                     client ? client : "", "was_paused", l->paused);
     if (!v || !leaf) {
         json_decref(v);
         json_decref(leaf);
