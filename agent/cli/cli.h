@@ -72,6 +72,7 @@ int hale_cli_read_file(const char *cmd, const char *path, size_t max_bytes, char
                        size_t *ret_len);
 int hale_cmd_redact(int argc, char **argv);
 int hale_cmd_policy(int argc, char **argv);
+int hale_cmd_policy_replay(int argc, char **argv); /* cli_policy_replay.c, argv[0] "replay" */
 int hale_cmd_approvals(int argc, char **argv);
 int hale_cmd_approve(int argc, char **argv);
 int hale_cmd_deny(int argc, char **argv);

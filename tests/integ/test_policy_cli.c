@@ -1,6 +1,7 @@
 /* tests/integ/test_policy_cli.c - the policy commands of the real binary: `hale policy
  * check|eval|test` on the shipped directory and on a broken one (messages and exit codes).
- * Votes (`hale approve|deny`) go through the running controller: test_control.c. */
+ * `hale policy replay` against a store holding decision leaves with their requests. Votes
+ * (`hale approve|deny`) go through the running controller: test_control.c. */
 #include "fixture.h"
 
 #include <errno.h>
@@ -8,6 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "hale/audit.h"
 #include "hale/err.h"
 #include "hale/policy.h"
 #include "hale/store.h"
@@ -104,11 +106,118 @@ static void broken_policy_names_file_rule_and_field(void **state)
     free(out), free(err);
 }
 
+/* A decision leaf: the request for tool (NULL: a leaf without its request) and what was
+ * decided then, at ts_ns. */
+static void decision(hale_audit *a, int64_t id, const char *tool, const char *outcome,
+                     int64_t ts_ns)
+{
+    json_t *p = json_pack("{s:I,s:I,s:s,s:s,s:[]}", "decision_id", (json_int_t)id, "incident_id",
+                          (json_int_t)7, "tool", tool ? tool : "restart_service", "outcome",
+                          outcome, "reasons");
+
+    assert_non_null(p);
+    if (tool)
+        assert_int_equal(
+            json_object_set_new(p, "request",
+                                json_pack("{s:s,s:{s:s},s:{s:{s:s,s:s}},s:i,s:s,s:s}", "tool", tool,
+                                          "args", "unit", "nginx", "target", "labels", "service",
+                                          "web", "host", "web-1", "confidence_bp", 9000, "source",
+                                          "runbook", "risk", "low")),
+            0);
+    assert_int_equal(hale_audit_append(a, HALE_AUDIT_KIND_DECISION, p, ts_ns, NULL, NULL), 0);
+    json_decref(p);
+}
+
+static void replay_reports_what_a_candidate_would_change(void **state)
+{
+    struct env *e = *state;
+    char db[700], dir[700], path[800], *out = NULL, *err = NULL;
+    hale_store_opts o = {.path = db};
+    int64_t now_ns = (int64_t)time(NULL) * 1000000000LL, day_ns = 86400LL * 1000000000LL;
+    hale_audit *a = NULL;
+    hale_store *s = NULL;
+    json_t *doc, *x;
+
+    snprintf(db, sizeof(db), "%s/replay.db", e->h.dir);
+    assert_int_equal(hale_store_open(&o, &s, NULL), 0);
+    assert_int_equal(hale_audit_open(s, "aiops.test/replay", &a, NULL), 0);
+    assert_int_equal(hale_store_begin(s), 0);
+    decision(a, 1, "restart_service", "deny", now_ns - 30 * day_ns); /* before --since */
+    decision(a, 2, "restart_service", "deny", now_ns - 2 * day_ns);  /* would now run */
+    decision(a, 3, "restart_service", "allow", now_ns - 2 * day_ns); /* unchanged */
+    decision(a, 4, "rollback_deploy", "allow", now_ns - day_ns);     /* would now be denied */
+    decision(a, 5, "scale_deployment", "allow", now_ns - day_ns);    /* would now ask */
+    decision(a, 6, NULL, "deny", now_ns - day_ns);                   /* skipped */
+    assert_int_equal(hale_audit_append(a, HALE_AUDIT_KIND_ALERT, NULL, now_ns - day_ns, NULL, NULL),
+                     0);
+    assert_int_equal(hale_store_commit(s), 0);
+    hale_audit_free(a);
+    hale_store_free(s);
+    snprintf(dir, sizeof(dir), "%s/candidate", e->h.dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(path, sizeof(path), "%s/10-web.json", dir);
+    assert_int_equal(
+        fixture_write(path, "{\"version\": 1, \"rules\": [{\"id\": \"restart\", \"effect\": "
+                            "\"allow\", \"match\": {\"tool\": \"restart_service\"}}, {\"id\": "
+                            "\"scale\", \"effect\": \"require_approval\", \"match\": {\"tool\": "
+                            "\"scale_deployment\"}, \"approval\": {\"users\": [\"alice\"]}}]}"),
+        0);
+    assert_int_equal(
+        hale(e, &out, &err, "policy", "replay", "--since", "7d", "--candidate", dir, "--db", db),
+        0);
+    assert_non_null(strstr(out, "replayed 5 decisions since 7d"));
+    assert_non_null(strstr(out, "unchanged                1\n"));
+    assert_non_null(strstr(out, "would now run            1\n"));
+    assert_non_null(strstr(out, "would now be denied      1\n"));
+    assert_non_null(strstr(out, "would now need approval  1\n"));
+    assert_non_null(strstr(out, "skipped                  1\n"));
+    assert_non_null(strstr(out, "restart_service  deny -> allow"));
+    free(out), free(err);
+    assert_int_equal(hale(e, &out, &err, "policy", "replay", "--since", "7d", "--candidate", dir,
+                          "--db", db, "--json"),
+                     0);
+    doc = json_loads(out, 0, NULL);
+    assert_non_null(doc);
+    x = json_array_get(json_object_get(doc, "would_run"), 0);
+    assert_int_equal(json_integer_value(json_object_get(x, "decision_id")), 2);
+    assert_string_equal(json_string_value(json_object_get(x, "was")), "deny");
+    x = json_array_get(json_object_get(doc, "would_deny"), 0);
+    assert_int_equal(json_integer_value(json_object_get(x, "decision_id")), 4);
+    x = json_array_get(json_object_get(doc, "would_need_approval"), 0);
+    assert_string_equal(json_string_value(json_object_get(x, "now")), "require_approval");
+    x = json_array_get(json_object_get(doc, "skipped"), 0);
+    assert_string_equal(json_string_value(json_object_get(x, "reason")), "no \"request\" member");
+    json_decref(doc);
+    free(out), free(err);
+    /* Everything since 60 days: the old denial would now run too. */
+    assert_int_equal(
+        hale(e, &out, &err, "policy", "replay", "--since", "60d", "--candidate", dir, "--db", db),
+        0);
+    assert_non_null(strstr(out, "would now run            2\n"));
+    free(out), free(err);
+    /* Usage: no candidate; a bad time; a broken candidate. */
+    assert_int_equal(hale(e, &out, &err, "policy", "replay", "--since", "7d", "--db", db), 2);
+    free(out), free(err);
+    assert_int_equal(hale(e, &out, &err, "policy", "replay", "--since", "last week", "--candidate",
+                          dir, "--db", db),
+                     2);
+    assert_non_null(strstr(err, "--since"));
+    free(out), free(err);
+    assert_int_equal(fixture_write(path, "{\"version\": 1, \"rules\": [{\"id\": \"x\"}]}"), 0);
+    assert_int_equal(
+        hale(e, &out, &err, "policy", "replay", "--since", "7d", "--candidate", dir, "--db", db),
+        2);
+    assert_non_null(strstr(err, "10-web.json"));
+    free(out), free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(check_eval_and_test_on_the_shipped_policy, setup, teardown),
         cmocka_unit_test_setup_teardown(broken_policy_names_file_rule_and_field, setup, teardown),
+        cmocka_unit_test_setup_teardown(replay_reports_what_a_candidate_would_change, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
