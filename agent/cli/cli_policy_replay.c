@@ -169,7 +169,7 @@ static void print_section(const char *title, const json_t *arr)
     printf("\n%s:\n", title);
     json_array_foreach(arr, i, e)
     {
-        const char *dec = json_string_value(json_object_get(e, "decision_id"));
+        const json_t *dec = json_object_get(e, "decision_id");
 
         printf("  seq %lld  %s  %s  %s -> %s",
                (long long)json_integer_value(json_object_get(e, "seq")),
@@ -177,8 +177,10 @@ static void print_section(const char *title, const json_t *arr)
                json_string_value(json_object_get(e, "tool")),
                json_string_value(json_object_get(e, "was")),
                json_string_value(json_object_get(e, "now")));
-        if (dec)
-            printf("  decision %s", dec);
+        if (json_is_string(dec))
+            printf("  decision %s", json_string_value(dec));
+        else if (json_is_integer(dec))
+            printf("  decision %lld", (long long)json_integer_value(dec));
         printf("\n");
         json_array_foreach(json_object_get(e, "reasons"), j, why)
             printf("      %s\n", json_string_value(why));

@@ -9,6 +9,7 @@
 #define HALE_LOG_MODULE "loop"
 #include "hale/log.h"
 #include "loop/loop_int.h"
+#include "util/strparse.h"
 #include "util/timeutil.h"
 
 #define PAUSE_KEY "pause"
@@ -221,14 +222,32 @@ static bool is_identity_refusal(const char *msg)
            strstr(msg, "needs the approver's identity");
 }
 
+/* The incident an approval is for, as the audit log's integer incident_id; 0 for none. */
+static json_int_t approval_incident(hale_loop *l, int64_t id)
+{
+    json_t *ap = NULL;
+    const char *text;
+    int64_t v = 0;
+
+    if (hale_approvals_get_json(l->approvals, id, &ap) < 0)
+        return 0;
+    text = json_string_value(json_object_get(ap, "incident_id"));
+    if (!text || hale_parse_i64(text, &v) < 0 || v < 0)
+        v = 0;
+    json_decref(ap);
+    return (json_int_t)v;
+}
+
 int hale__loop_vote(hale_loop *l, int64_t id, const hale_approval_vote *v, json_t **ret,
                     hale_loop_vote_refusal *reterr_kind, hale_diag *reterr)
 {
     hale_approval_state next = HALE_APPROVAL_PENDING;
+    json_int_t incident_id;
     const char *outcome;
     json_t *leaf, *out = NULL;
     int r, q;
 
+    incident_id = approval_incident(l, id);
     r = hale_approvals_decide(l->approvals, id, v, hale_time_now_ms(), &next, reterr);
     outcome = r < 0 ? "refused" : v->approve ? "approved" : "denied";
     /* decision_id: the decision leaf that asked for this approval; null until the stage that
@@ -239,6 +258,11 @@ int hale__loop_vote(hale_loop *l, int64_t id, const hale_approval_vote *v, json_
                      : v->comment ? v->comment
                                   : "",
                      "digest", v->digest_hex ? v->digest_hex : "");
+    if (leaf && incident_id > 0 &&
+        json_object_set_new(leaf, "incident_id", json_integer(incident_id)) < 0) {
+        json_decref(leaf);
+        leaf = NULL;
+    }
     if (r == 0 && leaf &&
         json_object_set_new(leaf, "state", json_string(hale_approval_state_name(next))) < 0) {
         json_decref(leaf);

@@ -242,6 +242,20 @@ static void votes_go_through_the_running_controller(void **state)
     assert_string_equal(got, "mallory:refused oncall-secondary:refused oncall-primary:approved "
                              "oncall-primary:refused sre-lead:refused sre-lead:approved "
                              "sre-lead:denied oncall-primary:refused");
+    {
+        sqlite3 *db = NULL;
+        int64_t n = 0;
+
+        /* Indexed by the incident the approval was for. */
+        assert_int_equal(integ_db_open(e->h.data_dir, &db), 0);
+        assert_int_equal(integ_db_int(db,
+                                      "SELECT COUNT(*) FROM audit_leaf WHERE kind = ?1 AND "
+                                      "incident_id = 9 AND actor IS NOT NULL",
+                                      "approval", &n),
+                         0);
+        assert_int_equal(n, 8);
+        integ_db_close(db);
+    }
     free(out), free(err);
 }
 

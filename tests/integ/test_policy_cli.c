@@ -171,7 +171,7 @@ static void replay_reports_what_a_candidate_would_change(void **state)
     assert_non_null(strstr(out, "would now be denied      1\n"));
     assert_non_null(strstr(out, "would now need approval  1\n"));
     assert_non_null(strstr(out, "skipped                  1\n"));
-    assert_non_null(strstr(out, "restart_service  deny -> allow"));
+    assert_non_null(strstr(out, "restart_service  deny -> allow  decision 2\n"));
     free(out), free(err);
     assert_int_equal(hale(e, &out, &err, "policy", "replay", "--since", "7d", "--candidate", dir,
                           "--db", db, "--json"),
