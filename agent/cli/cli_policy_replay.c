@@ -4,6 +4,8 @@
  * compared with what was decided then. Reads the store read-only: safe while hale runs. */
 #include "internal.h"
 
+#include <unistd.h>
+
 #include "cli/cli.h"
 #include "hale/audit.h"
 #include "hale/audit_query.h"
@@ -220,6 +222,36 @@ static int report(const struct replay *rp, const char *dir, const char *since, b
     return HALE_EXIT_OK;
 }
 
+/* The store of --db FILE, else of the data_dir of --config FILE, read-only. */
+static int open_store(const char *db, const char *config, hale_store **ret)
+{
+    hale_store_opts o = {.read_only = true};
+    hale_config *cfg = NULL;
+    hale_diag d = {{0}};
+    char path[4200];
+    int r;
+
+    if (!db) {
+        if (hale_cli_load_config(config, &cfg, NULL) < 0)
+            return HALE_EXIT_USAGE;
+        snprintf(path, sizeof(path), "%s/%s", cfg->data_dir, HALE_STORE_FILE);
+        hale_config_unref(cfg);
+    } else {
+        snprintf(path, sizeof(path), "%s", db);
+    }
+    if (access(path, R_OK) != 0) {
+        fprintf(stderr, "hale policy replay: cannot read '%s': %s\n", path, strerror(errno));
+        return HALE_EXIT_FAILURE;
+    }
+    o.path = path;
+    r = hale_store_open(&o, ret, &d);
+    if (r < 0) {
+        fprintf(stderr, "hale policy replay: %s: %s\n", path, d.msg[0] ? d.msg : hale_strerror(r));
+        return HALE_EXIT_FAILURE;
+    }
+    return 0;
+}
+
 int hale_cmd_policy_replay(int argc, char **argv)
 {
     const char *since = NULL, *until = NULL, *candidate = NULL, *db = NULL, *config = NULL;
@@ -236,7 +268,6 @@ int hale_cmd_policy_replay(int argc, char **argv)
     hale_policy *p = NULL;
     hale_store *s = NULL;
     hale_diag d = {{0}};
-    char dir[4096];
     int n_pos = 0, r;
 
     r = hale_cli_parse(argc, argv, opts, usage, NULL, 0, &n_pos);
@@ -260,7 +291,7 @@ int hale_cmd_policy_replay(int argc, char **argv)
         fprintf(stderr, "hale policy replay: %s\n", d.msg[0] ? d.msg : hale_strerror(r));
         return HALE_EXIT_USAGE;
     }
-    if ((r = hale_cli_audit_open("replay", db, config, &s, dir, sizeof(dir))) != 0)
+    if ((r = open_store(db, config, &s)) != 0)
         goto out;
     rp.p = p;
     rp.run = json_array();

@@ -195,7 +195,12 @@ static void replay_reports_what_a_candidate_would_change(void **state)
         0);
     assert_non_null(strstr(out, "would now run            2\n"));
     free(out), free(err);
-    /* Usage: no candidate; a bad time; a broken candidate. */
+    /* No such store; usage: no candidate, a bad time, a broken candidate. */
+    assert_int_equal(hale(e, &out, &err, "policy", "replay", "--since", "7d", "--candidate", dir,
+                          "--db", "/nonexistent/hale.db"),
+                     1);
+    assert_non_null(strstr(err, "hale policy replay: cannot read '/nonexistent/hale.db'"));
+    free(out), free(err);
     assert_int_equal(hale(e, &out, &err, "policy", "replay", "--since", "7d", "--db", db), 2);
     free(out), free(err);
     assert_int_equal(hale(e, &out, &err, "policy", "replay", "--since", "last week", "--candidate",
