@@ -565,6 +565,15 @@ static void control_routes_name_the_token_as_actor(void **state)
     assert_int_equal(post(e, "/api/v1/approvals/x", "approver",
                           "{\"decision\": \"approve\", \"digest\": \"d\", \"nonce\": \"n\"}", NULL),
                      404);
+    {
+        char big[600];
+
+        snprintf(big, sizeof(big),
+                 "{\"decision\": \"approve\", \"digest\": \"%0200d\", \"nonce\": \"n\"}", 0);
+        assert_int_equal(post(e, "/api/v1/approvals/3", "approver", big, &body), 400);
+        assert_non_null(strstr(body, "digest: at most 128 bytes"));
+        free(body);
+    }
     assert_int_equal(e->votes, 0);
     assert_int_equal(post(e, "/api/v1/approvals/3", "approver",
                           "{\"decision\": \"deny\", \"digest\": \"d1\", \"nonce\": \"n1\", "

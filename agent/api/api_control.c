@@ -11,7 +11,8 @@
 #include "util/json.h"
 #include "util/strparse.h"
 
-#define MAX_REASON_BYTES 1000u /* a pause reason or vote comment */
+#define MAX_REASON_BYTES      1000u /* a pause reason or vote comment */
+#define MAX_TOKEN_FIELD_BYTES 128u  /* a vote's digest or nonce */
 
 static bool unavailable(hale_http_req *req, bool missing)
 {
@@ -53,6 +54,17 @@ static bool reason_ok(hale_http_req *req, const char *name, const char *v)
     if (!v || strlen(v) <= MAX_REASON_BYTES)
         return true;
     snprintf(msg, sizeof(msg), "%s: at most %u bytes", name, MAX_REASON_BYTES);
+    (void)hale_http_respond_error(req, 400, "invalid_payload", msg);
+    return false;
+}
+
+static bool short_ok(hale_http_req *req, const char *name, const char *v)
+{
+    char msg[128];
+
+    if (strlen(v) <= MAX_TOKEN_FIELD_BYTES)
+        return true;
+    snprintf(msg, sizeof(msg), "%s: at most %u bytes", name, MAX_TOKEN_FIELD_BYTES);
     (void)hale_http_respond_error(req, 400, "invalid_payload", msg);
     return false;
 }
@@ -246,7 +258,10 @@ void hale__api_on_approval_vote(hale_api *api, hale_http_req *req, const char *r
         (void)hale_http_respond_error(req, 400, "invalid_payload", "reason: a denial needs one");
         goto out;
     }
-    if (!reason_ok(req, "reason", in.reason))
+    /* Digests are 64 hex digits and nonces short tokens; longer is never right, and every
+     * vote becomes an audit leaf, which must stay small. */
+    if (!reason_ok(req, "reason", in.reason) || !short_ok(req, "digest", in.digest) ||
+        !short_ok(req, "nonce", in.nonce))
         goto out;
     /* APPROVE routes always need a token: the approver is who holds it. */
     v = (hale_approval_vote){api->caller ? api->caller->name : NULL, approve, in.digest, in.nonce,

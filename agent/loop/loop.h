@@ -68,7 +68,8 @@ bool hale_loop_paused(const hale_loop *l);
 
 /* Set or clear the switch for actor (required: the authenticated identity) with reason and
  * client (what the caller says it is, "cli:alice"; both may be NULL): written to the store
- * first, then in force, then queued as a pause or resume audit leaf. Returns 0, -EINVAL (no
- * actor), -ENOMEM or a store error with reterr; on failure the switch is unchanged. */
+ * first, then in force, then queued as a pause or resume audit leaf. Strings must be valid
+ * UTF-8. Returns 0, -EINVAL (no actor, or a string over 4096 bytes), -ENOMEM (also: invalid
+ * UTF-8) or a store error with reterr; on failure the switch is unchanged. */
 int hale_loop_set_paused(hale_loop *l, bool paused, const char *actor, const char *reason,
                          const char *client, hale_diag *reterr);

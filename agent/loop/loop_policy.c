@@ -12,7 +12,8 @@
 #include "util/strparse.h"
 #include "util/timeutil.h"
 
-#define PAUSE_KEY "pause"
+#define PAUSE_KEY     "pause"
+#define MAX_LEAF_TEXT 4096u /* a string of ours in a queued leaf (far below the leaf limit) */
 
 /* The set in dir, or the empty set (deny everything) when dir is missing or holds no policy
  * file; *ret_empty_why says which. A broken file is an error. */
@@ -184,6 +185,12 @@ int hale_loop_set_paused(hale_loop *l, bool paused, const char *actor, const cha
         return -EINVAL;
     }
     reason = reason ? reason : "";
+    /* The leaf is appended with the next intake commit: it must never be too big to append. */
+    if (strlen(actor) > MAX_LEAF_TEXT || strlen(reason) > MAX_LEAF_TEXT ||
+        (client && strlen(client) > MAX_LEAF_TEXT)) {
+        hale_diag_set(reterr, "actor, reason and client: at most %u bytes each", MAX_LEAF_TEXT);
+        return -EINVAL;
+    }
     v = json_pack("{s:b,s:s,s:s,s:I}", "paused", paused, "actor", actor, "reason", reason,
                   "since_ms", (json_int_t)now);
     leaf = json_pack("{s:s,s:s,s:s,s:b}", "actor", actor, "reason", reason, "client",
@@ -248,6 +255,15 @@ int hale__loop_vote(hale_loop *l, int64_t id, const hale_approval_vote *v, json_
     int r, q;
 
     incident_id = approval_incident(l, id);
+    if ((v->user && strlen(v->user) > MAX_LEAF_TEXT) ||
+        (v->comment && strlen(v->comment) > MAX_LEAF_TEXT) ||
+        (v->digest_hex && strlen(v->digest_hex) > MAX_LEAF_TEXT) ||
+        (v->nonce && strlen(v->nonce) > MAX_LEAF_TEXT)) {
+        hale_diag_set(reterr, "approval %lld: user, comment, digest and nonce: at most %u bytes",
+                      (long long)id, MAX_LEAF_TEXT);
+        *reterr_kind = HALE_LOOP_VOTE_CONFLICT;
+        return -EINVAL;
+    }
     r = hale_approvals_decide(l->approvals, id, v, hale_time_now_ms(), &next, reterr);
     outcome = r < 0 ? "refused" : v->approve ? "approved" : "denied";
     /* decision_id: the decision leaf that asked for this approval; null until the stage that
