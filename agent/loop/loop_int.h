@@ -21,7 +21,8 @@ struct pending {
     const char *kind;         /* "alertmanager" or "event", static */
 };
 
-#define HALE_LOOP_MAX_WITNESSES 8 /* the most audit_witness_urls entries */
+#define HALE_LOOP_MAX_WITNESSES  8     /* the most audit_witness_urls entries */
+#define HALE_LOOP_MAX_PAUSE_TEXT 4096u /* bytes of a pause's actor, reason or client */
 
 /* A witness's side of anchoring: what it cosigned last and the request under way. */
 struct witness_state {
@@ -151,19 +152,19 @@ struct hale_loop {
     bool regroup;                   /* cfg's grouping waits to reach the incident manager */
     struct stage_item *stage_queue; /* work items to hand to stages */
     size_t n_stage_queue, cap_stage_queue;
-    bool dispatching;                              /* inside stage dispatch (no re-entry) */
-    hale_stage stages[HALE_INCIDENT__STATE_COUNT]; /* by state; on_enter NULL when none */
-    struct loop_stats stats;                       /* for /metrics */
-    hale_policy *policy;                           /* the set in force, one reference */
-    hale_store *control;                           /* pause switch and votes: own writer */
-    hale_approvals *approvals;                     /* on control */
-    bool paused;                                   /* the global kill switch */
-    char pause_actor[128];                         /* who set it last */
-    char pause_reason[1024];                       /* why */
-    int64_t pause_since_ms;                        /* when, unix ms; 0: never set */
-    int64_t started_ms;                            /* unix ms */
-    bool draining;                                 /* shutdown began */
-    bool closed;                                   /* handles are closing */
+    bool dispatching;                                /* inside stage dispatch (no re-entry) */
+    hale_stage stages[HALE_INCIDENT__STATE_COUNT];   /* by state; on_enter NULL when none */
+    struct loop_stats stats;                         /* for /metrics */
+    hale_policy *policy;                             /* the set in force, one reference */
+    hale_store *control;                             /* pause switch and votes: own writer */
+    hale_approvals *approvals;                       /* on control */
+    bool paused;                                     /* the global kill switch */
+    char pause_actor[HALE_LOOP_MAX_PAUSE_TEXT + 1];  /* who set it last */
+    char pause_reason[HALE_LOOP_MAX_PAUSE_TEXT + 1]; /* why */
+    int64_t pause_since_ms;                          /* when, unix ms; 0: never set */
+    int64_t started_ms;                              /* unix ms */
+    bool draining;                                   /* shutdown began */
+    bool closed;                                     /* handles are closing */
 };
 
 /* loop_intake.c */

@@ -13,7 +13,8 @@
 #include "util/timeutil.h"
 
 #define PAUSE_KEY     "pause"
-#define MAX_LEAF_TEXT 4096u /* a string of ours in a queued leaf (far below the leaf limit) */
+#define MAX_LEAF_TEXT HALE_LOOP_MAX_PAUSE_TEXT /* a string in a queued leaf (far below the limit)  \
+                                                */
 
 /* The set in dir, or the empty set (deny everything) when dir is missing or holds no policy
  * file; *ret_empty_why says which. A broken file is an error. */
@@ -51,11 +52,14 @@ static void log_loaded(const hale_loop *l, const char *dir, const char *empty_wh
                    hale_policy_rule_count(l->policy), hale_policy_hash_hex(l->policy));
 }
 
-static const char *str_or_empty(const json_t *v)
+/* A stored string that fits our buffers whole (a cut could split a UTF-8 sequence). */
+static const char *stored_text(const json_t *v)
 {
     const char *s = json_string_value(v);
 
-    return s ? s : "";
+    if (!s)
+        return "";
+    return strlen(s) <= MAX_LEAF_TEXT ? s : "(stored text too long)";
 }
 
 static int pause_load(hale_loop *l, hale_diag *reterr)
@@ -69,14 +73,14 @@ static int pause_load(hale_loop *l, hale_diag *reterr)
         return r;
     l->paused = json_is_true(json_object_get(v, "paused"));
     snprintf(l->pause_actor, sizeof(l->pause_actor), "%s",
-             str_or_empty(json_object_get(v, "actor")));
+             stored_text(json_object_get(v, "actor")));
     snprintf(l->pause_reason, sizeof(l->pause_reason), "%s",
-             str_or_empty(json_object_get(v, "reason")));
+             stored_text(json_object_get(v, "reason")));
     l->pause_since_ms = json_integer_value(json_object_get(v, "since_ms"));
     json_decref(v);
     if (l->paused)
-        log_warn("paused since a restart-surviving `hale pause` by %s: %s; nothing will run "
-                 "until `hale resume`",
+        log_warn("paused (kept from before the restart) by %s: %s; nothing runs until "
+                 "`hale resume`",
                  l->pause_actor, l->pause_reason[0] ? l->pause_reason : "(no reason)");
     return 0;
 }
