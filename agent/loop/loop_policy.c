@@ -12,9 +12,9 @@
 #include "util/strparse.h"
 #include "util/timeutil.h"
 
-#define PAUSE_KEY     "pause"
-#define MAX_LEAF_TEXT HALE_LOOP_MAX_PAUSE_TEXT /* a string in a queued leaf (far below the limit)  \
-                                                */
+#define PAUSE_KEY "pause"
+/* The most bytes of a string of ours in a queued leaf, far below the leaf limit. */
+#define MAX_LEAF_TEXT HALE_LOOP_MAX_PAUSE_TEXT
 
 /* The set in dir, or the empty set (deny everything) when dir is missing or holds no policy
  * file; *ret_empty_why says which. A broken file is an error. */
