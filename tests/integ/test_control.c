@@ -120,6 +120,37 @@ static double metric(struct env *e, const char *series)
     return v;
 }
 
+/* GET path with the token of name; the status, and the body in *ret_body (caller frees). */
+static int get_with(struct env *e, const char *path, const char *name, char **ret_body)
+{
+    char hdr[200];
+    const char *tok = NULL;
+    integ_resp resp = {0};
+    integ_conn c;
+    size_t len = 0;
+    char *text;
+    int r;
+
+    for (size_t i = 0; i < sizeof(tokens) / sizeof(tokens[0]); i++)
+        if (strcmp(tokens[i][0], name) == 0)
+            tok = tokens[i][2];
+    assert_non_null(tok);
+    snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\n", tok);
+    text = integ_http_format(e->h.port, "GET", path, NULL, hdr, NULL, 0, &len);
+    assert_non_null(text);
+    integ_conn_init(&c, e->h.port);
+    assert_int_equal(integ_conn_connect(&c, TIMEOUT_MS), 0);
+    assert_int_equal(integ_conn_send(&c, text, len, TIMEOUT_MS), 0);
+    r = integ_conn_read_response(&c, TIMEOUT_MS, &resp);
+    assert_int_equal(r, 0);
+    integ_conn_close(&c);
+    free(text);
+    *ret_body = strdup(resp.body);
+    r = resp.status;
+    integ_resp_release(&resp);
+    return r;
+}
+
 /* A pending approval for a production rollback (two of oncall and sre-leads), made the way
  * the decision stage will make it. */
 static int64_t create_pending(struct env *e, const char *release, const char *requester)
@@ -236,6 +267,19 @@ static void votes_go_through_the_running_controller(void **state)
         hale(e, &out, &err, "approvals", "list", "--state", "approved", "--json", "--config", cfg),
         0);
     assert_non_null(strstr(out, "\"state\": \"approved\""));
+    {
+        char *body = NULL;
+
+        /* The same over HTTP, for readers. */
+        assert_int_equal(get_with(e, "/api/v1/approvals?state=approved", "viewer1", &body), 200);
+        assert_non_null(strstr(body, "\"state\":\"approved\""));
+        assert_null(strstr(body, "\"state\":\"denied\""));
+        free(body);
+        assert_int_equal(get_with(e, "/api/v1/approvals?state=bogus", "viewer1", &body), 400);
+        free(body);
+        assert_int_equal(get_with(e, "/api/v1/approvals/999", "viewer1", &body), 404);
+        free(body);
+    }
     assert_int_equal(integ_hale_stop(&e->h, TIMEOUT_MS), 0);
     /* Every vote the controller saw is a leaf, refusals included; the viewer never got in. */
     leaves(e, "approval", "outcome", got, sizeof(got));
