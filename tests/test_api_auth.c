@@ -38,6 +38,14 @@ struct env {
     pthread_t thread;
     unsigned port;
     char note[2048]; /* the stored checkpoint note */
+    /* What the control ops saw last (written on the server thread, read after the answer). */
+    bool paused;
+    char actor[80], reason[200], client[80];
+    int votes;       /* vote op calls */
+    int vote_status; /* what the fake vote answers: 0 counts, else this HTTP status */
+    int64_t vote_id; /* the approval it was for */
+    hale_approval_vote vote;
+    char voter[80], digest[80], nonce[80], comment[200];
 };
 
 static void token_of(const char *role, char *out, size_t size)
@@ -146,6 +154,46 @@ static const hale_config *op_config(void *ud)
     return ((struct env *)ud)->cfg;
 }
 
+static int op_pause_get(void *ud, json_t **ret)
+{
+    struct env *e = ud;
+
+    *ret = json_pack("{s:b,s:s,s:s}", "paused", e->paused, "actor", e->actor, "reason", e->reason);
+    return *ret ? 0 : -ENOMEM;
+}
+static int op_pause_set(void *ud, bool paused, const char *actor, const char *reason,
+                        const char *client, hale_diag *reterr)
+{
+    struct env *e = ud;
+
+    (void)reterr;
+    e->paused = paused;
+    snprintf(e->actor, sizeof(e->actor), "%s", actor);
+    snprintf(e->reason, sizeof(e->reason), "%s", reason ? reason : "(null)");
+    snprintf(e->client, sizeof(e->client), "%s", client ? client : "(null)");
+    return 0;
+}
+static int op_vote(void *ud, int64_t id, const hale_approval_vote *v, json_t **ret,
+                   int *reterr_status, hale_diag *reterr)
+{
+    struct env *e = ud;
+
+    e->votes++;
+    e->vote_id = id;
+    e->vote = *v;
+    snprintf(e->voter, sizeof(e->voter), "%s", v->user ? v->user : "(null)");
+    snprintf(e->digest, sizeof(e->digest), "%s", v->digest_hex);
+    snprintf(e->nonce, sizeof(e->nonce), "%s", v->nonce);
+    snprintf(e->comment, sizeof(e->comment), "%s", v->comment ? v->comment : "(null)");
+    if (e->vote_status) {
+        *reterr_status = e->vote_status;
+        hale_diag_set(reterr, "approval %lld: refused for the test", (long long)id);
+        return HALE_EPOLICY;
+    }
+    *ret = json_pack("{s:I,s:s}", "id", (json_int_t)id, "state", "pending");
+    return *ret ? 0 : -ENOMEM;
+}
+
 static void on_closed(void *ud)
 {
     (void)ud;
@@ -173,7 +221,10 @@ static void start(struct env *e)
                         .metrics = op_metrics,
                         .ready = op_ready,
                         .now_ms = op_now,
-                        .config = op_config};
+                        .config = op_config,
+                        .pause_get = op_pause_get,
+                        .pause_set = op_pause_set,
+                        .vote = op_vote};
     hale_http_limits lim;
     hale_store_opts o = {.path = e->db, .read_only = true};
 
@@ -229,7 +280,8 @@ static void decisions(void **state)
         const char *allowed; /* roles allowed, as a string of initials v a p d i */
     } rules[] = {
         {HALE__API_OPEN, "vapdi"}, {HALE__API_INTAKE, "vapdi"}, /* intake open by default */
-        {HALE__API_READ, "vapd"},  {HALE__API_AUDIT, "ad"},     {HALE__API_APPROVE, "pd"},
+        {HALE__API_READ, "vapd"},  {HALE__API_AUDIT, "ad"},
+        {HALE__API_APPROVE, "pd"}, {HALE__API_ADMIN, "d"},
     };
     static const char initials[] = "vapdi";
     struct env *e = *state;
@@ -453,12 +505,121 @@ static void tokens_never_logged(void **state)
     free(text);
 }
 
+/* POST body to path with role's token (NULL: none); returns the status, body in *ret_body. */
+static int post(struct env *e, const char *path, const char *role, const char *body,
+                char **ret_body)
+{
+    char hdr[128], tok[64];
+
+    if (role)
+        token_of(role, tok, sizeof(tok));
+    snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\n", role ? tok : "");
+    return fixture_http_ex(e->port, "POST", path, role ? hdr : NULL,
+                           body ? "application/json" : NULL, body, NULL, ret_body);
+}
+
+static void control_routes_name_the_token_as_actor(void **state)
+{
+    struct env *e = *state;
+    char *body = NULL;
+
+    build_log(e);
+    e->cfg = config_with_tokens(e, false);
+    start(e);
+    /* Pause: admin only; the actor is the token's name whatever the body says. */
+    assert_int_equal(post(e, "/api/v1/pause", NULL, NULL, NULL), 401);
+    assert_int_equal(post(e, "/api/v1/pause", "approver", NULL, NULL), 403);
+    assert_int_equal(post(e, "/api/v1/pause", "admin", "{\"actor\": \"root\"}", &body), 400);
+    assert_non_null(strstr(body, "actor"));
+    free(body);
+    assert_int_equal(post(e, "/api/v1/pause", "admin", "{\"reason\": 5}", NULL), 400);
+    assert_int_equal(post(e, "/api/v1/pause", "admin", "[1]", NULL), 400);
+    assert_false(e->paused);
+    assert_int_equal(post(e, "/api/v1/pause", "admin",
+                          "{\"reason\": \"freeze\", \"client\": \"cli:alice\"}", &body),
+                     200);
+    assert_non_null(strstr(body, "\"paused\":true"));
+    free(body);
+    assert_true(e->paused);
+    assert_string_equal(e->actor, "admin");
+    assert_string_equal(e->reason, "freeze");
+    assert_string_equal(e->client, "cli:alice");
+    assert_int_equal(get_status(e, "/api/v1/pause", "viewer"), 200);
+    assert_int_equal(get_status(e, "/api/v1/pause", NULL), 401); /* tokens configured */
+    assert_int_equal(post(e, "/api/v1/resume", "admin", NULL, NULL), 200);
+    assert_false(e->paused);
+    assert_string_equal(e->reason, "(null)");
+    /* Votes: approver or admin; decision, digest and nonce required; a denial needs a reason. */
+    assert_int_equal(post(e, "/api/v1/approvals/3", "viewer",
+                          "{\"decision\": \"approve\", \"digest\": \"d\", \"nonce\": \"n\"}", NULL),
+                     403);
+    assert_int_equal(post(e, "/api/v1/approvals/3", "approver",
+                          "{\"decision\": \"yes\", \"digest\": \"d\", \"nonce\": \"n\"}", NULL),
+                     400);
+    assert_int_equal(post(e, "/api/v1/approvals/3", "approver",
+                          "{\"decision\": \"approve\", \"digest\": \"d\"}", NULL),
+                     400);
+    assert_int_equal(post(e, "/api/v1/approvals/3", "approver",
+                          "{\"decision\": \"deny\", \"digest\": \"d\", \"nonce\": \"n\"}", NULL),
+                     400);
+    assert_int_equal(post(e, "/api/v1/approvals/x", "approver",
+                          "{\"decision\": \"approve\", \"digest\": \"d\", \"nonce\": \"n\"}", NULL),
+                     404);
+    {
+        char big[600];
+
+        snprintf(big, sizeof(big),
+                 "{\"decision\": \"approve\", \"digest\": \"%0200d\", \"nonce\": \"n\"}", 0);
+        assert_int_equal(post(e, "/api/v1/approvals/3", "approver", big, &body), 400);
+        assert_non_null(strstr(body, "digest: at most 128 bytes"));
+        free(body);
+    }
+    assert_int_equal(e->votes, 0);
+    assert_int_equal(post(e, "/api/v1/approvals/3", "approver",
+                          "{\"decision\": \"deny\", \"digest\": \"d1\", \"nonce\": \"n1\", "
+                          "\"reason\": \"not now\", \"user\": \"admin\"}",
+                          NULL),
+                     400); /* no member names the voter */
+    assert_int_equal(post(e, "/api/v1/approvals/3", "approver",
+                          "{\"decision\": \"deny\", \"digest\": \"d1\", \"nonce\": \"n1\", "
+                          "\"reason\": \"not now\"}",
+                          &body),
+                     200);
+    free(body);
+    assert_int_equal(e->votes, 1);
+    assert_int_equal(e->vote_id, 3);
+    assert_false(e->vote.approve);
+    assert_string_equal(e->voter, "approver");
+    assert_string_equal(e->digest, "d1");
+    assert_string_equal(e->nonce, "n1");
+    assert_string_equal(e->comment, "not now");
+    e->vote_status = 409;
+    assert_int_equal(post(e, "/api/v1/approvals/3", "admin",
+                          "{\"decision\": \"approve\", \"digest\": \"d\", \"nonce\": \"n\", "
+                          "\"comment\": \"ok\"}",
+                          &body),
+                     409);
+    assert_non_null(strstr(body, "\"code\":\"conflict\""));
+    assert_non_null(strstr(body, "refused for the test"));
+    free(body);
+    assert_string_equal(e->voter, "admin");
+    assert_true(e->vote.approve);
+    e->vote_status = 403;
+    assert_int_equal(post(e, "/api/v1/approvals/3", "approver",
+                          "{\"decision\": \"approve\", \"digest\": \"d\", \"nonce\": \"n\"}", NULL),
+                     403);
+    /* Without an approvals op (the store is not open) reads answer 503. */
+    assert_int_equal(get_status(e, "/api/v1/approvals", "viewer"), 503);
+    stop(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(decisions, setup, teardown),
         cmocka_unit_test_setup_teardown(routes_over_http, setup, teardown),
         cmocka_unit_test_setup_teardown(tokens_never_logged, setup, teardown),
+        cmocka_unit_test_setup_teardown(control_routes_name_the_token_as_actor, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -62,9 +62,9 @@ static void migrates_and_reopens(void **state)
     hale_store_opts o = {.path = e->path, .read_only = true};
     hale_store *ro = NULL;
 
-    assert_int_equal(hale_store_schema_version(e->s), 4);
+    assert_int_equal(hale_store_schema_version(e->s), 5);
     assert_int_equal(hale_store_open(&o, &ro, NULL), 0);
-    assert_int_equal(hale_store_schema_version(ro), 4);
+    assert_int_equal(hale_store_schema_version(ro), 5);
     /* A read-only connection refuses writes. */
     assert_int_equal(hale_store_begin(ro), HALE_ESTORE);
     hale_store_free(ro);
@@ -289,6 +289,34 @@ static void outbox_and_prune(void **state)
     assert_int_equal(hale_store_count(e->s, "sqlite_master", &n), HALE_ENOTFOUND);
 }
 
+static void settings_survive_a_reopen(void **state)
+{
+    struct env *e = *state;
+    hale_store_opts o = {.path = e->path, .read_only = true};
+    hale_diag d = {{0}};
+    hale_store *ro = NULL;
+    json_t *v = NULL, *in;
+
+    assert_int_equal(hale_store_setting_get(e->s, "pause", &v, &d), HALE_ENOTFOUND);
+    in = json_pack("{s:b,s:s}", "paused", 1, "actor", "ops");
+    assert_int_equal(hale_store_setting_put(e->s, "pause", in, 10, &d), 0);
+    json_decref(in);
+    in = json_pack("{s:b,s:s}", "paused", 0, "actor", "lead");
+    assert_int_equal(hale_store_setting_put(e->s, "pause", in, 20, &d), 0); /* replaces */
+    json_decref(in);
+    assert_int_equal(hale_store_open(&o, &ro, NULL), 0);
+    assert_int_equal(hale_store_setting_get(ro, "pause", &v, &d), 0);
+    assert_false(json_is_true(json_object_get(v, "paused")));
+    assert_string_equal(json_string_value(json_object_get(v, "actor")), "lead");
+    json_decref(v);
+    /* A reader cannot write it. */
+    in = json_object();
+    assert_int_equal(hale_store_setting_put(ro, "pause", in, 30, &d), HALE_ESTORE);
+    assert_non_null(strstr(d.msg, "control_setting 'pause'"));
+    json_decref(in);
+    hale_store_free(ro);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,6 +327,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(dangling_incident_reference_fails_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(incident_upsert_and_json, setup, teardown),
         cmocka_unit_test_setup_teardown(outbox_and_prune, setup, teardown),
+        cmocka_unit_test_setup_teardown(settings_survive_a_reopen, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,6 +37,12 @@ static const struct route routes[] = {
     {"GET", "/api/v1/audit", "audit", hale__api_on_audit, HALE__API_AUDIT},
     {"GET", "/api/v1/audit/checkpoint", "audit_checkpoint", hale__api_on_audit_checkpoint,
      HALE__API_AUDIT},
+    {"GET", "/api/v1/pause", "pause", hale__api_on_pause_get, HALE__API_READ},
+    {"POST", "/api/v1/pause", "pause", hale__api_on_pause, HALE__API_ADMIN},
+    {"POST", "/api/v1/resume", "resume", hale__api_on_resume, HALE__API_ADMIN},
+    {"GET", "/api/v1/approvals", "approvals", hale__api_on_approvals, HALE__API_READ},
+    {"GET", "/api/v1/approvals/", "approval", hale__api_on_approval, HALE__API_READ},
+    {"POST", "/api/v1/approvals/", "approval_vote", hale__api_on_approval_vote, HALE__API_APPROVE},
     {"GET", "/healthz", "healthz", on_healthz, HALE__API_OPEN},
     {"GET", "/readyz", "readyz", on_readyz, HALE__API_OPEN},
     {"GET", "/metrics", "metrics", on_metrics, HALE__API_OPEN},
@@ -95,7 +101,7 @@ void hale__api_respond_json(hale_http_req *req, int status, json_t *v)
 }
 
 /* "application/json", optionally with parameters ("; charset=utf-8"). */
-static bool is_json(const char *content_type)
+bool hale__api_is_json(const char *content_type)
 {
     static const char want[] = "application/json";
     size_t n = sizeof(want) - 1;
@@ -113,7 +119,7 @@ static void ingest(hale_api *api, hale_http_req *req, const char *kind)
     size_t len;
     int r;
 
-    if (!is_json(hale_http_req_header(req, "Content-Type"))) {
+    if (!hale__api_is_json(hale_http_req_header(req, "Content-Type"))) {
         (void)hale_http_respond_error(req, 415, "unsupported_media_type",
                                       "Content-Type must be application/json");
         return;
@@ -312,8 +318,9 @@ void hale_api_handle(hale_http_req *req, void *ud)
     rt = find_route(hale_http_req_method(req), hale_http_req_path(req), &rest, &allow);
     if (rt) {
         hale_http_req_set_label(req, rt->label);
-        if (hale__api_authorize(api, req, rt->access) == 0)
+        if (hale__api_authorize(api, req, rt->access, &api->caller) == 0)
             rt->fn(api, req, rest);
+        api->caller = NULL;
         return;
     }
     if (allow) {

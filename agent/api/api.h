@@ -9,6 +9,7 @@
 #include "hale/fwd.h"
 #include "hale/http.h"
 #include "hale/ingest.h"
+#include "hale/policy.h"
 #include "util/buf.h"
 
 typedef struct hale_api_ops {
@@ -26,6 +27,20 @@ typedef struct hale_api_ops {
      * NULL, or return NULL: then no token is configured, intake and reads are open and the
      * audit routes refuse everyone (they are never open). */
     const hale_config *(*config)(void *ud);
+    /* The pause switch, {"paused", "actor", "reason", "since"}: a new reference in *ret.
+     * Returns 0 or -ENOMEM. NULL: the pause routes answer 503. */
+    int (*pause_get)(void *ud, json_t **ret);
+    /* Set or clear the switch as actor (the token's name); client is what the caller says it
+     * is (may be NULL). 0 or an error with reterr. */
+    int (*pause_set)(void *ud, bool paused, const char *actor, const char *reason,
+                     const char *client, hale_diag *reterr);
+    /* The approvals for reads, NULL while not open (503). */
+    hale_approvals *(*approvals)(void *ud);
+    /* Count vote on approval id (audited either way). On success *ret gets the approval after
+     * it; on refusal returns the error, *reterr_status the HTTP status (403, 404, 409, 503)
+     * and reterr the reason. */
+    int (*vote)(void *ud, int64_t id, const hale_approval_vote *vote, json_t **ret,
+                int *reterr_status, hale_diag *reterr);
 } hale_api_ops;
 
 typedef struct hale_api hale_api;

@@ -24,6 +24,8 @@ static unsigned roles_for(hale__api_access access)
         return HALE_ROLE_AUDITOR | HALE_ROLE_ADMIN;
     case HALE__API_APPROVE:
         return HALE_ROLE_APPROVER | HALE_ROLE_ADMIN;
+    case HALE__API_ADMIN:
+        return HALE_ROLE_ADMIN;
     case HALE__API_OPEN:
         break;
     }
@@ -44,6 +46,7 @@ static bool needs_token(const hale_config *cfg, hale__api_access access)
         return n > 0;
     case HALE__API_AUDIT:
     case HALE__API_APPROVE:
+    case HALE__API_ADMIN:
         return true;
     }
     return true;
@@ -123,7 +126,8 @@ hale__api_verdict hale__api_auth_decide(const hale_config *cfg, const char *auth
     return HALE__API_ALLOW;
 }
 
-int hale__api_authorize(hale_api *api, hale_http_req *req, hale__api_access access)
+int hale__api_authorize(hale_api *api, hale_http_req *req, hale__api_access access,
+                        const hale_auth_token **ret_token)
 {
     static const char no_token[] =
         "{\"error\":{\"code\":\"unauthorized\",\"message\":\"this route needs a bearer token\"}}";
@@ -134,9 +138,13 @@ int hale__api_authorize(hale_api *api, hale_http_req *req, hale__api_access acce
     const hale_config *cfg = api->ops.config ? api->ops.config(api->ud) : NULL;
     hale__api_verdict v;
 
-    v = hale__api_auth_decide(cfg, hale_http_req_header(req, "Authorization"), access, NULL);
+    const hale_auth_token *token = NULL;
+
+    v = hale__api_auth_decide(cfg, hale_http_req_header(req, "Authorization"), access, &token);
     switch (v) {
     case HALE__API_ALLOW:
+        if (ret_token)
+            *ret_token = token;
         return 0;
     case HALE__API_NO_TOKEN:
         (void)hale_http_respond_hdr(req, 401, "application/json",

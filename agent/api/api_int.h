@@ -21,6 +21,8 @@ struct hale_api {
     struct hale__api_counter counters[HALE__API_MAX_COUNTERS]; /* requests by route, status */
     size_t n_counters;                                         /* used entries */
     hale_histogram latency;                                    /* request duration, seconds */
+    const hale_auth_token *caller; /* the token of the request being handled (NULL: none);
+                                      set around the handler call, borrowed from the config */
 };
 
 /* Who may call a route (docs/api.md, "Authentication"). */
@@ -30,6 +32,7 @@ typedef enum hale__api_access {
     HALE__API_READ,    /* anyone while no token is configured; then any role but intake */
     HALE__API_AUDIT,   /* always a token: auditor or admin */
     HALE__API_APPROVE, /* always a token: approver or admin */
+    HALE__API_ADMIN,   /* always a token: admin */
 } hale__api_access;
 
 /* The outcome of checking one request's Authorization header against cfg's tokens. */
@@ -48,12 +51,23 @@ hale__api_verdict hale__api_auth_decide(const hale_config *cfg, const char *auth
                                         hale__api_access access, const hale_auth_token **ret_token);
 
 /* Check req for its route's access; on refusal answer it (401 with WWW-Authenticate: Bearer,
- * or 403) and return -EACCES. Returns 0 when the handler may run. */
-int hale__api_authorize(hale_api *api, hale_http_req *req, hale__api_access access);
+ * or 403) and return -EACCES. Returns 0 when the handler may run; *ret_token (may be NULL)
+ * then gets the matched token, NULL when the route needed none. */
+int hale__api_authorize(hale_api *api, hale_http_req *req, hale__api_access access,
+                        const hale_auth_token **ret_token);
 
 void hale__api_respond_json(hale_http_req *req, int status, json_t *v); /* takes v */
 /* The store for reads, or NULL after answering 503. */
 hale_store *hale__api_store_or_503(hale_api *api, hale_http_req *req);
+
+/* Routes of api_control.c. */
+void hale__api_on_pause_get(hale_api *api, hale_http_req *req, const char *rest);
+void hale__api_on_pause(hale_api *api, hale_http_req *req, const char *rest);
+void hale__api_on_resume(hale_api *api, hale_http_req *req, const char *rest);
+void hale__api_on_approvals(hale_api *api, hale_http_req *req, const char *rest);
+void hale__api_on_approval(hale_api *api, hale_http_req *req, const char *rest);
+void hale__api_on_approval_vote(hale_api *api, hale_http_req *req, const char *rest);
+bool hale__api_is_json(const char *content_type);
 
 /* Routes of api_audit.c. */
 void hale__api_on_audit(hale_api *api, hale_http_req *req, const char *rest);

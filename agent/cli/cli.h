@@ -39,7 +39,9 @@ int hale_cmd_version(int argc, char **argv);
 int hale_cmd_help(int argc, char **argv);
 int hale_cmd_config(int argc, char **argv);
 int hale_cmd_incidents(int argc, char **argv);
-int hale_cmd_audit(int argc, char **argv);        /* dispatches `hale audit <sub>` */
+int hale_cmd_audit(int argc, char **argv); /* dispatches `hale audit <sub>` */
+int hale_cmd_pause(int argc, char **argv); /* cli_pause.c */
+int hale_cmd_resume(int argc, char **argv);
 int hale_cmd_audit_signer(int argc, char **argv); /* hidden: the signer child */
 
 /* `hale audit` subcommands (cli_audit_*.c), argv[0] = "audit <sub>". */
@@ -70,6 +72,7 @@ int hale_cli_read_file(const char *cmd, const char *path, size_t max_bytes, char
                        size_t *ret_len);
 int hale_cmd_redact(int argc, char **argv);
 int hale_cmd_policy(int argc, char **argv);
+int hale_cmd_policy_replay(int argc, char **argv); /* cli_policy_replay.c, argv[0] "replay" */
 int hale_cmd_approvals(int argc, char **argv);
 int hale_cmd_approve(int argc, char **argv);
 int hale_cmd_deny(int argc, char **argv);

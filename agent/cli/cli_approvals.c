@@ -1,9 +1,11 @@
-/* agent/cli/cli_approvals.c - `hale approvals list|show`, `hale approve ID --as USER` and
- * `hale deny ID --as USER --reason TEXT`: decide pending approvals in the store of the
- * configured data_dir (works while `hale run` runs: SQLite serialises the writers). */
+/* agent/cli/cli_approvals.c - `hale approvals list|show` (read from the store of the
+ * configured data_dir), `hale approve ID` and `hale deny ID --reason TEXT` (through the running
+ * hale's API, which checks the vote and records it in the audit log; refused when hale is not
+ * running, since a vote written behind its back would be missing from the log). */
 #include "internal.h"
 
 #include "cli/cli.h"
+#include "cli/cli_daemon.h"
 #include "hale/policy.h"
 #include "hale/store.h"
 #include "util/strparse.h"
@@ -16,15 +18,18 @@ static const char usage_list[] =
     "consumed. Each shows the exact action (tool, arguments, target) and its digest.\n";
 
 static const char usage_approve[] =
-    "usage: hale approve ID --as USER [--comment TEXT] [--digest HEX] [--config FILE]\n\n"
-    "Approve the action of approval ID as USER. USER must be allowed by the policy that asked\n"
-    "for approval and may not be who proposed it (unless the policy allows self-approval).\n"
-    "--digest refuses the vote unless the pending action still has that digest (what `hale\n"
-    "approvals show ID` printed). Exit status: 0 counted, 1 refused, 2 usage.\n";
+    "usage: hale approve ID [--comment TEXT] [--digest HEX] [--token-file FILE] [--config FILE]\n\n"
+    "Approve the action of approval ID through the running hale (its HTTP API), which checks and\n"
+    "records the vote in the audit log. The approver is the name of the bearer token (an\n"
+    "approver or admin token, from --token-file or HALE_TOKEN); it must be allowed by the policy\n"
+    "that asked for approval and may not be who proposed the action. --digest refuses the vote\n"
+    "unless the pending action still has that digest (what `hale approvals show ID` printed).\n"
+    "Refuses when hale is not running. Exit status: 0 counted, 1 refused, 2 usage.\n";
 
 static const char usage_deny[] =
-    "usage: hale deny ID --as USER --reason TEXT [--digest HEX] [--config FILE]\n\n"
-    "Deny the action of approval ID as USER; one denial from an allowed approver ends it.\n";
+    "usage: hale deny ID --reason TEXT [--digest HEX] [--token-file FILE] [--config FILE]\n\n"
+    "Deny the action of approval ID through the running hale, as for `hale approve`; one\n"
+    "denial from an allowed approver ends it.\n";
 
 static int open_store(const char *config, bool read_only, hale_store **ret_s,
                       hale_approvals **ret_a)
@@ -170,51 +175,97 @@ int hale_cmd_approvals(int argc, char **argv)
     return r;
 }
 
-/* approve and deny: one vote. */
+static const char *or_empty(const json_t *o, const char *key)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+
+    return v ? v : "";
+}
+
+/* The approval's nonce and digest as the running hale has them. */
+static int fetch(hale_cli_daemon *d, const char *cmd, int64_t id, json_t **ret)
+{
+    char path[64];
+    json_t *ans = NULL;
+    long status = 0;
+    int r;
+
+    snprintf(path, sizeof(path), "/api/v1/approvals/%lld", (long long)id);
+    r = hale_cli_daemon_call(d, "GET", path, NULL, &status, &ans);
+    if (r != 0)
+        return r;
+    if (status != 200) {
+        fprintf(stderr, "hale %s: %s\n", cmd,
+                status == 404 ? "no such approval" : hale_cli_daemon_error(ans));
+        json_decref(ans);
+        return HALE_EXIT_FAILURE;
+    }
+    *ret = ans;
+    return 0;
+}
+
+/* approve and deny: one vote, counted and audited by the running hale. */
 static int vote(int argc, char **argv, bool approve)
 {
     const char *config = NULL, *user = NULL, *comment = NULL, *digest = NULL, *pos[1] = {NULL};
-    const char *usage = approve ? usage_approve : usage_deny;
+    const char *token_file = NULL, *usage = approve ? usage_approve : usage_deny;
     hale_cli_opt opts[] = {{"--config", true, &config, NULL},
                            {"--as", true, &user, NULL},
                            {approve ? "--comment" : "--reason", true, &comment, NULL},
                            {"--digest", true, &digest, NULL},
+                           {"--token-file", true, &token_file, NULL},
                            {NULL, false, NULL, NULL}};
-    hale_approval_state next = HALE_APPROVAL_PENDING;
-    hale_approval_vote v = {0};
-    hale_diag diag = {{0}};
-    hale_approvals *a = NULL;
-    hale_store *s = NULL;
-    json_t *cur = NULL;
+    hale_cli_daemon d = {.token = NULL};
+    json_t *cur = NULL, *body = NULL, *ans = NULL;
+    char path[64];
+    long status = 0;
     int64_t id = 0;
     int n_pos = 0, r;
 
     r = hale_cli_parse(argc, argv, opts, usage, pos, 1, &n_pos);
     if (r != 0)
         return r > 0 ? HALE_EXIT_OK : HALE_EXIT_USAGE;
-    if (n_pos != 1 || !user || !*user || (!approve && (!comment || !*comment))) {
-        fprintf(stderr, "hale %s: expected ID, --as USER%s\n%s", argv[0],
-                approve ? "" : " and --reason TEXT", usage);
+    if (user) {
+        fprintf(stderr,
+                "hale %s: --as is not taken: the approver is the name of the bearer "
+                "token (--token-file or HALE_TOKEN)\n",
+                argv[0]);
         return HALE_EXIT_USAGE;
     }
-    if ((r = parse_id(pos[0], &id)) != 0 || (r = open_store(config, false, &s, &a)) != 0)
+    if (n_pos != 1 || (!approve && (!comment || !*comment))) {
+        fprintf(stderr, "hale %s: expected ID%s\n%s", argv[0], approve ? "" : " and --reason TEXT",
+                usage);
+        return HALE_EXIT_USAGE;
+    }
+    if ((r = parse_id(pos[0], &id)) != 0 ||
+        (r = hale_cli_daemon_open(config, token_file, argv[0], &d)) != 0)
         return r;
+    if ((r = fetch(&d, argv[0], id, &cur)) != 0)
+        goto out;
     /* Without --digest the vote is for the action stored under ID, which `approvals show`
-     * displays; the digest still travels with the vote so the check is the same as remote. */
-    if (!digest && hale_approvals_get_json(a, id, &cur) == 0)
-        digest = json_string_value(json_object_get(cur, "digest"));
-    v = (hale_approval_vote){user, approve, digest, NULL, comment};
-    r = hale_approvals_decide(a, id, &v, hale_time_now_ms(), &next, &diag);
-    if (r < 0)
-        fprintf(stderr, "hale %s: refused: %s\n", argv[0],
-                diag.msg[0] ? diag.msg : hale_strerror(r));
-    else
-        printf("approval %lld: %s by %s; now %s\n", (long long)id, approve ? "approved" : "denied",
-               user, hale_approval_state_name(next));
+     * displays; the digest still travels with the vote, so the check is the same. */
+    body = json_pack("{s:s,s:s,s:s}", "decision", approve ? "approve" : "deny", "digest",
+                     digest ? digest : or_empty(cur, "digest"), "nonce", or_empty(cur, "nonce"));
+    if (!body || (comment && json_object_set_new(body, "reason", json_string(comment)) < 0)) {
+        r = HALE_EXIT_FAILURE;
+        goto out;
+    }
+    snprintf(path, sizeof(path), "/api/v1/approvals/%lld", (long long)id);
+    if ((r = hale_cli_daemon_call(&d, "POST", path, body, &status, &ans)) != 0)
+        goto out;
+    if (status != 200) {
+        fprintf(stderr, "hale %s: refused: %s\n", argv[0], hale_cli_daemon_error(ans));
+        r = HALE_EXIT_FAILURE;
+        goto out;
+    }
+    printf("approval %lld: %s; now %s\n", (long long)id, approve ? "approved" : "denied",
+           str(ans, "state"));
+out:
+    json_decref(ans);
+    json_decref(body);
     json_decref(cur);
-    hale_approvals_free(a);
-    hale_store_free(s);
-    return r < 0 ? HALE_EXIT_FAILURE : HALE_EXIT_OK;
+    hale_cli_daemon_release(&d);
+    return r;
 }
 
 int hale_cmd_approve(int argc, char **argv)

@@ -12,13 +12,15 @@
 static const char usage[] =
     "usage: hale policy check [DIR] [--config FILE]\n"
     "       hale policy eval --request FILE [--dir DIR] [--json] [--config FILE]\n"
-    "       hale policy test [DIR] [--config FILE]\n\n"
+    "       hale policy test [DIR] [--config FILE]\n"
+    "       hale policy replay --since T --candidate DIR [--db FILE | --config FILE] [--json]\n\n"
     "check  load every *.json policy file in DIR and report the first error as\n"
     "       file: rule ID: field: reason\n"
     "eval   evaluate the request in FILE ('-' for stdin) at its \"time\" (else now) and print\n"
     "       the verdict with one line per rule considered; --json prints the verdict object.\n"
     "       Limits are counted from the store in the configured data_dir when it exists.\n"
     "test   run every DIR/tests/*.json case: request, expected effect, expected reasons.\n"
+    "replay what DIR would have decided about the proposals recorded since T (--help).\n"
     "DIR defaults to policies_dir of the configuration. Exit status: 0 ok (eval: allow),\n"
     "1 failure (eval: deny or require_approval, test: a case failed), 2 usage or invalid\n"
     "policy.\n";
@@ -286,6 +288,8 @@ int hale_cmd_policy(int argc, char **argv)
     char dir_buf[4096];
     int n_pos = 0, r;
 
+    if (argc >= 2 && strcmp(argv[1], "replay") == 0)
+        return hale_cmd_policy_replay(argc - 1, argv + 1);
     r = hale_cli_parse(argc, argv, opts, usage, pos, 2, &n_pos);
     if (r != 0)
         return r > 0 ? HALE_EXIT_OK : HALE_EXIT_USAGE;

@@ -46,6 +46,37 @@ static int64_t api_now(void *ud)
     return hale_time_now_ms();
 }
 
+static int api_pause_get(void *ud, json_t **ret)
+{
+    return hale__loop_pause_json(ud, ret);
+}
+
+static int api_pause_set(void *ud, bool paused, const char *actor, const char *reason,
+                         const char *client, hale_diag *reterr)
+{
+    return hale_loop_set_paused(ud, paused, actor, reason, client, reterr);
+}
+
+static hale_approvals *api_approvals(void *ud)
+{
+    return hale__loop_approvals(ud);
+}
+
+static int api_vote(void *ud, int64_t id, const hale_approval_vote *v, json_t **ret,
+                    int *reterr_status, hale_diag *reterr)
+{
+    static const int status[] = {[HALE_LOOP_VOTE_ERROR] = 503,
+                                 [HALE_LOOP_VOTE_NOT_FOUND] = 404,
+                                 [HALE_LOOP_VOTE_FORBIDDEN] = 403,
+                                 [HALE_LOOP_VOTE_CONFLICT] = 409};
+    hale_loop_vote_refusal kind = HALE_LOOP_VOTE_ERROR;
+    int r = hale__loop_vote(ud, id, v, ret, &kind, reterr);
+
+    if (r < 0)
+        *reterr_status = status[kind];
+    return r;
+}
+
 static void limits_from(const hale_config *c, hale_http_limits *lim)
 {
     hale_http_limits_default(lim);
@@ -121,7 +152,11 @@ static int open_http(hale_loop *l, hale_diag *reterr)
                         .metrics = hale__loop_metrics,
                         .ready = api_ready,
                         .now_ms = api_now,
-                        .config = api_config};
+                        .config = api_config,
+                        .pause_get = api_pause_get,
+                        .pause_set = api_pause_set,
+                        .approvals = api_approvals,
+                        .vote = api_vote};
     hale_http_limits lim;
     char host[256];
     uint16_t port;
@@ -171,6 +206,8 @@ int hale_loop_new(hale_config *cfg, const char *config_path, hale_loop **ret, ha
     r = open_store(l, reterr);
     if (r == 0)
         r = hale__loop_audit_open(l, reterr);
+    if (r == 0)
+        r = hale__loop_policy_open(l, reterr);
     if (r == 0)
         r = open_http(l, reterr);
     if (r < 0)

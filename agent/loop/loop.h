@@ -2,12 +2,14 @@
  * incident manager, the HTTP server and the API, wires them, handles signals and shuts down in
  * order. One per process (tests may run several, each with its own data_dir). */
 #pragma once
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "hale/config.h"
 #include "hale/diag.h"
 #include "hale/fwd.h"
 #include "hale/incident.h"
+#include "hale/policy.h"
 
 /* The hale binary that helper processes (the audit signer) run from; default /proc/self/exe.
  * For programs that embed the loop but are not hale (tests). Call before hale_loop_new. */
@@ -48,3 +50,26 @@ int hale_loop_incident_transition(hale_loop *l, int64_t incident_id, hale_incide
  * and errors as hale_loop_incident_transition. */
 int hale_loop_stage_done(hale_loop *l, int64_t outbox_id, int64_t incident_id,
                          hale_incident_state to, const char *reason, const char *error);
+
+/* The policy set in force (never NULL between hale_loop_new and hale_loop_free), borrowed:
+ * valid until the next SIGHUP or hale_loop_policy_reload; work that outlives the turn takes a
+ * reference with hale_policy_ref. Loop thread only. */
+hale_policy *hale_loop_policy(hale_loop *l);
+
+/* Reload the policy set from the config's policies_dir, as SIGHUP does: on success the new set
+ * replaces the old one at once and a policy_reload audit leaf is queued; on failure the old set
+ * stays and reterr says "file: rule: field: reason". A missing directory, or one without
+ * rules, loads the empty set (everything denied). Returns what hale_policy_load does. */
+int hale_loop_policy_reload(hale_loop *l, hale_diag *reterr);
+
+/* The global kill switch: while true, nothing runs, including work already queued. The
+ * executor checks it before every action. Persisted in the store, so it survives restarts. */
+bool hale_loop_paused(const hale_loop *l);
+
+/* Set or clear the switch for actor (required: the authenticated identity) with reason and
+ * client (what the caller says it is, "cli:alice"; both may be NULL): written to the store
+ * first, then in force, then queued as a pause or resume audit leaf. Strings must be valid
+ * UTF-8. Returns 0, -EINVAL (no actor, or a string over 4096 bytes), -ENOMEM (also: invalid
+ * UTF-8) or a store error with reterr; on failure the switch is unchanged. */
+int hale_loop_set_paused(hale_loop *l, bool paused, const char *actor, const char *reason,
+                         const char *client, hale_diag *reterr);

@@ -7,6 +7,7 @@
 #include "hale/audit_signer.h"
 #include "hale/http.h"
 #include "hale/ingest.h"
+#include "hale/policy.h"
 #include "hale/store.h"
 #include "loop/incidents.h"
 #include "loop/loop.h"
@@ -21,7 +22,8 @@ struct pending {
     int64_t event_id;         /* its events row, once the commit job stored it */
 };
 
-#define HALE_LOOP_MAX_WITNESSES 8 /* the most audit_witness_urls entries */
+#define HALE_LOOP_MAX_WITNESSES  8     /* the most audit_witness_urls entries */
+#define HALE_LOOP_MAX_PAUSE_TEXT 4096u /* bytes of a pause's actor, reason or client */
 
 /* A witness's side of anchoring: what it cosigned last and the request under way. */
 struct witness_state {
@@ -64,6 +66,19 @@ struct commit_job {
     char audit_err[512]; /* its message */
 };
 
+/* Audit leaf kinds of loop_policy.c (docs/audit.md). */
+#define HALE_AUDIT_KIND_POLICY_RELOAD "policy_reload"
+#define HALE_AUDIT_KIND_PAUSE         "pause"
+#define HALE_AUDIT_KIND_RESUME        "resume"
+
+/* Why a vote was refused, for the API's status code. */
+typedef enum hale_loop_vote_refusal {
+    HALE_LOOP_VOTE_ERROR = 0, /* the store failed (503) */
+    HALE_LOOP_VOTE_NOT_FOUND, /* no such approval (404) */
+    HALE_LOOP_VOTE_FORBIDDEN, /* this voter may not decide it (403) */
+    HALE_LOOP_VOTE_CONFLICT,  /* stale digest or nonce, not pending, expired, voted (409) */
+} hale_loop_vote_refusal;
+
 struct stage_item {
     int64_t incident_id;       /* who */
     hale_incident_state state; /* entered */
@@ -72,22 +87,24 @@ struct stage_item {
 };
 
 struct loop_stats {
-    uint64_t alerts_accepted;     /* alerts in committed requests */
-    uint64_t requests_accepted;   /* committed webhook and event requests */
-    uint64_t commits;             /* successful transactions */
-    uint64_t commit_failures;     /* rolled back transactions */
-    uint64_t reloads;             /* successful config reloads */
-    uint64_t reload_failures;     /* rejected config reloads */
-    uint64_t audit_seal_failures; /* signed heads that could not be made or stored */
-    double lag_s;                 /* last measured loop lag */
-    double lag_max_s;             /* largest since start */
-    hale_histogram commit_s;      /* store commit latency */
-    hale_histogram batch_size;    /* requests per transaction */
-    size_t incidents_active;      /* in the manager after the last commit (the manager itself */
-    size_t alerts_known;          /* belongs to the commit job while one runs) */
-    uint64_t audit_leaves;        /* audit log size after the last commit */
-    uint64_t audit_sealed;        /* of those, covered by a stored signed checkpoint */
-    uint64_t audit_epoch;         /* signing key epoch */
+    uint64_t alerts_accepted;        /* alerts in committed requests */
+    uint64_t requests_accepted;      /* committed webhook and event requests */
+    uint64_t commits;                /* successful transactions */
+    uint64_t commit_failures;        /* rolled back transactions */
+    uint64_t reloads;                /* successful config reloads */
+    uint64_t reload_failures;        /* rejected config reloads */
+    uint64_t policy_reloads;         /* successful policy set loads after the first */
+    uint64_t policy_reload_failures; /* rejected policy reloads (old set kept) */
+    uint64_t audit_seal_failures;    /* signed heads that could not be made or stored */
+    double lag_s;                    /* last measured loop lag */
+    double lag_max_s;                /* largest since start */
+    hale_histogram commit_s;         /* store commit latency */
+    hale_histogram batch_size;       /* requests per transaction */
+    size_t incidents_active;         /* in the manager after the last commit (the manager itself */
+    size_t alerts_known;             /* belongs to the commit job while one runs) */
+    uint64_t audit_leaves;           /* audit log size after the last commit */
+    uint64_t audit_sealed;           /* of those, covered by a stored signed checkpoint */
+    uint64_t audit_epoch;            /* signing key epoch */
 };
 
 struct hale_loop {
@@ -136,12 +153,19 @@ struct hale_loop {
     bool regroup;                   /* cfg's grouping waits to reach the incident manager */
     struct stage_item *stage_queue; /* work items to hand to stages */
     size_t n_stage_queue, cap_stage_queue;
-    bool dispatching;                              /* inside stage dispatch (no re-entry) */
-    hale_stage stages[HALE_INCIDENT__STATE_COUNT]; /* by state; on_enter NULL when none */
-    struct loop_stats stats;                       /* for /metrics */
-    int64_t started_ms;                            /* unix ms */
-    bool draining;                                 /* shutdown began */
-    bool closed;                                   /* handles are closing */
+    bool dispatching;                                /* inside stage dispatch (no re-entry) */
+    hale_stage stages[HALE_INCIDENT__STATE_COUNT];   /* by state; on_enter NULL when none */
+    struct loop_stats stats;                         /* for /metrics */
+    hale_policy *policy;                             /* the set in force, one reference */
+    hale_store *control;                             /* pause switch and votes: own writer */
+    hale_approvals *approvals;                       /* on control */
+    bool paused;                                     /* the global kill switch */
+    char pause_actor[HALE_LOOP_MAX_PAUSE_TEXT + 1];  /* who set it last */
+    char pause_reason[HALE_LOOP_MAX_PAUSE_TEXT + 1]; /* why */
+    int64_t pause_since_ms;                          /* when, unix ms; 0: never set */
+    int64_t started_ms;                              /* unix ms */
+    bool draining;                                   /* shutdown began */
+    bool closed;                                     /* handles are closing */
 };
 
 /* loop_intake.c */
@@ -178,6 +202,18 @@ void hale__loop_audit_done(hale_loop *l, struct commit_job *job);
 bool hale__loop_audit_unsealed(const hale_loop *l);
 /* Is signing, rotating or anchoring due with no commit to carry it? */
 bool hale__loop_audit_due(hale_loop *l);
+
+/* loop_policy.c */
+int hale__loop_policy_open(hale_loop *l, hale_diag *reterr);
+void hale__loop_policy_close(hale_loop *l);
+/* {"paused", "actor", "reason", "since"} as a new reference. Returns 0 or -ENOMEM. */
+int hale__loop_pause_json(hale_loop *l, json_t **ret);
+/* Count one vote on approval id and queue its `approval` leaf (refusals too). On success *ret
+ * gets the approval's JSON after the vote; on refusal reterr says why and *reterr_kind which
+ * class of refusal it was. */
+int hale__loop_vote(hale_loop *l, int64_t id, const hale_approval_vote *v, json_t **ret,
+                    hale_loop_vote_refusal *reterr_kind, hale_diag *reterr);
+hale_approvals *hale__loop_approvals(hale_loop *l);
 
 /* loop_metrics.c */
 int hale__loop_metrics(void *ud, hale_buf *out);

@@ -118,6 +118,19 @@ int hale__loop_metrics(void *ud, hale_buf *b)
         r = counter(b, "hale_config_reload_failures_total",
                     "Rejected configuration reloads (old config kept).", st->reload_failures);
     if (r == 0)
+        r = counter(b, "hale_policy_reloads_total",
+                    "Successful policy set reloads (SIGHUP) since start.", st->policy_reloads);
+    if (r == 0)
+        r = counter(b, "hale_policy_reload_failures_total",
+                    "Rejected policy reloads (the set in force was kept).",
+                    st->policy_reload_failures);
+    if (r == 0 && l->policy)
+        r = gauge(b, "hale_policy_rules", "Rules in the policy set in force.",
+                  (double)hale_policy_rule_count(l->policy));
+    if (r == 0)
+        r = gauge(b, "hale_paused", "1 while the global kill switch (hale pause) is on.",
+                  l->paused ? 1 : 0);
+    if (r == 0)
         r = gauge(b, "process_start_time_seconds", "Start time of the process, unix seconds.",
                   (double)l->started_ms / 1000.0);
     if (r == 0)

@@ -159,16 +159,12 @@ int hale_loop_reload(hale_loop *l, hale_diag *reterr)
     return 0;
 }
 
-static void on_signal(uv_signal_t *h, int signum)
+static void reload_config(hale_loop *l)
 {
-    hale_loop *l = h->data;
     hale_diag diag = {{0}};
 
-    if (signum != SIGHUP) {
-        log_notice("received %s", signum == SIGTERM ? "SIGTERM" : "SIGINT");
-        hale_loop_stop(l);
+    if (!l->config_path)
         return;
-    }
     if (hale_loop_reload(l, &diag) < 0) {
         l->stats.reload_failures++;
         log_err("config reload failed, keeping the running config: %s", diag.msg);
@@ -176,6 +172,29 @@ static void on_signal(uv_signal_t *h, int signum)
     }
     l->stats.reloads++;
     log_notice("config reloaded from '%s'", l->config_path);
+}
+
+/* SIGHUP: the config first (policies_dir may have moved), then the policy set, which reloads
+ * even when the config did not. */
+static void on_hangup(hale_loop *l)
+{
+    hale_diag diag = {{0}};
+
+    reload_config(l);
+    if (hale_loop_policy_reload(l, &diag) < 0)
+        log_err("policy reload failed, keeping the policies in force: %s", diag.msg);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    hale_loop *l = h->data;
+
+    if (signum == SIGHUP) {
+        on_hangup(l);
+        return;
+    }
+    log_notice("received %s", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    hale_loop_stop(l);
 }
 
 static void on_http_closed(void *ud)
@@ -281,6 +300,7 @@ void hale_loop_free(hale_loop *l)
     if (l->store && l->incidents && write_last_pairs(l) < 0)
         log_warn("cannot write incident membership at exit (rebuilt at next start), ignoring");
     hale__loop_audit_close(l, l->draining ? "shutdown" : "stopped");
+    hale__loop_policy_close(l);
     free(l->job.audit_items);
     hale_incidents_free(l->incidents);
     hale_store_free(l->reader);

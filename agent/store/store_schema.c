@@ -187,6 +187,12 @@ static const char *const migrations[] = {
     "  id INTEGER PRIMARY KEY CHECK (id = 1),"
     "  indexed INTEGER NOT NULL);"
     "INSERT INTO audit_index_state (id, indexed) VALUES (1, 0);",
+    /* 5: controller settings that must survive a restart, one JSON value per key (the global
+     * pause switch: key 'pause'). Written by the daemon only. */
+    "CREATE TABLE control_setting ("
+    "  key TEXT PRIMARY KEY,"
+    "  value TEXT NOT NULL,"
+    "  updated_ms INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 #define INCIDENT_COLS                                                                              \

@@ -35,3 +35,23 @@ int hale_lockfile_acquire(const char *path, int *ret_fd, pid_t *reterr_holder)
     *ret_fd = fd;
     return 0;
 }
+
+int hale_lockfile_holder(const char *path, pid_t *ret_pid)
+{
+    struct flock probe = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int r;
+
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -errno;
+    /* F_GETLK reports a conflicting lock without taking one: a daemon starting right now is
+     * never refused because of this look. */
+    r = fcntl(fd, F_GETLK, &probe);
+    close(fd);
+    if (r < 0)
+        return -errno;
+    if (probe.l_type == F_UNLCK)
+        return 0;
+    *ret_pid = probe.l_pid;
+    return 1;
+}

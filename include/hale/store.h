@@ -65,6 +65,14 @@ void hale_store_set_tx_hooks(hale_store *s, const hale_store_tx_hooks *hooks);
 struct sqlite3;
 struct sqlite3 *hale_store_sqlite(hale_store *s);
 
+/* Controller settings (table control_setting, migration 5): one JSON value per key. _get
+ * puts a new reference in *ret; returns 0, HALE_ENOTFOUND, HALE_ESCHEMA (older schema) or
+ * HALE_ESTORE, with reterr. _put inserts or replaces (joins an open transaction, else commits
+ * on its own); returns 0, -ENOMEM, HALE_ESCHEMA or HALE_ESTORE. */
+int hale_store_setting_get(hale_store *s, const char *key, json_t **ret, hale_diag *reterr);
+int hale_store_setting_put(hale_store *s, const char *key, const json_t *value, int64_t at_ms,
+                           hale_diag *reterr);
+
 typedef struct hale_event_rec {
     int64_t id;             /* assigned on insert */
     int64_t received_ms;    /* unix ms */

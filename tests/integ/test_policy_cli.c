@@ -1,7 +1,7 @@
 /* tests/integ/test_policy_cli.c - the policy commands of the real binary: `hale policy
- * check|eval|test` on the shipped directory and on a broken one (messages and exit codes), and
- * `hale approvals`, `hale approve`, `hale deny` on a store holding pending approvals that the
- * library created from the shipped policy, the way the controller will. */
+ * check|eval|test` on the shipped directory and on a broken one (messages and exit codes).
+ * `hale policy replay` against a store holding decision leaves with their requests. Votes
+ * (`hale approve|deny`) go through the running controller: test_control.c. */
 #include "fixture.h"
 
 #include <errno.h>
@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "hale/audit.h"
 #include "hale/err.h"
 #include "hale/policy.h"
 #include "hale/store.h"
@@ -105,91 +106,113 @@ static void broken_policy_names_file_rule_and_field(void **state)
     free(out), free(err);
 }
 
-/* Pending approvals for a production rollback (two of oncall and sre-leads). */
-static int64_t create_pending(struct env *e, const char *release, const char *requester)
+/* A decision leaf: the request for tool (NULL: a leaf without its request) and what was
+ * decided then, at ts_ns. */
+static void decision(hale_audit *a, int64_t id, const char *tool, const char *outcome,
+                     int64_t ts_ns)
 {
-    char text[600], db[4200];
-    hale_store_opts o = {.path = db};
-    hale_policy_request *r = NULL;
-    hale_policy_verdict *v = NULL;
-    hale_approvals *a = NULL;
-    hale_policy *p = NULL;
-    hale_store *s = NULL;
-    int64_t id = 0;
+    json_t *p = json_pack("{s:I,s:I,s:s,s:s,s:[]}", "decision_id", (json_int_t)id, "incident_id",
+                          (json_int_t)7, "tool", tool ? tool : "restart_service", "outcome",
+                          outcome, "reasons");
 
-    snprintf(db, sizeof(db), "%s/%s", e->h.data_dir, HALE_STORE_FILE);
-    snprintf(text, sizeof(text),
-             "{\"tool\":\"rollback_deploy\",\"args\":{\"release\":\"%s\"},\"target\":{\"labels\":"
-             "{\"service\":\"web\",\"env\":\"prod\"}},\"confidence_bp\":9000,\"source\":\"human\","
-             "\"risk\":\"high\"}",
-             release);
-    assert_int_equal(hale_policy_load(e->policies, &p, NULL), 0);
-    assert_int_equal(hale_policy_request_parse(text, strlen(text), &r, NULL), 0);
-    assert_int_equal(hale_policy_eval(p, r, NULL, 1795341600000LL, &v), 0);
-    (void)mkdir(e->h.data_dir, 0700);
-    assert_int_equal(hale_store_open(&o, &s, NULL), 0);
-    assert_int_equal(hale_approvals_open(s, &a, NULL), 0);
-    /* Created now, so the half-hour expiry has not passed when the CLI votes. */
-    assert_int_equal(hale_approvals_create(a, v, r, requester, "9", time(NULL) * 1000LL, &id), 0);
-    hale_approvals_free(a);
-    hale_store_free(s);
-    hale_policy_verdict_free(v);
-    hale_policy_request_free(r);
-    hale_policy_unref(p);
-    return id;
+    assert_non_null(p);
+    if (tool)
+        assert_int_equal(
+            json_object_set_new(p, "request",
+                                json_pack("{s:s,s:{s:s},s:{s:{s:s,s:s}},s:i,s:s,s:s}", "tool", tool,
+                                          "args", "unit", "nginx", "target", "labels", "service",
+                                          "web", "host", "web-1", "confidence_bp", 9000, "source",
+                                          "runbook", "risk", "low")),
+            0);
+    assert_int_equal(hale_audit_append(a, HALE_AUDIT_KIND_DECISION, p, ts_ns, NULL, NULL), 0);
+    json_decref(p);
 }
 
-static void approve_and_deny_through_the_cli(void **state)
+static void replay_reports_what_a_candidate_would_change(void **state)
 {
     struct env *e = *state;
-    const char *cfg = e->h.config_path;
-    int64_t one = create_pending(e, "v41", "oncall-secondary");
-    int64_t two = create_pending(e, "v42", "hale");
-    char id1[24], id2[24], *out = NULL, *err = NULL;
+    char db[700], dir[700], path[800], *out = NULL, *err = NULL;
+    hale_store_opts o = {.path = db};
+    int64_t now_ns = (int64_t)time(NULL) * 1000000000LL, day_ns = 86400LL * 1000000000LL;
+    hale_audit *a = NULL;
+    hale_store *s = NULL;
+    json_t *doc, *x;
 
-    snprintf(id1, sizeof(id1), "%lld", (long long)one);
-    snprintf(id2, sizeof(id2), "%lld", (long long)two);
-    assert_int_equal(hale(e, &out, &err, "approvals", "list", "--config", cfg), 0);
-    assert_non_null(strstr(out, "rollback_deploy"));
-    assert_non_null(strstr(out, "{\"release\":\"v41\"}"));
-    free(out), free(err);
-    /* Not an approver; the proposer; then a valid vote; a duplicate; the second approver. */
-    assert_int_equal(hale(e, &out, &err, "approve", id1, "--as", "mallory", "--config", cfg), 1);
-    assert_non_null(strstr(err, "'mallory' is not among the allowed approvers"));
-    free(out), free(err);
-    assert_int_equal(
-        hale(e, &out, &err, "approve", id1, "--as", "oncall-secondary", "--config", cfg), 1);
-    assert_non_null(strstr(err, "may not approve it"));
-    free(out), free(err);
-    assert_int_equal(hale(e, &out, &err, "approve", id1, "--as", "oncall-primary", "--config", cfg),
+    snprintf(db, sizeof(db), "%s/replay.db", e->h.dir);
+    assert_int_equal(hale_store_open(&o, &s, NULL), 0);
+    assert_int_equal(hale_audit_open(s, "aiops.test/replay", &a, NULL), 0);
+    assert_int_equal(hale_store_begin(s), 0);
+    decision(a, 1, "restart_service", "deny", now_ns - 30 * day_ns); /* before --since */
+    decision(a, 2, "restart_service", "deny", now_ns - 2 * day_ns);  /* would now run */
+    decision(a, 3, "restart_service", "allow", now_ns - 2 * day_ns); /* unchanged */
+    decision(a, 4, "rollback_deploy", "allow", now_ns - day_ns);     /* would now be denied */
+    decision(a, 5, "scale_deployment", "allow", now_ns - day_ns);    /* would now ask */
+    decision(a, 6, NULL, "deny", now_ns - day_ns);                   /* skipped */
+    assert_int_equal(hale_audit_append(a, HALE_AUDIT_KIND_ALERT, NULL, now_ns - day_ns, NULL, NULL),
                      0);
-    assert_non_null(strstr(out, "now pending"));
-    free(out), free(err);
-    assert_int_equal(hale(e, &out, &err, "approve", id1, "--as", "oncall-primary", "--config", cfg),
-                     1);
-    assert_non_null(strstr(err, "already voted"));
-    free(out), free(err);
+    assert_int_equal(hale_store_commit(s), 0);
+    hale_audit_free(a);
+    hale_store_free(s);
+    snprintf(dir, sizeof(dir), "%s/candidate", e->h.dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(path, sizeof(path), "%s/10-web.json", dir);
     assert_int_equal(
-        hale(e, &out, &err, "approve", id1, "--as", "sre-lead", "--digest", "00", "--config", cfg),
-        1);
-    assert_non_null(strstr(err, "is for action"));
-    free(out), free(err);
-    assert_int_equal(hale(e, &out, &err, "approve", id1, "--as", "sre-lead", "--config", cfg), 0);
-    assert_non_null(strstr(out, "now approved"));
-    free(out), free(err);
-    /* deny needs a reason; one denial ends the request. */
-    assert_int_equal(hale(e, &out, &err, "deny", id2, "--as", "sre-lead", "--config", cfg), 2);
-    free(out), free(err);
-    assert_int_equal(hale(e, &out, &err, "deny", id2, "--as", "sre-lead", "--reason",
-                          "wrong release", "--config", cfg),
-                     0);
-    assert_non_null(strstr(out, "now denied"));
-    free(out), free(err);
-    assert_int_equal(
-        hale(e, &out, &err, "approvals", "list", "--state", "approved", "--json", "--config", cfg),
+        fixture_write(path, "{\"version\": 1, \"rules\": [{\"id\": \"restart\", \"effect\": "
+                            "\"allow\", \"match\": {\"tool\": \"restart_service\"}}, {\"id\": "
+                            "\"scale\", \"effect\": \"require_approval\", \"match\": {\"tool\": "
+                            "\"scale_deployment\"}, \"approval\": {\"users\": [\"alice\"]}}]}"),
         0);
-    assert_non_null(strstr(out, "\"state\": \"approved\""));
-    assert_null(strstr(out, "\"state\": \"denied\""));
+    assert_int_equal(
+        hale(e, &out, &err, "policy", "replay", "--since", "7d", "--candidate", dir, "--db", db),
+        0);
+    assert_non_null(strstr(out, "replayed 5 decisions since 7d"));
+    assert_non_null(strstr(out, "unchanged                1\n"));
+    assert_non_null(strstr(out, "would now run            1\n"));
+    assert_non_null(strstr(out, "would now be denied      1\n"));
+    assert_non_null(strstr(out, "would now need approval  1\n"));
+    assert_non_null(strstr(out, "skipped                  1\n"));
+    assert_non_null(strstr(out, "restart_service  deny -> allow  decision 2\n"));
+    free(out), free(err);
+    assert_int_equal(hale(e, &out, &err, "policy", "replay", "--since", "7d", "--candidate", dir,
+                          "--db", db, "--json"),
+                     0);
+    doc = json_loads(out, 0, NULL);
+    assert_non_null(doc);
+    x = json_array_get(json_object_get(doc, "would_run"), 0);
+    assert_int_equal(json_integer_value(json_object_get(x, "decision_id")), 2);
+    assert_string_equal(json_string_value(json_object_get(x, "was")), "deny");
+    x = json_array_get(json_object_get(doc, "would_deny"), 0);
+    assert_int_equal(json_integer_value(json_object_get(x, "decision_id")), 4);
+    x = json_array_get(json_object_get(doc, "would_need_approval"), 0);
+    assert_string_equal(json_string_value(json_object_get(x, "now")), "require_approval");
+    x = json_array_get(json_object_get(doc, "skipped"), 0);
+    assert_string_equal(json_string_value(json_object_get(x, "reason")), "no \"request\" member");
+    json_decref(doc);
+    free(out), free(err);
+    /* Everything since 60 days: the old denial would now run too. */
+    assert_int_equal(
+        hale(e, &out, &err, "policy", "replay", "--since", "60d", "--candidate", dir, "--db", db),
+        0);
+    assert_non_null(strstr(out, "would now run            2\n"));
+    free(out), free(err);
+    /* No such store; usage: no candidate, a bad time, a broken candidate. */
+    assert_int_equal(hale(e, &out, &err, "policy", "replay", "--since", "7d", "--candidate", dir,
+                          "--db", "/nonexistent/hale.db"),
+                     1);
+    assert_non_null(strstr(err, "hale policy replay: cannot read '/nonexistent/hale.db'"));
+    free(out), free(err);
+    assert_int_equal(hale(e, &out, &err, "policy", "replay", "--since", "7d", "--db", db), 2);
+    free(out), free(err);
+    assert_int_equal(hale(e, &out, &err, "policy", "replay", "--since", "last week", "--candidate",
+                          dir, "--db", db),
+                     2);
+    assert_non_null(strstr(err, "--since"));
+    free(out), free(err);
+    assert_int_equal(fixture_write(path, "{\"version\": 1, \"rules\": [{\"id\": \"x\"}]}"), 0);
+    assert_int_equal(
+        hale(e, &out, &err, "policy", "replay", "--since", "7d", "--candidate", dir, "--db", db),
+        2);
+    assert_non_null(strstr(err, "10-web.json"));
     free(out), free(err);
 }
 
@@ -198,7 +221,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(check_eval_and_test_on_the_shipped_policy, setup, teardown),
         cmocka_unit_test_setup_teardown(broken_policy_names_file_rule_and_field, setup, teardown),
-        cmocka_unit_test_setup_teardown(approve_and_deny_through_the_cli, setup, teardown),
+        cmocka_unit_test_setup_teardown(replay_reports_what_a_candidate_would_change, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
