@@ -29,7 +29,7 @@
 #define N_TOOLS       25
 
 static const char *const kinds[] = {"alerts_accepted", "incident_transition", "decision",
-                                    "exec_intent",    "exec_result",         "approval"};
+                                    "exec_intent",     "exec_result",         "approval"};
 static const unsigned kind_weight[] = {30, 30, 16, 9, 9, 6}; /* percent */
 static const char *const outcomes[] = {"allow", "deny", "require_approval", "success", "failure"};
 
