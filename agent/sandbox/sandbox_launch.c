@@ -277,10 +277,14 @@ static int supervise(pid_t pid, int pidfd, uint64_t timeout_ms, bool *timed_out)
 
 int hale__sandbox_launcher_main(int argc, char **argv)
 {
-    const unsigned long ns_flags =
-        CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
-    const uint32_t ns_layers = HALE_SANDBOX_MOUNTNS | HALE_SANDBOX_PIDNS | HALE_SANDBOX_NETNS |
-                               HALE_SANDBOX_IPCNS | HALE_SANDBOX_UTSNS | HALE_SANDBOX_CGROUPNS;
+    static const struct {
+        unsigned long flag;
+        uint32_t layer;
+    } ns_map[] = {
+        {CLONE_NEWNS, HALE_SANDBOX_MOUNTNS}, {CLONE_NEWPID, HALE_SANDBOX_PIDNS},
+        {CLONE_NEWNET, HALE_SANDBOX_NETNS},  {CLONE_NEWIPC, HALE_SANDBOX_IPCNS},
+        {CLONE_NEWUTS, HALE_SANDBOX_UTSNS},  {CLONE_NEWCGROUP, HALE_SANDBOX_CGROUPNS},
+    };
     struct hale__sandbox_opts o;
     uint32_t applied = 0;
     bool root = geteuid() == 0, timed_out;
@@ -295,14 +299,24 @@ int hale__sandbox_launcher_main(int argc, char **argv)
     }
     if (parse_args(argc, argv, &o) < 0)
         return HALE__SANDBOX_EXIT_SETUP;
+    /* The status descriptor must not reach the tool, even where close_range is missing. */
+    if (o.status_fd >= 0 && fcntl(o.status_fd, F_SETFD, FD_CLOEXEC) < 0) {
+        fprintf(stderr, "hale-sandbox: --status-fd=%d: %s\n", o.status_fd, strerror(errno));
+        return HALE__SANDBOX_EXIT_SETUP;
+    }
     /* The daemon's death ends the launcher, whose death ends the tool (PDEATHSIG below). */
     (void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     if (pipe2(sync, O_CLOEXEC) < 0) {
         hale__sandbox_status(o.status_fd, "error pipe %d", errno);
         return HALE__SANDBOX_EXIT_SETUP;
     }
-    if (!(o.disable & ns_layers))
-        flags = ns_flags | (root ? 0 : CLONE_NEWUSER);
+    /* Each namespace can be left out on its own (diagnosis); the user namespace only
+     * exists for a launcher that is not root. */
+    for (size_t i = 0; i < HALE_ARRAY_SIZE(ns_map); i++)
+        if (!(o.disable & ns_map[i].layer))
+            flags |= ns_map[i].flag;
+    if (flags && !root)
+        flags |= CLONE_NEWUSER;
     pid = clone_child(flags, &pidfd);
     if (pid < 0 && flags) { /* no namespaces here (a container, a sysctl): degrade, loudly */
         flags = 0;
@@ -312,8 +326,11 @@ int hale__sandbox_launcher_main(int argc, char **argv)
         hale__sandbox_status(o.status_fd, "error clone %d", errno);
         return HALE__SANDBOX_EXIT_SETUP;
     }
-    if (flags)
-        applied = ns_layers | (root ? 0 : HALE_SANDBOX_USERNS);
+    for (size_t i = 0; i < HALE_ARRAY_SIZE(ns_map); i++)
+        if (flags & ns_map[i].flag)
+            applied |= ns_map[i].layer;
+    if (flags & CLONE_NEWUSER)
+        applied |= HALE_SANDBOX_USERNS;
     if (pid == 0) {
         close(sync[1]);
         if (read(sync[0], &go, 1) != 1)
