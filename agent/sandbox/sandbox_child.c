@@ -1,7 +1,7 @@
 /* agent/sandbox/sandbox_child.c - the sandboxed child between clone() and execve(), in the
- * order of docs/sandbox.md: file system view, host name, rlimits, new session, securebits,
+ * order of docs/sandbox.md: file system view, host name, new session, securebits,
  * capabilities (bounding and ambient sets too), unprivileged ids, no_new_privs, Landlock,
- * seccomp, descriptors, environment. A layer that cannot apply is recorded, never hidden:
+ * seccomp, descriptors, rlimits, environment. A layer that cannot apply is recorded, never hidden:
  * the required ones are checked before execve. */
 #define _GNU_SOURCE /* setresuid, sethostname, setgroups, syscall(), close_range flags */
 #include "internal.h"
@@ -150,7 +150,6 @@ void hale__sandbox_child(const struct hale__sandbox_opts *o, uint32_t applied_ns
     if (ns & HALE_SANDBOX_UTSNS)
         (void)sethostname("hale-sandbox", 12);
     applied |= ns;
-    STEP(HALE_SANDBOX_RLIMITS, true, set_rlimits(o));
     STEP(HALE_SANDBOX_SETSID, false, setsid() < 0 ? -errno : 0);
     STEP(HALE_SANDBOX_SECUREBITS, false, lock_securebits());
     STEP(HALE_SANDBOX_CAPS, false, drop_bounding());
@@ -178,6 +177,9 @@ void hale__sandbox_child(const struct hale__sandbox_opts *o, uint32_t applied_ns
     STEP(HALE_SANDBOX_SECCOMP, false, hale__sandbox_seccomp());
     STEP(HALE_SANDBOX_CLOSEFDS, false,
          syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0 ? -errno : 0);
+    /* Last: nothing below allocates, so the address-space limit cannot starve this code
+     * (or a sanitizer runtime in test builds); lowering limits needs no privilege. */
+    STEP(HALE_SANDBOX_RLIMITS, true, set_rlimits(o));
     if (o->require & ~applied) {
         hale__sandbox_status(o->status_fd, "missing %u", o->require & ~applied);
         return;
