@@ -417,6 +417,29 @@ static void environment_leak(void **s)
     hale_sandbox_result_release(&res);
 }
 
+/* The tool's environment must not steer the launcher, which runs as root: an LD_PRELOAD
+ * entry reaches the tool only, so the loader complains exactly once (in the tool). */
+static void loader_env_skips_launcher(void **s)
+{
+    hale_sandbox_spec sp;
+    hale_sandbox_result res;
+    hale_diag d = {{0}};
+    const char *env[] = {"LD_PRELOAD=/nonexistent/hale-preload.so", NULL};
+    const char *first;
+
+    (void)s;
+    spec_base(&sp, ARGV("true"));
+    sp.env = env;
+    assert_int_equal(hale_sandbox_run(&sp, &res, &d), 0);
+    first = strstr(res.err, "hale-preload.so");
+    record("--", "LD_PRELOAD in the tool's env vs the launcher",
+           first && !strstr(first + 1, "hale-preload.so"), "env prefixed for the launcher",
+           first ? "loader warned once (the tool)" : "none");
+    assert_non_null(first);
+    assert_null(strstr(first + 1, "hale-preload.so"));
+    hale_sandbox_result_release(&res);
+}
+
 /* Terminal, kernel interfaces, devices, host state (P33-P47). */
 static void tiocsti(void **s)
 {
@@ -803,6 +826,7 @@ int main(void)
         cmocka_unit_test(huge_output),
         cmocka_unit_test(inherited_fd),
         cmocka_unit_test(environment_leak),
+        cmocka_unit_test(loader_env_skips_launcher),
         cmocka_unit_test(tiocsti),
         cmocka_unit_test(tioclinux),
         cmocka_unit_test(keyctl),

@@ -17,6 +17,8 @@
 
 #include "sandbox/sandbox_int.h"
 
+extern char **environ;
+
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT           47
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
@@ -86,7 +88,8 @@ static int set_ids(const struct hale__sandbox_opts *o)
     return 0;
 }
 
-/* The tool's environment: the allowlisted names from ours, then defaults not overridden. */
+/* The tool's environment: the allowlisted names (prefixed in ours), then the defaults they
+ * do not override. */
 static void build_env(const struct hale__sandbox_opts *o, char **envp, size_t max)
 {
     static char path[] = "PATH=/usr/bin:/bin", home[] = "HOME=/tmp", tmp[] = "TMPDIR=/tmp",
@@ -95,11 +98,16 @@ static void build_env(const struct hale__sandbox_opts *o, char **envp, size_t ma
     size_t n = 0;
 
     for (unsigned i = 0; i < o->n_env && n + 1 < max; i++) {
-        size_t len = strlen(o->env[i]);
-        char *v = getenv(o->env[i]);
+        const size_t plen = sizeof(HALE__SANDBOX_ENV_PREFIX) - 1;
 
-        if (v)
-            envp[n++] = v - len - 1; /* "NAME=VALUE" as it sits in environ */
+        /* environ holds "PREFIX" "NAME=VALUE": hand the tool the part after the prefix. */
+        for (char **e = environ; *e; e++)
+            if (strncmp(*e, HALE__SANDBOX_ENV_PREFIX, plen) == 0 &&
+                strncmp(*e + plen, o->env[i], strlen(o->env[i])) == 0 &&
+                (*e)[plen + strlen(o->env[i])] == '=') {
+                envp[n++] = *e + plen;
+                break;
+            }
     }
     for (size_t i = 0; i < HALE_ARRAY_SIZE(defaults) && n + 1 < max; i++) {
         size_t len = (size_t)(strchr(defaults[i], '=') - defaults[i]);

@@ -12,6 +12,11 @@
 
 #include "hale/sandbox.h"
 
+/* The tool's environment reaches the launcher (which runs as root, dynamically linked) under
+ * this prefix, so no entry can steer its dynamic loader or C library (LD_PRELOAD, GCONV_PATH,
+ * MALLOC_...); the child strips it. */
+#define HALE__SANDBOX_ENV_PREFIX "HALE_TOOL_ENV_"
+
 #define HALE__SANDBOX_EXIT_SETUP 125 /* the launcher or its child failed before execve */
 
 struct hale__sandbox_opts {

@@ -22,7 +22,36 @@
 #define GRACE_MS   3000 /* beyond timeout_ms before the launcher itself is killed */
 #define STATUS_MAX 4096 /* bytes of status lines read from the launcher */
 
-extern char **environ;
+/* The launcher's environment: the tool's entries, each behind HALE__SANDBOX_ENV_PREFIX. */
+static char **prefixed_env(const char *const *env)
+{
+    size_t n = 0;
+    char **v;
+
+    while (env && env[n])
+        n++;
+    v = calloc(n + 1, sizeof(*v));
+    for (size_t i = 0; v && i < n; i++) {
+        size_t len = strlen(env[i]) + sizeof(HALE__SANDBOX_ENV_PREFIX);
+
+        v[i] = malloc(len);
+        if (!v[i]) {
+            for (size_t k = 0; k < i; k++)
+                free(v[k]);
+            free(v);
+            return NULL;
+        }
+        snprintf(v[i], len, "%s%s", HALE__SANDBOX_ENV_PREFIX, env[i]);
+    }
+    return v;
+}
+
+static void free_env(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
 
 struct argv_builder {
     char *v[HALE_SANDBOX_MAX_ARGS + 3 * HALE_SANDBOX_MAX_PATHS + HALE_SANDBOX_MAX_ENV + 24];
@@ -105,7 +134,7 @@ static int default_launcher(char *buf, size_t size)
     return 0;
 }
 
-static int spawn(const char *exe, char **argv, const char *const *env, int out, int err, int status,
+static int spawn(const char *exe, char **argv, char **env, int out, int err, int status,
                  pid_t *ret_pid)
 {
     posix_spawn_file_actions_t fa;
@@ -139,7 +168,7 @@ static int spawn(const char *exe, char **argv, const char *const *env, int out, 
     if (!r)
         r = posix_spawnattr_setsigdefault(&attr, &all);
     if (!r)
-        r = posix_spawn(ret_pid, exe, &fa, &attr, argv, (char *const *)(uintptr_t)env);
+        r = posix_spawn(ret_pid, exe, &fa, &attr, argv, env);
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
     return -r;
@@ -303,6 +332,7 @@ static char *detach(hale_buf *b)
 int hale_sandbox_run(const hale_sandbox_spec *spec, hale_sandbox_result *ret, hale_diag *reterr)
 {
     struct argv_builder b = {.n = 0};
+    char **envp = NULL;
     struct stream st[3];
     char exe[PATH_MAX];
     int p[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}}, r, wstatus = 0;
@@ -323,7 +353,8 @@ int hale_sandbox_run(const hale_sandbox_spec *spec, hale_sandbox_result *ret, ha
         return r;
     }
     build_argv(spec, &b);
-    if (b.oom) {
+    envp = prefixed_env(spec->env);
+    if (b.oom || !envp) {
         r = -ENOMEM;
         goto out_argv;
     }
@@ -338,7 +369,7 @@ int hale_sandbox_run(const hale_sandbox_spec *spec, hale_sandbox_result *ret, ha
     for (int i = 0; i < 3; i++)
         hale_buf_init(&st[i].buf, st[i].max + 1);
     t0 = mono_ms();
-    r = spawn(exe, b.v, spec->env, p[0][1], p[1][1], p[2][1], &pid);
+    r = spawn(exe, b.v, envp, p[0][1], p[1][1], p[2][1], &pid);
     for (int i = 0; i < 3; i++) {
         close(p[i][1]);
         p[i][1] = -1;
@@ -393,6 +424,7 @@ out_pipes:
             if (p[i][k] >= 0)
                 close(p[i][k]);
 out_argv:
+    free_env(envp);
     free_argv(&b);
     return r;
 }
