@@ -97,8 +97,9 @@ typedef struct hale_sandbox_result {
 void hale_sandbox_spec_init(hale_sandbox_spec *spec);
 
 /* Run spec->path with spec->argv through the launcher and wait for it: blocking, so call it
- * from a threadpool job (uv_queue_work), never on the loop thread. Thread-safe; the process
- * must ignore or handle nothing special: the launcher resets every signal to default.
+ * from a threadpool job (uv_queue_work), never on the loop thread. Thread-safe: its pipes are
+ * close-on-exec, and the launcher starts with every signal at its default and none blocked,
+ * whatever the caller's dispositions and mask.
  * Returns 0 when the tool ran (whatever its exit status) and fills *ret (release it).
  * Returns HALE_ESCHEMA for an invalid spec, HALE_EPOLICY when a required layer is missing
  * (the tool did not start), -errno when the launcher could not be started or set up, or
