@@ -36,7 +36,8 @@ static const char usage[] =
     "  --tmp-size=BYTES  size of the private /tmp (default 16m)\n"
     "  --rw=PATH         bind PATH read-write (repeatable)\n"
     "  --ro=PATH         bind PATH read-only (repeatable)\n"
-    "  --env=NAME        pass NAME from this environment (repeatable)\n"
+    "  --env=NAME        give the tool NAME=VALUE from this environment's\n"
+    "                    " HALE__SANDBOX_ENV_PREFIX "NAME=VALUE (repeatable)\n"
     "  --require=LAYERS  fail unless these layers apply (default: 'default')\n"
     "  --disable=LAYERS  skip these layers (diagnosis)\n"
     "Exit status: the tool's, 128+signal when killed, 125 when the sandbox failed.\n";
