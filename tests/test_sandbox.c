@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <uv.h>
+
 #include "hale/diag.h"
 #include "hale/err.h"
 #include "hale/sandbox.h"
@@ -648,6 +650,62 @@ static void launcher_missing(void **s)
     assert_non_null(strstr(d.msg, "execve"));
 }
 
+/* From the libuv daemon: the blocking call runs in a threadpool job while the loop keeps
+ * ticking, and the result comes back in after_work on the loop thread. */
+struct pool_job {
+    uv_work_t req;           /* the threadpool request */
+    uv_timer_t tick;         /* proves the loop is not blocked */
+    unsigned ticks;          /* timer callbacks during the run */
+    int r;                   /* hale_sandbox_run()'s return */
+    hale_sandbox_result res; /* filled in the worker */
+    bool done;               /* after_work ran */
+};
+
+static void pool_work(uv_work_t *req)
+{
+    struct pool_job *j = req->data;
+    hale_sandbox_spec sp;
+
+    spec_base(&sp, ARGV("hang"));
+    sp.timeout_ms = 300;
+    j->r = hale_sandbox_run(&sp, &j->res, NULL);
+}
+
+static void pool_after(uv_work_t *req, int status)
+{
+    struct pool_job *j = req->data;
+
+    assert_int_equal(status, 0);
+    j->done = true;
+    uv_close((uv_handle_t *)&j->tick, NULL);
+}
+
+static void pool_tick(uv_timer_t *t)
+{
+    ((struct pool_job *)t->data)->ticks++;
+}
+
+static void from_threadpool(void **s)
+{
+    uv_loop_t loop;
+    struct pool_job j = {.r = -1};
+
+    (void)s;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    j.req.data = &j;
+    j.tick.data = &j;
+    assert_int_equal(uv_timer_init(&loop, &j.tick), 0);
+    assert_int_equal(uv_timer_start(&j.tick, pool_tick, 10, 10), 0);
+    assert_int_equal(uv_queue_work(&loop, &j.req, pool_work, pool_after), 0);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_true(j.done);
+    assert_int_equal(j.r, 0);
+    assert_true(j.res.timed_out);
+    assert_true(j.ticks >= 15); /* about 30 in 300 ms; the loop was never held */
+    hale_sandbox_result_release(&j.res);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void layer_names(void **s)
 {
     uint32_t m = 0;
@@ -847,6 +905,7 @@ int main(void)
         cmocka_unit_test(rejected_spec),
         cmocka_unit_test(required_layer_missing),
         cmocka_unit_test(launcher_missing),
+        cmocka_unit_test(from_threadpool),
     };
 
     if (geteuid() != 0) {

@@ -4,19 +4,10 @@
  * result. Blocking by design: the daemon calls it from a threadpool job. */
 #include "internal.h"
 
-#include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "hale/diag.h"
 #include "sandbox/sandbox_int.h"
-#include "util/buf.h"
-#include "util/strparse.h"
 
 static const struct {
     uint32_t bit;
