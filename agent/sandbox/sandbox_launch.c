@@ -1,0 +1,370 @@
+/* agent/sandbox/sandbox_launch.c - the hale-sandbox launcher: parse the command line, clone
+ * the child into new namespaces (a user namespace too when not root), map its ids, release
+ * it, then supervise: a pidfd and poll(2) for the wall-clock limit, SIGKILL to the namespace's
+ * pid 1 (which ends every process in it), and one status line saying how the tool ended. */
+#define _GNU_SOURCE /* clone flags, syscall(), pipe2() */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sandbox/sandbox_int.h"
+#include "util/strparse.h"
+
+#ifndef CLONE_NEWCGROUP
+#define CLONE_NEWCGROUP 0x02000000
+#endif
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+
+static const char usage[] =
+    "usage: hale-sandbox [options] -- PATH [ARG...]\n"
+    "Run the executable at the absolute PATH in hale's layered sandbox (docs/sandbox.md).\n"
+    "  --status-fd=N     write status lines to descriptor N (default: stderr)\n"
+    "  --timeout-ms=N    wall-clock limit; the whole process tree is killed (default 30000)\n"
+    "  --uid=N --gid=N   ids the tool runs as when started by root (default 65534)\n"
+    "  --memory=BYTES --nproc=N --fsize=BYTES --cpu=SECONDS --nofile=N   rlimits\n"
+    "  --tmp-size=BYTES  size of the private /tmp (default 16m)\n"
+    "  --rw=PATH         bind PATH read-write (repeatable)\n"
+    "  --ro=PATH         bind PATH read-only (repeatable)\n"
+    "  --env=NAME        give the tool NAME=VALUE from this environment's\n"
+    "                    " HALE__SANDBOX_ENV_PREFIX "NAME=VALUE (repeatable)\n"
+    "  --require=LAYERS  fail unless these layers apply (default: 'default')\n"
+    "  --disable=LAYERS  skip these layers (diagnosis)\n"
+    "Exit status: the tool's, 128+signal when killed, 125 when the sandbox failed.\n";
+
+void hale__sandbox_status(int fd, const char *fmt, ...)
+{
+    char line[256];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n > sizeof(line) - 2)
+        n = (int)sizeof(line) - 2;
+    line[n++] = '\n';
+    (void)!write(fd < 0 ? 2 : fd, line, (size_t)n);
+}
+
+static int opt_u64(const char *arg, const char *name, uint64_t *v, bool bytes)
+{
+    size_t len = strlen(name);
+
+    if (strncmp(arg, name, len) != 0 || arg[len] != '=')
+        return 0;
+    if ((bytes ? hale_parse_bytes(arg + len + 1, v) : hale_parse_u64(arg + len + 1, v)) < 0)
+        return -EINVAL;
+    return 1;
+}
+
+static int opt_str(const char *arg, const char *name, const char **list, unsigned *n, unsigned max)
+{
+    size_t len = strlen(name);
+
+    if (strncmp(arg, name, len) != 0 || arg[len] != '=')
+        return 0;
+    if (*n >= max || arg[len + 1] == '\0')
+        return -EINVAL;
+    list[(*n)++] = arg + len + 1;
+    return 1;
+}
+
+static int opt_layers(const char *arg, const char *name, uint32_t *v)
+{
+    size_t len = strlen(name);
+
+    if (strncmp(arg, name, len) != 0 || arg[len] != '=')
+        return 0;
+    return hale_sandbox_layers_parse(arg + len + 1, v, NULL) < 0 ? -EINVAL : 1;
+}
+
+/* One option at argv[i]: 1 parsed, 0 unknown, -EINVAL bad value. */
+static int parse_one(struct hale__sandbox_opts *o, const char *a)
+{
+    uint64_t fd = 0, uid = 0, gid = 0;
+    int r;
+
+    if ((r = opt_u64(a, "--status-fd", &fd, false)) != 0) {
+        if (r > 0 && fd > 1024)
+            return -EINVAL;
+        o->status_fd = (int)fd;
+        return r;
+    }
+    if ((r = opt_u64(a, "--uid", &uid, false)) != 0) {
+        if (r > 0 && uid >= UINT32_MAX)
+            return -EINVAL;
+        o->uid = (uint32_t)uid;
+        return r;
+    }
+    if ((r = opt_u64(a, "--gid", &gid, false)) != 0) {
+        if (r > 0 && gid >= UINT32_MAX)
+            return -EINVAL;
+        o->gid = (uint32_t)gid;
+        return r;
+    }
+    if ((r = opt_u64(a, "--timeout-ms", &o->timeout_ms, false)) ||
+        (r = opt_u64(a, "--memory", &o->memory_bytes, true)) ||
+        (r = opt_u64(a, "--nproc", &o->max_processes, false)) ||
+        (r = opt_u64(a, "--fsize", &o->file_bytes, true)) ||
+        (r = opt_u64(a, "--cpu", &o->cpu_s, false)) ||
+        (r = opt_u64(a, "--nofile", &o->max_fds, false)) ||
+        (r = opt_u64(a, "--tmp-size", &o->tmp_bytes, true)))
+        return r;
+    if ((r = opt_str(a, "--rw", o->rw, &o->n_rw, HALE_SANDBOX_MAX_PATHS)) ||
+        (r = opt_str(a, "--ro", o->ro, &o->n_ro, HALE_SANDBOX_MAX_PATHS)) ||
+        (r = opt_str(a, "--env", o->env, &o->n_env, HALE_SANDBOX_MAX_ENV)))
+        return r;
+    if ((r = opt_layers(a, "--require", &o->require)) ||
+        (r = opt_layers(a, "--disable", &o->disable)))
+        return r;
+    return 0;
+}
+
+/* Absolute, no ".." component: the launcher is the last place a traversal could slip in. */
+static bool path_ok(const char *p)
+{
+    size_t n = strlen(p);
+
+    if (p[0] != '/' || n >= 4096 || strstr(p, "/../") || strchr(p, '\n'))
+        return false;
+    return !(n >= 3 && strcmp(p + n - 3, "/..") == 0);
+}
+
+static int parse_args(int argc, char **argv, struct hale__sandbox_opts *o)
+{
+    int i;
+
+    *o = (struct hale__sandbox_opts){
+        .status_fd = -1,
+        .timeout_ms = 30000,
+        .uid = 65534,
+        .gid = 65534,
+        .memory_bytes = 512u << 20,
+        .max_processes = 64,
+        .file_bytes = 16u << 20,
+        .cpu_s = 10,
+        .max_fds = 64,
+        .tmp_bytes = 16u << 20,
+        .require = HALE_SANDBOX_REQUIRE_DEFAULT,
+    };
+    for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        int r = parse_one(o, argv[i]);
+
+        if (r == 0) {
+            fprintf(stderr, "hale-sandbox: unknown option '%s'\n%s", argv[i], usage);
+            return -EINVAL;
+        }
+        if (r < 0) {
+            fprintf(stderr, "hale-sandbox: bad value in '%s'\n%s", argv[i], usage);
+            return -EINVAL;
+        }
+    }
+    if (i + 1 >= argc || !path_ok(argv[i + 1])) {
+        fprintf(stderr, "hale-sandbox: an absolute PATH without '..' is needed after '--'\n%s",
+                usage);
+        return -EINVAL;
+    }
+    for (unsigned k = 0; k < o->n_rw; k++)
+        if (!path_ok(o->rw[k]))
+            return -EINVAL;
+    for (unsigned k = 0; k < o->n_ro; k++)
+        if (!path_ok(o->ro[k]))
+            return -EINVAL;
+    o->argv = argv + i + 1;
+    return 0;
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int write_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC), r = 0;
+
+    if (fd < 0)
+        return -errno;
+    if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+        r = -errno;
+    close(fd);
+    return r;
+}
+
+/* Map uid and gid 0 inside the child's user namespace to ours outside. */
+static int map_ids(pid_t pid)
+{
+    char path[64], map[64];
+    int r;
+
+    snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
+    if ((r = write_file(path, "deny")) < 0)
+        return r;
+    snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+    snprintf(map, sizeof(map), "0 %u 1", (unsigned)geteuid());
+    if ((r = write_file(path, map)) < 0)
+        return r;
+    snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
+    snprintf(map, sizeof(map), "0 %u 1", (unsigned)getegid());
+    return write_file(path, map);
+}
+
+/* clone() like fork(), into the namespaces in flags; *ret_pidfd gets a pidfd or -1. */
+static pid_t clone_child(unsigned long flags, int *ret_pidfd)
+{
+    int pidfd = -1;
+    long pid;
+
+    pid = syscall(SYS_clone, flags | CLONE_PIDFD | SIGCHLD, NULL, &pidfd, NULL, NULL);
+    if (pid < 0 && errno == EINVAL) /* a kernel before 5.2: no CLONE_PIDFD */
+        pid = syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+    *ret_pidfd = pid > 0 ? pidfd : -1;
+    return (pid_t)pid;
+}
+
+/* Wait for the child up to the deadline; SIGKILL it (and so its pid namespace) after. */
+static int supervise(pid_t pid, int pidfd, uint64_t timeout_ms, bool *timed_out)
+{
+    uint64_t deadline = mono_ms() + timeout_ms;
+    int status = 0;
+
+    *timed_out = false;
+    for (;;) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        uint64_t now = mono_ms();
+
+        if (w == pid)
+            return status;
+        if (w < 0 && errno != EINTR)
+            return -errno;
+        if (now >= deadline)
+            break;
+        if (pidfd >= 0) {
+            struct pollfd p = {.fd = pidfd, .events = POLLIN};
+            uint64_t left = deadline - now;
+
+            (void)poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+        } else {
+            struct timespec tick = {0, 2 * 1000 * 1000};
+
+            nanosleep(&tick, NULL);
+        }
+    }
+    *timed_out = true;
+    if (pidfd < 0 || syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) < 0)
+        (void)kill(pid, SIGKILL);
+    (void)kill(-pid, SIGKILL); /* without a pid namespace: its session's process group */
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -errno;
+    return status;
+}
+
+int hale__sandbox_launcher_main(int argc, char **argv)
+{
+    static const struct {
+        unsigned long flag;
+        uint32_t layer;
+    } ns_map[] = {
+        {CLONE_NEWNS, HALE_SANDBOX_MOUNTNS}, {CLONE_NEWPID, HALE_SANDBOX_PIDNS},
+        {CLONE_NEWNET, HALE_SANDBOX_NETNS},  {CLONE_NEWIPC, HALE_SANDBOX_IPCNS},
+        {CLONE_NEWUTS, HALE_SANDBOX_UTSNS},  {CLONE_NEWCGROUP, HALE_SANDBOX_CGROUPNS},
+    };
+    struct hale__sandbox_opts o;
+    uint32_t applied = 0;
+    bool root = geteuid() == 0, timed_out;
+    int sync[2], pidfd = -1, status;
+    unsigned long flags = 0;
+    pid_t pid;
+    char go = 'g';
+
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (parse_args(argc, argv, &o) < 0)
+        return HALE__SANDBOX_EXIT_SETUP;
+    /* The status descriptor must not reach the tool, even where close_range is missing. */
+    if (o.status_fd >= 0 && fcntl(o.status_fd, F_SETFD, FD_CLOEXEC) < 0) {
+        fprintf(stderr, "hale-sandbox: --status-fd=%d: %s\n", o.status_fd, strerror(errno));
+        return HALE__SANDBOX_EXIT_SETUP;
+    }
+    /* The daemon's death ends the launcher, whose death ends the tool (PDEATHSIG below). */
+    (void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (pipe2(sync, O_CLOEXEC) < 0) {
+        hale__sandbox_status(o.status_fd, "error pipe %d", errno);
+        return HALE__SANDBOX_EXIT_SETUP;
+    }
+    /* Each namespace can be left out on its own (diagnosis); the user namespace only
+     * exists for a launcher that is not root. */
+    for (size_t i = 0; i < HALE_ARRAY_SIZE(ns_map); i++)
+        if (!(o.disable & ns_map[i].layer))
+            flags |= ns_map[i].flag;
+    if (flags && !root)
+        flags |= CLONE_NEWUSER;
+    pid = clone_child(flags, &pidfd);
+    if (pid < 0 && flags) { /* no namespaces here (a container, a sysctl): degrade, loudly */
+        flags = 0;
+        pid = clone_child(0, &pidfd);
+    }
+    if (pid < 0) {
+        hale__sandbox_status(o.status_fd, "error clone %d", errno);
+        return HALE__SANDBOX_EXIT_SETUP;
+    }
+    for (size_t i = 0; i < HALE_ARRAY_SIZE(ns_map); i++)
+        if (flags & ns_map[i].flag)
+            applied |= ns_map[i].layer;
+    if (flags & CLONE_NEWUSER)
+        applied |= HALE_SANDBOX_USERNS;
+    if (pid == 0) {
+        close(sync[1]);
+        if (read(sync[0], &go, 1) != 1)
+            _exit(HALE__SANDBOX_EXIT_SETUP); /* the launcher died or failed to map ids */
+        close(sync[0]);
+        hale__sandbox_child(&o, applied);
+        _exit(HALE__SANDBOX_EXIT_SETUP);
+    }
+    close(sync[0]);
+    if ((flags & CLONE_NEWUSER) && map_ids(pid) < 0) {
+        hale__sandbox_status(o.status_fd, "error uid_map %d", errno);
+        (void)kill(pid, SIGKILL);
+        (void)waitpid(pid, NULL, 0);
+        return HALE__SANDBOX_EXIT_SETUP;
+    }
+    if (write(sync[1], &go, 1) != 1) {
+        hale__sandbox_status(o.status_fd, "error sync %d", errno);
+        (void)kill(pid, SIGKILL);
+    }
+    close(sync[1]);
+    status = supervise(pid, pidfd, o.timeout_ms, &timed_out);
+    if (pidfd >= 0)
+        close(pidfd);
+    if (status < 0) {
+        hale__sandbox_status(o.status_fd, "error wait %d", -status);
+        return HALE__SANDBOX_EXIT_SETUP;
+    }
+    if (timed_out)
+        hale__sandbox_status(o.status_fd, "timeout");
+    if (WIFSIGNALED(status)) {
+        hale__sandbox_status(o.status_fd, "signal %d", WTERMSIG(status));
+        return 128 + WTERMSIG(status);
+    }
+    hale__sandbox_status(o.status_fd, "exit %d", WEXITSTATUS(status));
+    return WEXITSTATUS(status);
+}
