@@ -26,6 +26,8 @@ static const struct cmd commands[] = {
     {"approve", hale_cmd_approve, "approve a pending action: approve ID --as USER"},
     {"deny", hale_cmd_deny, "deny a pending action: deny ID --as USER --reason TEXT"},
     {"detect", hale_cmd_detect, "score a CSV series for anomalies: detect --csv FILE"},
+    {"forecast", hale_cmd_forecast,
+     "forecast a CSV series or its time to a limit: forecast --csv FILE --horizon N|--limit L"},
     {"version", hale_cmd_version, "print the version"},
     {"help", hale_cmd_help, "show help for hale or one command"},
     /* Started by the daemon itself (include/hale/audit_signer.h), never by a person. */
