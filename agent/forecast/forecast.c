@@ -12,7 +12,7 @@
 #define ACF_BUDGET    20000000.0 /* multiply-adds the period detector may spend */
 #define TREND_SLOPES  32640      /* 256 * 255 / 2 */
 /* Work buffer layout: [0, n) residuals; [n, SCRATCH_AT(n)) seasons and autocorrelations;
- * then 6 * horizon for forecasts of candidate models and their deviations. */
+ * then 9 * horizon for forecasts of candidate models and their deviations. */
 #define SCRATCH_AT(n) (2 * (n) + HALE_FORECAST_MAX_PERIOD + 8)
 
 static const char *const model_names[HALE_FORECAST_MODEL_COUNT] = {"auto", "naive", "snaive",
@@ -45,7 +45,7 @@ size_t hale_forecast_work_len(size_t n, size_t horizon)
         n = HALE_FORECAST_MAX_POINTS;
     if (horizon > HALE_FORECAST_MAX_HORIZON)
         horizon = HALE_FORECAST_MAX_HORIZON;
-    return SCRATCH_AT(n) + 6 * horizon + TREND_SLOPES + 512;
+    return SCRATCH_AT(n) + 9 * horizon + TREND_SLOPES + 512;
 }
 
 double hale__forecast_select(double *a, size_t n, size_t k)
@@ -372,47 +372,70 @@ static void run_auto(const double *y, size_t n, size_t horizon, uint32_t m, uint
 {
     size_t v = horizon < n / 4 ? horizon : n / 4;
     unsigned best = candidates[0];
+    double z80 = 0, z95 = 0;
 
     if (m > 1 && v >= 2 && n - v >= 2 * (size_t)m) {
-        double *vfc[BASE_COUNT], *tmp = scratch + BASE_COUNT * v, *sdv = tmp + v;
+        /* scratch: forecasts of each base (3v), their deviations (3v), a candidate's (2v) */
+        double *vfc = scratch, *vsd = scratch + BASE_COUNT * v, *cfc = vsd + BASE_COUNT * v;
+        double *csd = cfc + v, best_err = HUGE_VAL;
         bool have_long = 7 * (size_t)m <= HALE_FORECAST_MAX_PERIOD && n - v >= 14 * (size_t)m;
-        double best_err = HUGE_VAL;
 
         for (int b = 0; b < BASE_COUNT; b++) {
             hale_forecast_fit f = {0};
 
-            vfc[b] = scratch + (size_t)b * v;
             if (b == BASE_SNAIVE_LONG && !have_long)
                 continue;
-            run_base((enum base)b, y, n - v, v, m, evals, work, vfc[b], sdv, &f);
+            run_base((enum base)b, y, n - v, v, m, evals, work, vfc + (size_t)b * v,
+                     vsd + (size_t)b * v, &f);
             fit->evals += f.evals;
         }
-        for (size_t c = 0; c < N_CANDIDATES; c++) {
-            unsigned set = candidates[c], k = 0;
+        for (size_t c = 0; c < N_CANDIDATES + 1; c++) {
+            /* the last round recomputes the winner, for its interval calibration */
+            unsigned set = c < N_CANDIDATES ? candidates[c] : best, k = 0;
             double err;
 
             if ((set & (1u << BASE_SNAIVE_LONG)) && !have_long)
                 continue;
             for (size_t h = 0; h < v; h++) {
-                tmp[h] = 0;
+                cfc[h] = csd[h] = 0;
                 k = 0;
                 for (int b = 0; b < BASE_COUNT; b++)
-                    if (set & (1u << b))
-                        tmp[h] += vfc[b][h], k++;
-                tmp[h] /= (double)k;
+                    if (set & (1u << b)) {
+                        cfc[h] += vfc[(size_t)b * v + h];
+                        csd[h] += vsd[(size_t)b * v + h];
+                        k++;
+                    }
+                cfc[h] /= (double)k;
+                csd[h] /= (double)k;
             }
-            err = mae(y + n - v, tmp, v);
+            if (c == N_CANDIDATES)
+                break;
+            err = mae(y + n - v, cfc, v);
             if (err < best_err) {
                 best_err = err;
                 best = set;
             }
         }
+        /* the held-out errors in units of the predicted deviation calibrate the intervals */
+        for (size_t h = 0; h < v; h++)
+            cfc[h] = csd[h] > 0 ? (y[n - v + h] - cfc[h]) / csd[h] : NAN;
+        z80 = abs_quantile(cfc, v, 1.0, 0.80);
+        z95 = abs_quantile(cfc, v, 1.0, 0.95);
     }
     fit->members = best;
     fit->model = best == (1u << BASE_HW)       ? HALE_FORECAST_HOLT_WINTERS
                  : best == (1u << BASE_SNAIVE) ? HALE_FORECAST_SNAIVE
                                                : HALE_FORECAST_AUTO;
     run_set(best, y, n, horizon, m, evals, work, scratch, point, sd, fit);
+    if (z80 > 0 && z95 >= z80) {
+        /* few held-out points give a noisy, optimistic quantile (and the winner was chosen on
+         * them): shrink towards the in-sample calibration, trusting the holdout more as it
+         * grows (weight v / (v + 100)) */
+        double w = (double)v / ((double)v + 100.0);
+
+        fit->z80 = w * z80 + (1.0 - w) * fit->z80;
+        fit->z95 = w * z95 + (1.0 - w) * fit->z95;
+    }
 }
 
 static void write_intervals(const hale_forecast_out *out, const hale_forecast_fit *fit,
@@ -506,7 +529,7 @@ int hale_forecast_run(const double *y, size_t n, size_t horizon, const hale_fore
     fit.used = finite;
     fit.period = m;
     scratch = work + SCRATCH_AT(n);
-    sd = scratch + 5 * horizon;
+    sd = scratch + 8 * horizon;
     switch (d.model) {
     case HALE_FORECAST_NAIVE:
         fit.model = HALE_FORECAST_NAIVE;
