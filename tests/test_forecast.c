@@ -179,6 +179,12 @@ static void test_missing_values(void **state)
     /* naive: the newest finite value */
     assert_int_equal(run(y, 300, 3, HALE_FORECAST_NAIVE, 0, &f), 0);
     assert_true(f.point[0] == y[298]);
+    /* huge values count as missing, not as data that overflows the fit */
+    y[150] = 1e300;
+    y[151] = -1e200;
+    assert_int_equal(run(y, 300, 48, HALE_FORECAST_AUTO, 0, &f), 0);
+    for (size_t h = 0; h < 48; h++)
+        assert_true(fabs(f.point[h]) < 1000 && isfinite(f.lo95[h]) && isfinite(f.hi95[h]));
     /* too little data */
     for (size_t i = 0; i < 300; i++)
         y[i] = NAN;

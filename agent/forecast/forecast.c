@@ -118,21 +118,21 @@ int hale_forecast_detect_period(const double *y, size_t n, uint32_t max_period, 
         }
     }
     for (size_t i = 0; i < n; i++)
-        if (isfinite(y[i]))
+        if (hale__forecast_ok(y[i]))
             mean_t += (double)i, mean_y += y[i], cnt++;
     if (cnt < 8 || kmax < 2)
         return 1;
     mean_t /= (double)cnt;
     mean_y /= (double)cnt;
     for (size_t i = 0; i < n; i++)
-        if (isfinite(y[i])) {
+        if (hale__forecast_ok(y[i])) {
             sxy += ((double)i - mean_t) * (y[i] - mean_y);
             sxx += ((double)i - mean_t) * ((double)i - mean_t);
         }
     slope = sxx > 0 ? sxy / sxx : 0;
     c0 = mean_y - slope * mean_t;
     for (size_t i = 0; i < n; i++) {
-        x[i] = isfinite(y[i]) ? y[i] - (c0 + slope * (double)i) : 0.0;
+        x[i] = hale__forecast_ok(y[i]) ? y[i] - (c0 + slope * (double)i) : 0.0;
         var += x[i] * x[i];
     }
     if (!(var > 0) || !isfinite(var))
@@ -180,7 +180,7 @@ int hale_forecast_detect_period(const double *y, size_t n, uint32_t max_period, 
 static double back_finite(const double *y, size_t i, size_t step)
 {
     for (;;) {
-        if (isfinite(y[i]))
+        if (hale__forecast_ok(y[i]))
             return y[i];
         if (i < step)
             return NAN;
@@ -233,8 +233,8 @@ static void run_naive(const double *y, size_t n, size_t horizon, double *e, doub
     double last = back_finite(y, n - 1, 1), prev = NAN;
 
     for (size_t i = 0; i < n; i++) {
-        e[i] = isfinite(y[i]) && isfinite(prev) ? y[i] - prev : NAN;
-        if (isfinite(y[i]))
+        e[i] = hale__forecast_ok(y[i]) && isfinite(prev) ? y[i] - prev : NAN;
+        if (hale__forecast_ok(y[i]))
             prev = y[i];
     }
     calibrate(e, n, 0, fit);
@@ -248,7 +248,7 @@ static void run_snaive(const double *y, size_t n, size_t horizon, uint32_t m, do
                        double *point, double *sd, hale_forecast_fit *fit)
 {
     for (size_t i = 0; i < n; i++)
-        e[i] = i >= m && isfinite(y[i]) ? y[i] - back_finite(y, i - m, m) : NAN;
+        e[i] = i >= m && hale__forecast_ok(y[i]) ? y[i] - back_finite(y, i - m, m) : NAN;
     calibrate(e, n, 0, fit);
     for (size_t h = 0; h < horizon; h++) {
         double v = back_finite(y, n - m + h % m, m);
@@ -496,12 +496,12 @@ int hale_forecast_run(const double *y, size_t n, size_t horizon, const hale_fore
         n = HALE_FORECAST_MAX_POINTS;
     }
     /* leading missing values carry no information */
-    while (first < n && !isfinite(y[first]))
+    while (first < n && !hale__forecast_ok(y[first]))
         first++;
     y += first;
     n -= first;
     for (size_t i = 0; i < n; i++)
-        finite += isfinite(y[i]) ? 1 : 0;
+        finite += hale__forecast_ok(y[i]) ? 1 : 0;
     if (finite < 2) {
         hale_diag_set(reterr_diag, "forecast: %zu finite values, expected at least 2", finite);
         return -ENODATA;
@@ -524,7 +524,7 @@ int hale_forecast_run(const double *y, size_t n, size_t horizon, const hale_fore
     if (d.model != HALE_FORECAST_SNAIVE && m > 1 && n < 2 * (size_t)m)
         m = 1; /* a season needs two full cycles to initialise */
     for (size_t i = 0; i < n; i++)
-        if (isfinite(y[i]) && y[i] < min)
+        if (hale__forecast_ok(y[i]) && y[i] < min)
             min = y[i];
     fit.used = finite;
     fit.period = m;

@@ -19,12 +19,12 @@ static void hw_init(const double *y, size_t n, uint32_t m, double *season, doubl
     size_t c1 = 0, c2 = 0, first = 0;
 
     for (size_t i = 0; i < m && i < n; i++)
-        if (isfinite(y[i]))
+        if (hale__forecast_ok(y[i]))
             s1 += y[i], c1++;
     for (size_t i = m; i < 2 * (size_t)m && i < n; i++)
-        if (isfinite(y[i]))
+        if (hale__forecast_ok(y[i]))
             s2 += y[i], c2++;
-    while (first < n && !isfinite(y[first]))
+    while (first < n && !hale__forecast_ok(y[first]))
         first++;
     l1 = c1 ? s1 / (double)c1 : (first < n ? y[first] : 0.0);
     l2 = c2 ? s2 / (double)c2 : l1;
@@ -33,7 +33,7 @@ static void hw_init(const double *y, size_t n, uint32_t m, double *season, doubl
     else if (m == 1) {
         size_t second = first + 1;
 
-        while (second < n && !isfinite(y[second]))
+        while (second < n && !hale__forecast_ok(y[second]))
             second++;
         if (second < n && second < first + 10)
             b = (y[second] - y[first]) / (double)(second - first);
@@ -46,7 +46,7 @@ static void hw_init(const double *y, size_t n, uint32_t m, double *season, doubl
             /* the first season's mean sits at its centre, (m-1)/2 */
             double centre = l1 + b * ((double)i - (double)(m - 1) / 2.0);
 
-            season[i] = i < n && isfinite(y[i]) ? y[i] - centre : 0.0;
+            season[i] = i < n && hale__forecast_ok(y[i]) ? y[i] - centre : 0.0;
             mean += season[i];
         }
         mean /= (double)m;
@@ -71,7 +71,7 @@ static void hw_pass(const double *y, size_t n, struct hw_model *hw, double *seas
     for (size_t t = 0, idx = 0; t < n; t++) {
         double pb = hw->phi * b, yhat = l + pb + season[idx];
 
-        if (isfinite(y[t])) {
+        if (hale__forecast_ok(y[t])) {
             double e = y[t] - yhat;
 
             sse += e * e;

@@ -1,9 +1,20 @@
 /* agent/forecast/forecast_int.h - shared between the forecast sources; no other module. */
 #pragma once
+#include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "hale/forecast.h"
+
+/* Values beyond this magnitude are treated as missing: squares of errors of usable values stay
+ * far from overflow even summed over HALE_FORECAST_MAX_POINTS. */
+#define HALE_FORECAST_MAX_ABS 1e100
+
+static inline bool hale__forecast_ok(double v)
+{
+    return isfinite(v) && fabs(v) <= HALE_FORECAST_MAX_ABS;
+}
 
 /* Holt-Winters parameters and final state after a pass over the series. */
 struct hw_model {

@@ -30,7 +30,7 @@ int hale_forecast_trend_fit(const double *y, size_t n, double *work, size_t work
         return r;
     }
     for (size_t i = 0; i < n; i++)
-        finite += isfinite(y[i]) ? 1 : 0;
+        finite += hale__forecast_ok(y[i]) ? 1 : 0;
     if (finite < 3)
         return -ENODATA;
     ti = work;
@@ -39,7 +39,7 @@ int hale_forecast_trend_fit(const double *y, size_t n, double *work, size_t work
     /* evenly subsample the finite points, always keeping the newest */
     stride_num = finite > TREND_POINTS ? finite : 0;
     for (size_t i = 0, j = 0; i < n && k < TREND_POINTS; i++) {
-        if (!isfinite(y[i]))
+        if (!hale__forecast_ok(y[i]))
             continue;
         if (!stride_num || j * (TREND_POINTS - 1) >= k * (finite - 1)) {
             ti[k] = (double)i;
@@ -51,7 +51,7 @@ int hale_forecast_trend_fit(const double *y, size_t n, double *work, size_t work
     if (k < TREND_POINTS && stride_num && ti[k - 1] != (double)(n - 1)) {
         size_t last = n;
 
-        while (last > 0 && !isfinite(y[last - 1]))
+        while (last > 0 && !hale__forecast_ok(y[last - 1]))
             last--;
         ti[k - 1] = (double)(last - 1);
         yi[k - 1] = y[last - 1];

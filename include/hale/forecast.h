@@ -4,9 +4,9 @@
  * and is safe to call from any thread on distinct buffers. Work is bounded: the history used is
  * at most HALE_FORECAST_MAX_POINTS (the newest), and Holt-Winters fitting costs at most
  * max_evals passes over that history.
- * Missing samples are NaN (or +-Inf): they are skipped by fitting and by every statistic; the
- * models carry their state across them. The series is assumed regularly spaced (one value per
- * step; a missing step is a NaN, not an absent row). */
+ * Missing samples are NaN, +-Inf or beyond +-1e100: they are skipped by fitting and by every
+ * statistic; the models carry their state across them. The series is assumed regularly spaced (one
+ * value per step; a missing step is a NaN, not an absent row). */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
