@@ -9,6 +9,7 @@
 
 #define DEFAULT_EVALS 250
 #define MAX_EVALS     100000
+#define Z_MAX         50.0       /* interval half-width multipliers never exceed this */
 #define ACF_BUDGET    20000000.0 /* multiply-adds the period detector may spend */
 #define TREND_SLOPES  32640      /* 256 * 255 / 2 */
 /* Work buffer layout: [0, n) residuals; [n, SCRATCH_AT(n)) seasons and autocorrelations;
@@ -188,17 +189,21 @@ static double back_finite(const double *y, size_t i, size_t step)
     }
 }
 
-/* Empirical quantile of |e|/sd over the finite entries of e (reorders e). */
-static double abs_quantile(double *e, size_t n, double sd, double q)
+/* Empirical 80 % and 95 % quantiles of |e|/sd over the finite entries of e (overwrites e).
+ * Both 0 when fewer than 10 entries are finite. */
+static void abs_quantiles(double *e, size_t n, double sd, double *ret_q80, double *ret_q95)
 {
     size_t k = 0;
 
     for (size_t i = 0; i < n; i++)
         if (isfinite(e[i]))
             e[k++] = fabs(e[i]) / sd;
-    if (k < 10)
-        return 0;
-    return hale__forecast_select(e, k, (size_t)floor(q * (double)(k - 1) + 0.5));
+    if (k < 10) {
+        *ret_q80 = *ret_q95 = 0;
+        return;
+    }
+    *ret_q80 = hale__forecast_select(e, k, (size_t)floor(0.80 * (double)(k - 1) + 0.5));
+    *ret_q95 = hale__forecast_select(e, k, (size_t)floor(0.95 * (double)(k - 1) + 0.5));
 }
 
 /* sigma (RMS) and calibrated z80/z95 from the residuals e[skip..n-1]. */
@@ -216,8 +221,9 @@ static void calibrate(double *e, size_t n, size_t skip, hale_forecast_fit *fit)
     fit->z80 = 1.2815515655446004;
     fit->z95 = 1.959963984540054;
     if (fit->sigma > 0) {
-        double q80 = abs_quantile(e + skip, n - skip, fit->sigma, 0.80);
-        double q95 = abs_quantile(e + skip, n - skip, fit->sigma, 0.95);
+        double q80, q95;
+
+        abs_quantiles(e + skip, n - skip, fit->sigma, &q80, &q95);
 
         if (q80 > fit->z80)
             fit->z80 = q80;
@@ -419,8 +425,7 @@ static void run_auto(const double *y, size_t n, size_t horizon, uint32_t m, uint
         /* the held-out errors in units of the predicted deviation calibrate the intervals */
         for (size_t h = 0; h < v; h++)
             cfc[h] = csd[h] > 0 ? (y[n - v + h] - cfc[h]) / csd[h] : NAN;
-        z80 = abs_quantile(cfc, v, 1.0, 0.80);
-        z95 = abs_quantile(cfc, v, 1.0, 0.95);
+        abs_quantiles(cfc, v, 1.0, &z80, &z95);
     }
     fit->members = best;
     fit->model = best == (1u << BASE_HW)       ? HALE_FORECAST_HOLT_WINTERS
@@ -436,6 +441,12 @@ static void run_auto(const double *y, size_t n, size_t horizon, uint32_t m, uint
         fit->z80 = w * z80 + (1.0 - w) * fit->z80;
         fit->z95 = w * z95 + (1.0 - w) * fit->z95;
     }
+    /* a held-out tail far outside a (near-)zero predicted deviation says the deviation, not
+     * the quantile, is wrong: bound the multipliers so intervals stay finite */
+    if (fit->z80 > Z_MAX)
+        fit->z80 = Z_MAX;
+    if (fit->z95 > Z_MAX)
+        fit->z95 = Z_MAX;
 }
 
 static void write_intervals(const hale_forecast_out *out, const hale_forecast_fit *fit,
