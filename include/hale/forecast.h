@@ -2,8 +2,9 @@
  * Every function here is pure: it reads the caller's series, writes the caller's arrays, uses
  * only the caller's work buffer (hale_forecast_work_len doubles), allocates nothing, never logs
  * and is safe to call from any thread on distinct buffers. Work is bounded: the history used is
- * at most HALE_FORECAST_MAX_POINTS (the newest), and Holt-Winters fitting costs at most
- * max_evals passes over that history.
+ * at most HALE_FORECAST_MAX_POINTS (the newest), one Holt-Winters fit costs at most
+ * max_evals + 4 passes over that history (the automatic model fits twice: on the history less
+ * its held-out tail, then on all of it), and season detection at most 2e7 multiply-adds.
  * Missing samples are NaN, +-Inf or beyond +-1e100: they are skipped by fitting and by every
  * statistic; the models carry their state across them. The series is assumed regularly spaced (one
  * value per step; a missing step is a NaN, not an absent row). */
