@@ -3,7 +3,7 @@
  * only the caller's work buffer (hale_forecast_work_len doubles), allocates nothing, never logs
  * and is safe to call from any thread on distinct buffers. Work is bounded: the history used is
  * at most HALE_FORECAST_MAX_POINTS (the newest), one Holt-Winters fit costs at most
- * max_evals + 4 passes over that history (the automatic model fits twice: on the history less
+ * max_evals + 5 passes over that history (the automatic model fits twice: on the history less
  * its held-out tail, then on all of it), and season detection at most 2e7 multiply-adds.
  * Missing samples are NaN, +-Inf or beyond +-1e100: they are skipped by fitting and by every
  * statistic; the models carry their state across them. The series is assumed regularly spaced (one
