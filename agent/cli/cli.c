@@ -28,6 +28,8 @@ static const struct cmd commands[] = {
     {"pause", hale_cmd_pause, "stop the running hale from executing anything until resume"},
     {"resume", hale_cmd_resume, "let the running hale execute actions again"},
     {"detect", hale_cmd_detect, "score a CSV series for anomalies: detect --csv FILE"},
+    {"forecast", hale_cmd_forecast,
+     "forecast a CSV series or its time to a limit: forecast --csv FILE --horizon N|--limit L"},
     {"version", hale_cmd_version, "print the version"},
     {"help", hale_cmd_help, "show help for hale or one command"},
     /* Started by the daemon itself (include/hale/audit_signer.h), never by a person. */
