@@ -187,6 +187,16 @@ static const char *const migrations[] = {
     "  id INTEGER PRIMARY KEY CHECK (id = 1),"
     "  indexed INTEGER NOT NULL);"
     "INSERT INTO audit_index_state (id, indexed) VALUES (1, 0);",
+    /* 5: the LLM client's response cache (include/hale/llm.h). key is the SHA-256 of
+     * (model, rendered prompt hash, schema); answer is the validated answer's canonical JSON.
+     * Rows past expires_ms are ignored and deleted by the client as it meets them. */
+    "CREATE TABLE llm_cache ("
+    "  key BLOB PRIMARY KEY,"
+    "  model TEXT NOT NULL,"
+    "  gateway TEXT NOT NULL,"
+    "  answer TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  expires_ms INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 #define INCIDENT_COLS                                                                              \
