@@ -160,9 +160,10 @@ int hale_llm_new(uv_loop_t *loop, const hale_llm_options *o, const hale_redact *
     if (o->n_gateways == 0 || o->n_gateways > HALE_LLM_MAX_GATEWAYS || o->max_in_flight == 0 ||
         o->breaker_failures == 0 || o->backoff_max_ms < o->backoff_base_ms ||
         o->incident_max_usd < 0 || o->day_max_usd < 0) {
-        hale_diag_set(reterr, "llm: expected 1 to %u gateways, max_in_flight and "
-                              "breaker_failures of at least 1, backoff_max_ms >= backoff_base_ms "
-                              "and budgets of 0 or more",
+        hale_diag_set(reterr,
+                      "llm: expected 1 to %u gateways, max_in_flight and "
+                      "breaker_failures of at least 1, backoff_max_ms >= backoff_base_ms "
+                      "and budgets of 0 or more",
                       HALE_LLM_MAX_GATEWAYS);
         return HALE_ECONFIG;
     }

@@ -42,8 +42,7 @@ static void cache_key(const char *model, const hale_llm_schema *s, const uint8_t
                       uint8_t out[32])
 {
     const char *text = hale_llm_schema_text(s);
-    hale_sha256_part parts[] = {
-        {model, strlen(model) + 1}, {prompt_sha, 32}, {text, strlen(text)}};
+    hale_sha256_part parts[] = {{model, strlen(model) + 1}, {prompt_sha, 32}, {text, strlen(text)}};
 
     hale_sha256(parts, HALE_ARRAY_SIZE(parts), out);
 }

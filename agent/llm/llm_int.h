@@ -28,11 +28,11 @@ typedef struct hale__llm_xfer hale__llm_xfer;
 
 /* What a finished transfer produced; valid during the callback. */
 typedef struct hale__llm_reply {
-    int error;             /* 0, HALE_EUPSTREAM (connect, reset, ...), -ETIMEDOUT, HALE_ELIMIT
-                              (body over HALE_LLM_MAX_ANSWER_BYTES) */
+    int error;              /* 0, HALE_EUPSTREAM (connect, reset, ...), -ETIMEDOUT, HALE_ELIMIT
+                               (body over HALE_LLM_MAX_ANSWER_BYTES) */
     const char *curl_error; /* "" or curl's message */
-    long status;           /* HTTP status, 0 without a response */
-    const char *body;      /* NUL-terminated, "" when none */
+    long status;            /* HTTP status, 0 without a response */
+    const char *body;       /* NUL-terminated, "" when none */
     size_t body_len;
     int64_t retry_after_ms; /* from retry-after-ms or Retry-After (seconds), -1 when absent */
 } hale__llm_reply;
@@ -57,15 +57,15 @@ char *hale__llm_wire_request(hale_llm_kind kind, const char *model, uint32_t max
                              const char *system, const char *user, size_t *ret_len);
 /* What a 200 response carries. */
 typedef struct hale__llm_answer {
-    char *text;          /* the model's text (owned), NULL when none */
+    char *text; /* the model's text (owned), NULL when none */
     size_t len;
-    bool truncated;      /* finish_reason length / stop_reason max_tokens */
-    uint64_t tokens_in;  /* 0 when the server gave no usage */
+    bool truncated;     /* finish_reason length / stop_reason max_tokens */
+    uint64_t tokens_in; /* 0 when the server gave no usage */
     uint64_t tokens_out;
 } hale__llm_answer;
 /* Parse a 2xx response body. Returns 0, HALE_EPARSE (reterr says what was wrong) or -ENOMEM. */
-int hale__llm_wire_answer(hale_llm_kind kind, const char *body, size_t len,
-                          hale__llm_answer *ret, hale_diag *reterr);
+int hale__llm_wire_answer(hale_llm_kind kind, const char *body, size_t len, hale__llm_answer *ret,
+                          hale_diag *reterr);
 void hale__llm_answer_release(hale__llm_answer *a);
 /* The error message of a non-2xx body (error.message, message, or the start of the body). */
 void hale__llm_wire_error(const char *body, size_t len, char *out, size_t out_size);
@@ -78,7 +78,7 @@ void hale__llm_wire_error(const char *body, size_t len, char *out, size_t out_si
 enum { HALE__BREAKER_CLOSED = 0, HALE__BREAKER_OPEN = 1, HALE__BREAKER_HALF_OPEN = 2 };
 
 typedef struct hale__llm_gw {
-    hale_llm_gateway conf; /* strings point at the copies below */
+    hale_llm_gateway conf;         /* strings point at the copies below */
     char *name, *base_url, *model; /* owned copies */
     char *url;                     /* the endpoint for conf.kind */
     char *key_header;              /* "Authorization: Bearer K" / "x-api-key: K" in
@@ -100,42 +100,42 @@ struct hale__llm_call {
     hale__llm_call *qnext;       /* waiting for a slot */
     hale_llm_cb cb;              /* completion */
     void *ud;
-    const hale_prompt *prompt;   /* borrowed */
-    char *incident;              /* budget key or NULL */
-    hale_redact_session *rs;     /* borrowed, or owned when own_rs */
+    const hale_prompt *prompt; /* borrowed */
+    char *incident;            /* budget key or NULL */
+    hale_redact_session *rs;   /* borrowed, or owned when own_rs */
     bool own_rs;
-    char *system;                /* redacted instructions */
-    char *user;                  /* rendered, redacted prompt */
-    char *repair;                /* redacted repair prompt, once an answer was invalid */
-    size_t gw;                   /* gateway being tried */
-    unsigned retry;              /* retries spent on it */
-    bool probe;                  /* this call holds gw's half-open probe */
-    bool finished;               /* callback ran */
-    bool holds_slot;             /* counted in in_flight */
-    uv_timer_t timer;            /* backoff, and deferred delivery; closing it frees the call */
-    hale__llm_xfer *x;           /* transfer under way or NULL */
-    uint64_t start_ms;           /* uv_now at submit */
-    hale_llm_result res;         /* what the callback gets */
-    char error[512];             /* res.error */
+    char *system;        /* redacted instructions */
+    char *user;          /* rendered, redacted prompt */
+    char *repair;        /* redacted repair prompt, once an answer was invalid */
+    size_t gw;           /* gateway being tried */
+    unsigned retry;      /* retries spent on it */
+    bool probe;          /* this call holds gw's half-open probe */
+    bool finished;       /* callback ran */
+    bool holds_slot;     /* counted in in_flight */
+    uv_timer_t timer;    /* backoff, and deferred delivery; closing it frees the call */
+    hale__llm_xfer *x;   /* transfer under way or NULL */
+    uint64_t start_ms;   /* uv_now at submit */
+    hale_llm_result res; /* what the callback gets */
+    char error[512];     /* res.error */
 };
 
 struct hale_llm {
-    uv_loop_t *loop;                /* borrowed */
-    hale_llm_options o;             /* copy; o.gateways unused */
-    hale__llm_gw *gw;               /* n_gw entries, fallback order */
+    uv_loop_t *loop;    /* borrowed */
+    hale_llm_options o; /* copy; o.gateways unused */
+    hale__llm_gw *gw;   /* n_gw entries, fallback order */
     size_t n_gw;
-    const hale_redact *rules;       /* borrowed */
-    hale__llm_http *http;           /* transport */
-    hale_map *incidents;            /* incident id -> hale__llm_spend * */
-    int64_t day;                    /* UTC day of day_spend */
-    hale__llm_spend day_spend;      /* today's */
-    hale__llm_call *calls;          /* unfinished calls */
+    const hale_redact *rules;        /* borrowed */
+    hale__llm_http *http;            /* transport */
+    hale_map *incidents;             /* incident id -> hale__llm_spend * */
+    int64_t day;                     /* UTC day of day_spend */
+    hale__llm_spend day_spend;       /* today's */
+    hale__llm_call *calls;           /* unfinished calls */
     hale__llm_call *q_head, *q_tail; /* waiting for a slot */
     unsigned queued, in_flight;
     hale_llm_stats stats;
-    uint64_t rng;                   /* jitter */
+    uint64_t rng;                                    /* jitter */
     sqlite3_stmt *cache_get, *cache_put, *cache_del; /* NULL without a cache */
-    unsigned live;                  /* calls not yet freed, plus 1 for http until it closed */
+    unsigned live; /* calls not yet freed, plus 1 for http until it closed */
     bool closing;
     void (*done)(void *ud);
     void *done_ud;

@@ -9,7 +9,7 @@
 #include "util/sha256.h"
 
 #define MAX_TEMPLATE_BYTES (256u * 1024u)
-#define MAX_SCHEMA_BYTES (64u * 1024u)
+#define MAX_SCHEMA_BYTES   (64u * 1024u)
 
 typedef struct part {
     bool is_var; /* a {{name}} reference, else literal text */
@@ -18,8 +18,8 @@ typedef struct part {
 } part;
 
 struct hale_prompt {
-    char *id;               /* "NAME@VERSION" */
-    part *parts;            /* template, split at {{ }} */
+    char *id;    /* "NAME@VERSION" */
+    part *parts; /* template, split at {{ }} */
     size_t n_parts;
     hale_llm_schema *schema; /* the answer's schema */
 };
@@ -279,8 +279,8 @@ int hale__prompt_data_section(hale_redact_session *rs, const char *name, const c
 }
 
 int hale_prompt_render(const hale_prompt *p, const hale_prompt_var *vars, size_t n_vars,
-                       hale_redact_session *rs, char **ret, size_t *ret_len,
-                       uint8_t ret_sha256[32], hale_diag *reterr)
+                       hale_redact_session *rs, char **ret, size_t *ret_len, uint8_t ret_sha256[32],
+                       hale_diag *reterr)
 {
     hale_buf out;
     int r = 0;

@@ -24,7 +24,8 @@ static bool gw_admits(hale_llm *c, hale__llm_gw *g, bool *ret_probe)
     *ret_probe = false;
     if (g->breaker == HALE__BREAKER_CLOSED)
         return true;
-    if (g->breaker == HALE__BREAKER_OPEN && uv_now(c->loop) - g->opened_ms >= c->o.breaker_open_ms) {
+    if (g->breaker == HALE__BREAKER_OPEN &&
+        uv_now(c->loop) - g->opened_ms >= c->o.breaker_open_ms) {
         g->breaker = HALE__BREAKER_HALF_OPEN;
         *ret_probe = true;
         return true;

@@ -10,23 +10,23 @@ typedef enum node_type { T_OBJECT, T_ARRAY, T_STRING, T_INTEGER, T_NUMBER, T_BOO
 
 typedef struct node node;
 struct node {
-    node_type type;    /* what the value must be */
-    size_t n_props;    /* T_OBJECT: entries in props */
-    char **prop_names; /* T_OBJECT: property names */
-    node **props;      /* T_OBJECT: their schemas */
-    bool *required;    /* T_OBJECT: per property */
-    node *items;       /* T_ARRAY: schema of every element */
-    json_t *enum_vals; /* NULL or an array of allowed values (owned) */
+    node_type type;     /* what the value must be */
+    size_t n_props;     /* T_OBJECT: entries in props */
+    char **prop_names;  /* T_OBJECT: property names */
+    node **props;       /* T_OBJECT: their schemas */
+    bool *required;     /* T_OBJECT: per property */
+    node *items;        /* T_ARRAY: schema of every element */
+    json_t *enum_vals;  /* NULL or an array of allowed values (owned) */
     int64_t max_length; /* T_STRING: -1 or the most code points */
 };
 
 struct hale_llm_schema {
-    node *root;  /* compiled tree */
-    char *text;  /* canonical JSON of the schema */
+    node *root; /* compiled tree */
+    char *text; /* canonical JSON of the schema */
 };
 
-static const char *const type_names[] = {"object", "array", "string", "integer", "number",
-                                         "boolean"};
+static const char *const type_names[] = {"object",  "array",  "string",
+                                         "integer", "number", "boolean"};
 
 static void node_free(node *n)
 {
@@ -44,11 +44,9 @@ static void node_free(node *n)
     free(n);
 }
 
-static int compile(json_t *v, const char *path, unsigned depth, node **ret,
-                   hale_diag *reterr);
+static int compile(json_t *v, const char *path, unsigned depth, node **ret, hale_diag *reterr);
 
-static int compile_object(node *n, json_t *v, const char *path, unsigned depth,
-                          hale_diag *reterr)
+static int compile_object(node *n, json_t *v, const char *path, unsigned depth, hale_diag *reterr)
 {
     json_t *props = json_object_get(v, "properties"), *req = json_object_get(v, "required"),
            *add = json_object_get(v, "additionalProperties"), *sub;
@@ -57,8 +55,9 @@ static int compile_object(node *n, json_t *v, const char *path, unsigned depth,
     size_t i = 0;
 
     if (!json_is_object(props) || !json_is_false(add)) {
-        hale_diag_set(reterr, "%s: an object needs \"properties\" and \"additionalProperties\": "
-                              "false",
+        hale_diag_set(reterr,
+                      "%s: an object needs \"properties\" and \"additionalProperties\": "
+                      "false",
                       path);
         return HALE_ESCHEMA;
     }
@@ -102,11 +101,10 @@ static int compile_object(node *n, json_t *v, const char *path, unsigned depth,
     return 0;
 }
 
-static int compile(json_t *v, const char *path, unsigned depth, node **ret,
-                   hale_diag *reterr)
+static int compile(json_t *v, const char *path, unsigned depth, node **ret, hale_diag *reterr)
 {
-    static const char *const known[] = {"type",     "properties", "required", "additionalProperties",
-                                        "enum",     "maxLength",  "items",    "description",
+    static const char *const known[] = {"type", "properties", "required", "additionalProperties",
+                                        "enum", "maxLength",  "items",    "description",
                                         "title"};
     json_t *t, *e, *ml, *sub;
     const char *key, *tn;
@@ -136,8 +134,7 @@ static int compile(json_t *v, const char *path, unsigned depth, node **ret,
         if (strcmp(tn, type_names[k]) == 0)
             break;
     if (!tn || k == HALE_ARRAY_SIZE(type_names)) {
-        hale_diag_set(reterr,
-                      "%s.type: expected object, array, string, integer, number or boolean",
+        hale_diag_set(reterr, "%s.type: expected object, array, string, integer, number or boolean",
                       path);
         return HALE_ESCHEMA;
     }
@@ -272,12 +269,24 @@ static int validate(const node *n, json_t *v, char *path, size_t path_len, size_
     bool ok;
 
     switch (n->type) {
-    case T_OBJECT: ok = json_is_object(v); break;
-    case T_ARRAY: ok = json_is_array(v); break;
-    case T_STRING: ok = json_is_string(v); break;
-    case T_INTEGER: ok = json_is_integer(v); break;
-    case T_NUMBER: ok = json_is_number(v); break;
-    default: ok = json_is_boolean(v); break;
+    case T_OBJECT:
+        ok = json_is_object(v);
+        break;
+    case T_ARRAY:
+        ok = json_is_array(v);
+        break;
+    case T_STRING:
+        ok = json_is_string(v);
+        break;
+    case T_INTEGER:
+        ok = json_is_integer(v);
+        break;
+    case T_NUMBER:
+        ok = json_is_number(v);
+        break;
+    default:
+        ok = json_is_boolean(v);
+        break;
     }
     if (!ok) {
         hale_diag_set(reterr, "%s: expected %s, got %s", path, type_names[n->type],

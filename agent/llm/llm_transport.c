@@ -8,31 +8,31 @@
 #include "llm_int.h"
 
 struct hale__llm_http {
-    uv_loop_t *loop;       /* borrowed */
-    CURLM *multi;          /* all transfers */
-    uv_timer_t timer;      /* curl's timeout */
-    unsigned active;       /* transfers added and not finished */
-    unsigned open_handles; /* uv handles not yet closed (the timer and polls) */
-    bool closing;          /* close requested */
+    uv_loop_t *loop;        /* borrowed */
+    CURLM *multi;           /* all transfers */
+    uv_timer_t timer;       /* curl's timeout */
+    unsigned active;        /* transfers added and not finished */
+    unsigned open_handles;  /* uv handles not yet closed (the timer and polls) */
+    bool closing;           /* close requested */
     void (*done)(void *ud); /* after the last close */
     void *done_ud;
 };
 
 typedef struct sock_ctx {
-    uv_poll_t poll;        /* watching one socket */
-    curl_socket_t fd;      /* that socket */
-    hale__llm_http *h;     /* owner */
+    uv_poll_t poll;    /* watching one socket */
+    curl_socket_t fd;  /* that socket */
+    hale__llm_http *h; /* owner */
 } sock_ctx;
 
 struct hale__llm_xfer {
-    hale__llm_http *h;            /* owner */
-    CURL *easy;                   /* the transfer */
-    struct curl_slist *headers;   /* request headers */
-    char *body;                   /* request body, owned (curl does not copy POSTFIELDS) */
-    hale_buf resp;                /* response body, capped */
-    int64_t retry_after_ms;       /* parsed from the response headers, -1 when none */
-    bool over_limit;              /* the body passed HALE_LLM_MAX_ANSWER_BYTES */
-    hale__llm_xfer_cb cb;         /* completion */
+    hale__llm_http *h;          /* owner */
+    CURL *easy;                 /* the transfer */
+    struct curl_slist *headers; /* request headers */
+    char *body;                 /* request body, owned (curl does not copy POSTFIELDS) */
+    hale_buf resp;              /* response body, capped */
+    int64_t retry_after_ms;     /* parsed from the response headers, -1 when none */
+    bool over_limit;            /* the body passed HALE_LLM_MAX_ANSWER_BYTES */
+    hale__llm_xfer_cb cb;       /* completion */
     void *ud;
     char errbuf[CURL_ERROR_SIZE]; /* curl's message */
 };

@@ -17,10 +17,10 @@ char *hale__llm_wire_request(hale_llm_kind kind, const char *model, uint32_t max
                       (json_int_t)max_tokens, "temperature", 0, "system", system, "messages",
                       "role", "user", "content", user);
     else
-        o = json_pack("{s:s,s:I,s:i,s:[{s:s,s:s},{s:s,s:s}],s:{s:s}}", "model", model,
-                      "max_tokens", (json_int_t)max_tokens, "temperature", 0, "messages", "role",
-                      "system", "content", system, "role", "user", "content", user,
-                      "response_format", "type", "json_object");
+        o = json_pack("{s:s,s:I,s:i,s:[{s:s,s:s},{s:s,s:s}],s:{s:s}}", "model", model, "max_tokens",
+                      (json_int_t)max_tokens, "temperature", 0, "messages", "role", "system",
+                      "content", system, "role", "user", "content", user, "response_format", "type",
+                      "json_object");
     if (!o)
         return NULL;
     s = json_dumps(o, JSON_COMPACT);
@@ -37,8 +37,8 @@ static uint64_t count(const json_t *v)
 
 static int openai_answer(const json_t *doc, hale__llm_answer *a, hale_diag *reterr)
 {
-    const json_t *choice = json_array_get(json_object_get(doc, "choices"), 0), *msg, *content,
-                 *fr, *usage = json_object_get(doc, "usage");
+    const json_t *choice = json_array_get(json_object_get(doc, "choices"), 0), *msg, *content, *fr,
+                 *usage = json_object_get(doc, "usage");
 
     if (!json_is_object(choice) || !json_is_object(msg = json_object_get(choice, "message"))) {
         hale_diag_set(reterr, "response: expected choices[0].message");
@@ -63,8 +63,8 @@ static int openai_answer(const json_t *doc, hale__llm_answer *a, hale_diag *rete
 
 static int anthropic_answer(const json_t *doc, hale__llm_answer *a, hale_diag *reterr)
 {
-    const json_t *content = json_object_get(doc, "content"), *sr = json_object_get(doc, "stop_reason"),
-                 *usage = json_object_get(doc, "usage");
+    const json_t *content = json_object_get(doc, "content"),
+                 *sr = json_object_get(doc, "stop_reason"), *usage = json_object_get(doc, "usage");
     hale_buf text;
     size_t n_text = 0;
     int r = 0;
@@ -101,8 +101,8 @@ static int anthropic_answer(const json_t *doc, hale__llm_answer *a, hale_diag *r
     return r == HALE_ELIMIT ? HALE_EPARSE : r;
 }
 
-int hale__llm_wire_answer(hale_llm_kind kind, const char *body, size_t len,
-                          hale__llm_answer *ret, hale_diag *reterr)
+int hale__llm_wire_answer(hale_llm_kind kind, const char *body, size_t len, hale__llm_answer *ret,
+                          hale_diag *reterr)
 {
     hale__llm_answer a = {0};
     hale_diag d = {{0}};

@@ -26,12 +26,12 @@ typedef struct hale_prompt hale_prompt;
 typedef struct hale_llm hale_llm;
 typedef struct hale_llm_schema hale_llm_schema;
 
-#define HALE_LLM_MAX_GATEWAYS 16u          /* entries in a gateway list */
+#define HALE_LLM_MAX_GATEWAYS     16u        /* entries in a gateway list */
 #define HALE_LLM_MAX_ANSWER_BYTES (1u << 20) /* a gateway response body beyond this is refused */
-#define HALE_LLM_MAX_SCHEMA_DEPTH 8u       /* nesting of a schema */
-#define HALE_LLM_MAX_VARS 32u              /* variables of one prompt */
-#define HALE_LLM_MAX_QUEUE 4096u           /* calls waiting for a slot beyond max_in_flight */
-#define HALE_LLM_MAX_INCIDENTS 65536u      /* incident budget tallies kept */
+#define HALE_LLM_MAX_SCHEMA_DEPTH 8u         /* nesting of a schema */
+#define HALE_LLM_MAX_VARS         32u        /* variables of one prompt */
+#define HALE_LLM_MAX_QUEUE        4096u      /* calls waiting for a slot beyond max_in_flight */
+#define HALE_LLM_MAX_INCIDENTS    65536u     /* incident budget tallies kept */
 
 /* ---- schemas ----------------------------------------------------------------------------- */
 
@@ -60,8 +60,8 @@ int hale_llm_answer_parse(const hale_llm_schema *s, const char *text, size_t len
  * DIR/NAME@VERSION.txt and the schema DIR/NAME@VERSION.schema.json. Returns 0, -errno,
  * HALE_ECONFIG (bad id, bad template or schema, reterr says which file and why) or -ENOMEM. */
 int hale_prompt_load(const char *dir, const char *id, hale_prompt **ret, hale_diag *reterr);
-void hale_prompt_free(hale_prompt *p);                     /* NULL is a no-op */
-const char *hale_prompt_id(const hale_prompt *p);          /* "NAME@VERSION", borrowed */
+void hale_prompt_free(hale_prompt *p);                           /* NULL is a no-op */
+const char *hale_prompt_id(const hale_prompt *p);                /* "NAME@VERSION", borrowed */
 const hale_llm_schema *hale_prompt_schema(const hale_prompt *p); /* borrowed */
 
 /* One variable of a rendering: value is untrusted text of len bytes. */
@@ -80,8 +80,8 @@ typedef struct hale_prompt_var {
  * template names is missing, reterr says which), HALE_ELIMIT or -ENOMEM (redaction failed:
  * nothing is rendered). */
 int hale_prompt_render(const hale_prompt *p, const hale_prompt_var *vars, size_t n_vars,
-                       hale_redact_session *rs, char **ret, size_t *ret_len,
-                       uint8_t ret_sha256[32], hale_diag *reterr);
+                       hale_redact_session *rs, char **ret, size_t *ret_len, uint8_t ret_sha256[32],
+                       hale_diag *reterr);
 
 /* ---- gateways ---------------------------------------------------------------------------- */
 
@@ -92,16 +92,16 @@ typedef enum hale_llm_kind {
 
 /* One gateway, as configuration describes it (agent/config key "llm"). Strings borrowed. */
 typedef struct hale_llm_gateway {
-    const char *name;          /* for results and metrics */
-    hale_llm_kind kind;        /* wire format */
-    const char *base_url;      /* "https://api.openai.com", "http://127.0.0.1:8000" */
-    const char *model;         /* sent as "model" */
-    const char *api_key_env;   /* NULL or the environment variable holding the key */
-    const char *api_key_file;  /* NULL or a file (mode 0600 or stricter) holding the key */
-    uint64_t timeout_ms;       /* one attempt, connect to last byte */
-    uint32_t max_tokens;       /* answer tokens asked for */
-    double usd_per_1k_in;      /* price of 1000 prompt tokens */
-    double usd_per_1k_out;     /* price of 1000 answer tokens */
+    const char *name;         /* for results and metrics */
+    hale_llm_kind kind;       /* wire format */
+    const char *base_url;     /* "https://api.openai.com", "http://127.0.0.1:8000" */
+    const char *model;        /* sent as "model" */
+    const char *api_key_env;  /* NULL or the environment variable holding the key */
+    const char *api_key_file; /* NULL or a file (mode 0600 or stricter) holding the key */
+    uint64_t timeout_ms;      /* one attempt, connect to last byte */
+    uint32_t max_tokens;      /* answer tokens asked for */
+    double usd_per_1k_in;     /* price of 1000 prompt tokens */
+    double usd_per_1k_out;    /* price of 1000 answer tokens */
 } hale_llm_gateway;
 
 typedef struct hale_llm_options {
@@ -138,24 +138,24 @@ void hale_llm_close(hale_llm *c, void (*done_cb)(void *ud), void *ud);
 
 /* What one call produced; valid during the callback only. */
 typedef struct hale_llm_result {
-    int status;            /* 0, HALE_ESCHEMA (answer discarded after repair), HALE_EUPSTREAM
-                              (every gateway failed), HALE_ELIMIT (budget: degraded), HALE_ECLOSING,
-                              HALE_ELIMIT/-ENOMEM from redaction (nothing sent) */
-    json_t *answer;        /* the validated answer (borrowed; json_incref to keep) or NULL */
-    const char *gateway;   /* name of the gateway that answered last, or "" */
-    const char *model;     /* its model, or "" */
-    const char *error;     /* "" or why the call failed / why the answer was discarded */
+    int status;                  /* 0, HALE_ESCHEMA (answer discarded after repair), HALE_EUPSTREAM
+                                    (every gateway failed), HALE_ELIMIT (budget: degraded), HALE_ECLOSING,
+                                    HALE_ELIMIT/-ENOMEM from redaction (nothing sent) */
+    json_t *answer;              /* the validated answer (borrowed; json_incref to keep) or NULL */
+    const char *gateway;         /* name of the gateway that answered last, or "" */
+    const char *model;           /* its model, or "" */
+    const char *error;           /* "" or why the call failed / why the answer was discarded */
     uint8_t prompt_sha256[32];   /* of the rendered, redacted prompt */
     uint8_t request_sha256[32];  /* of the last request body sent (zero if none) */
     uint8_t response_sha256[32]; /* of the last response body received (zero if none) */
-    uint64_t tokens_in;    /* summed over the attempts */
-    uint64_t tokens_out;   /* summed over the attempts */
-    double cost_usd;       /* summed over the attempts */
-    uint64_t latency_ms;   /* submit to callback */
-    unsigned attempts;     /* HTTP requests sent */
-    bool cached;           /* answered from the cache, nothing sent */
-    bool repaired;         /* the first answer was invalid and the repair was valid */
-    bool discarded;        /* an invalid answer was discarded (status HALE_ESCHEMA) */
+    uint64_t tokens_in;          /* summed over the attempts */
+    uint64_t tokens_out;         /* summed over the attempts */
+    double cost_usd;             /* summed over the attempts */
+    uint64_t latency_ms;         /* submit to callback */
+    unsigned attempts;           /* HTTP requests sent */
+    bool cached;                 /* answered from the cache, nothing sent */
+    bool repaired;               /* the first answer was invalid and the repair was valid */
+    bool discarded;              /* an invalid answer was discarded (status HALE_ESCHEMA) */
 } hale_llm_result;
 
 typedef void (*hale_llm_cb)(const hale_llm_result *res, void *ud);
@@ -165,8 +165,8 @@ typedef struct hale_llm_call {
     const hale_prompt *prompt;   /* borrowed until the callback */
     const hale_prompt_var *vars; /* copied at submit */
     size_t n_vars;
-    const char *incident_id;     /* budget key (copied); NULL: only the daily budget applies */
-    hale_redact_session *rs;     /* borrowed until the callback; NULL: a session per call */
+    const char *incident_id; /* budget key (copied); NULL: only the daily budget applies */
+    hale_redact_session *rs; /* borrowed until the callback; NULL: a session per call */
 } hale_llm_call;
 
 /* Render, redact and queue a call. On success returns 0 and cb runs exactly once later.
@@ -182,10 +182,10 @@ bool hale_llm_is_degraded(const hale_llm *c, const char *incident_id);
 /* Figures for metrics. */
 typedef struct hale_llm_stats {
     uint64_t calls, answered, failed, discarded, cache_hits, attempts;
-    uint64_t day_tokens;  /* today's tokens */
-    double day_usd;       /* today's cost */
-    unsigned in_flight;   /* calls holding a slot */
-    unsigned queued;      /* calls waiting for one */
+    uint64_t day_tokens; /* today's tokens */
+    double day_usd;      /* today's cost */
+    unsigned in_flight;  /* calls holding a slot */
+    unsigned queued;     /* calls waiting for one */
 } hale_llm_stats;
 void hale_llm_stats_get(const hale_llm *c, hale_llm_stats *ret);
 
