@@ -69,6 +69,7 @@ int hale_cli_audit_db_path(const char *cmd, const char *db, const char *config, 
 int hale_cli_read_file(const char *cmd, const char *path, size_t max_bytes, char **ret,
                        size_t *ret_len);
 int hale_cmd_redact(int argc, char **argv);
+int hale_cmd_prompt(int argc, char **argv); /* `hale prompt render` */
 int hale_cmd_policy(int argc, char **argv);
 int hale_cmd_approvals(int argc, char **argv);
 int hale_cmd_approve(int argc, char **argv);
