@@ -22,7 +22,7 @@ static const char usage[] =
     "is redacted too. Prints the rendered prompt, or with --json {\"prompt\", \"sha256\",\n"
     "\"schema\"}. DIR defaults to the configuration's prompts_dir; --rules "
     "to\n" HALE_REDACT_DEFAULT_RULES ".\nExit status: 0 done, 1 redaction failed (nothing is "
-                                     "printed), 2 usage, bad prompt or vars.\n";
+    "printed), 2 usage, bad prompt or vars.\n";
 
 static int load_vars(const char *path, json_t **ret, hale_prompt_var *vars, size_t *n_vars)
 {
