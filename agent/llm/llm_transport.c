@@ -1,20 +1,26 @@
 /* agent/llm/llm_transport.c - HTTP POSTs on curl's multi-socket API, driven by the loop: curl
  * tells us which sockets to watch (uv_poll per socket) and when to call it back (one uv_timer);
- * the loop tells curl what became ready. Nothing here blocks the loop. */
+ * the loop tells curl what became ready. Nothing here blocks the loop. Finished transfers wait
+ * in a queue that an idle handle drains COMPLETIONS_PER_TURN at a time, so a burst of answers
+ * (and the work their callbacks start) is spread over loop turns and timers keep their time. */
 #include "internal.h"
 
 #include <strings.h>
 
 #include "llm_int.h"
 
+#define COMPLETIONS_PER_TURN 8u
+
 struct hale__llm_http {
-    uv_loop_t *loop;        /* borrowed */
-    CURLM *multi;           /* all transfers */
-    uv_timer_t timer;       /* curl's timeout */
-    unsigned active;        /* transfers added and not finished */
-    unsigned open_handles;  /* uv handles not yet closed (the timer and polls) */
-    bool closing;           /* close requested */
-    void (*done)(void *ud); /* after the last close */
+    uv_loop_t *loop;                       /* borrowed */
+    CURLM *multi;                          /* all transfers */
+    uv_timer_t timer;                      /* curl's timeout */
+    uv_idle_t drain;                       /* delivers finished transfers, a few per loop turn */
+    hale__llm_xfer *done_head, *done_tail; /* finished, callback not yet run */
+    unsigned active;                       /* transfers added and not finished */
+    unsigned open_handles;                 /* uv handles not yet closed (the timer and polls) */
+    bool closing;                          /* close requested */
+    void (*done)(void *ud);                /* after the last close */
     void *done_ud;
 };
 
@@ -32,6 +38,9 @@ struct hale__llm_xfer {
     hale_buf resp;              /* response body, capped */
     int64_t retry_after_ms;     /* parsed from the response headers, -1 when none */
     bool over_limit;            /* the body passed HALE_LLM_MAX_ANSWER_BYTES */
+    hale__llm_xfer *done_next;  /* in the finished queue */
+    hale__llm_reply rep;        /* filled when it finished */
+    bool cancelled;             /* finished, then cancelled: freed without a callback */
     hale__llm_xfer_cb cb;       /* completion */
     void *ud;
     char errbuf[CURL_ERROR_SIZE]; /* curl's message */
@@ -41,7 +50,7 @@ static void handle_closed(uv_handle_t *hd)
 {
     hale__llm_http *h = hd->data;
 
-    if (hd != (uv_handle_t *)&h->timer)
+    if (hd != (uv_handle_t *)&h->timer && hd != (uv_handle_t *)&h->drain)
         free(hd); /* a sock_ctx: the poll is its first member */
     if (--h->open_handles == 0 && h->closing) {
         void (*done)(void *) = h->done;
@@ -61,6 +70,28 @@ static void xfer_free(hale__llm_xfer *x)
     free(x);
 }
 
+static void on_drain(uv_idle_t *idle)
+{
+    hale__llm_http *h = idle->data;
+
+    for (unsigned n = 0; n < COMPLETIONS_PER_TURN && h->done_head; n++) {
+        hale__llm_xfer *x = h->done_head;
+
+        h->done_head = x->done_next;
+        if (!h->done_head)
+            h->done_tail = NULL;
+        x->rep.body = x->resp.data ? x->resp.data : "";
+        x->rep.body_len = x->resp.len;
+        if (!x->cancelled) {
+            h->active--;
+            x->cb(&x->rep, x->ud);
+        }
+        xfer_free(x);
+    }
+    if (!h->done_head)
+        uv_idle_stop(&h->drain);
+}
+
 static void check_done(hale__llm_http *h)
 {
     CURLMsg *m;
@@ -68,29 +99,32 @@ static void check_done(hale__llm_http *h)
 
     while ((m = curl_multi_info_read(h->multi, &left))) {
         hale__llm_xfer *x = NULL;
-        hale__llm_reply rep = {0};
+        CURLcode res = m->data.result;
+        CURL *easy = m->easy_handle;
 
         if (m->msg != CURLMSG_DONE)
             continue;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-        curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &rep.status);
-        rep.retry_after_ms = x->retry_after_ms;
-        rep.curl_error = "";
+        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+        curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &x->rep.status);
+        x->rep.retry_after_ms = x->retry_after_ms;
+        x->rep.curl_error = "";
         if (x->over_limit)
-            rep.error = HALE_ELIMIT;
-        else if (m->data.result == CURLE_OPERATION_TIMEDOUT)
-            rep.error = -ETIMEDOUT;
-        else if (m->data.result != CURLE_OK)
-            rep.error = HALE_EUPSTREAM;
-        if (m->data.result != CURLE_OK)
-            rep.curl_error = x->errbuf[0] ? x->errbuf : curl_easy_strerror(m->data.result);
-        rep.body = x->resp.data ? x->resp.data : "";
-        rep.body_len = x->resp.len;
-        curl_multi_remove_handle(h->multi, x->easy);
-        curl_easy_cleanup(x->easy);
-        h->active--;
-        x->cb(&rep, x->ud);
-        xfer_free(x);
+            x->rep.error = HALE_ELIMIT;
+        else if (res == CURLE_OPERATION_TIMEDOUT)
+            x->rep.error = -ETIMEDOUT;
+        else if (res != CURLE_OK)
+            x->rep.error = HALE_EUPSTREAM;
+        if (res != CURLE_OK)
+            x->rep.curl_error = x->errbuf[0] ? x->errbuf : curl_easy_strerror(res);
+        curl_multi_remove_handle(h->multi, easy);
+        curl_easy_cleanup(easy);
+        x->easy = NULL;
+        if (h->done_tail)
+            h->done_tail->done_next = x;
+        else
+            h->done_head = x;
+        h->done_tail = x;
+        uv_idle_start(&h->drain, on_drain);
     }
 }
 
@@ -179,7 +213,9 @@ int hale__llm_http_new(uv_loop_t *loop, hale__llm_http **ret)
     h->loop = loop;
     uv_timer_init(loop, &h->timer);
     h->timer.data = h;
-    h->open_handles = 1;
+    uv_idle_init(loop, &h->drain);
+    h->drain.data = h;
+    h->open_handles = 2;
     curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
     curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
     curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
@@ -191,6 +227,11 @@ int hale__llm_http_new(uv_loop_t *loop, hale__llm_http **ret)
 
 void hale__llm_http_cancel(hale__llm_http *h, hale__llm_xfer *x)
 {
+    if (!x->easy) { /* finished and queued: the drain frees it */
+        x->cancelled = true;
+        h->active--;
+        return;
+    }
     curl_multi_remove_handle(h->multi, x->easy);
     curl_easy_cleanup(x->easy);
     h->active--;
@@ -204,10 +245,18 @@ void hale__llm_http_close(hale__llm_http *h, void (*done)(void *ud), void *ud)
     h->done_ud = ud;
     /* Cleaning up the multi makes curl report every socket removed: their polls close. */
     HALE_ASSERT(h->active == 0);
+    while (h->done_head) { /* all cancelled */
+        hale__llm_xfer *x = h->done_head;
+
+        h->done_head = x->done_next;
+        xfer_free(x);
+    }
+    h->done_tail = NULL;
     curl_multi_cleanup(h->multi);
     h->multi = NULL;
     uv_timer_stop(&h->timer);
     uv_close((uv_handle_t *)&h->timer, handle_closed);
+    uv_close((uv_handle_t *)&h->drain, handle_closed);
 }
 
 unsigned hale__llm_http_active(const hale__llm_http *h)

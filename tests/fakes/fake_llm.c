@@ -98,13 +98,17 @@ static void send_all(int fd, const char *p, size_t n)
 }
 
 /* Read one request: headers then Content-Length bytes. Returns the buffer or NULL. */
-static char *read_request(int fd, size_t *ret_hdr_len, size_t *ret_body_len)
+static char *read_request(fake_llm *f, int fd, size_t *ret_hdr_len, size_t *ret_body_len)
 {
     size_t cap = 65536, len = 0, hdr = 0, want = 0;
     char *buf = malloc(cap + 1);
 
-    while (buf) {
+    while (buf && !f->stop) {
+        struct pollfd p = {fd, POLLIN, 0};
         ssize_t n;
+
+        if (poll(&p, 1, 20) == 0)
+            continue; /* an idle keep-alive connection: look at stop again */
 
         if (len == cap) {
             char *nb;
@@ -184,7 +188,7 @@ static void respond(int fd, int status, const char *extra, const char *body)
     char head[512];
     int n = snprintf(head, sizeof(head),
                      "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: "
-                     "%zu\r\nConnection: close\r\n%s\r\n",
+                     "%zu\r\n%s\r\n",
                      status, strlen(body), extra);
 
     send_all(fd, head, (size_t)n);
@@ -234,10 +238,13 @@ static void *conn_main(void *arg)
     conn *cn = arg;
     fake_llm *f = cn->f;
     size_t hdr = 0, blen = 0;
-    char *req = read_request(cn->fd, &hdr, &blen);
-    fake_llm_step step = {0};
+    char *req;
 
-    if (req) {
+    /* Keep-alive, as real gateways do: one request after another until the client closes. */
+    while ((req = read_request(f, cn->fd, &hdr, &blen))) {
+        fake_llm_step step = {0};
+        bool reset;
+
         pthread_mutex_lock(&f->mu);
         if (f->n_rec < MAX_RECORDS) {
             record *r = &f->rec[f->n_rec++];
@@ -250,9 +257,12 @@ static void *conn_main(void *arg)
         copy_step(&step, f->next_step < f->n_script ? &f->script[f->next_step++] : &f->def);
         pthread_mutex_unlock(&f->mu);
         act(f, cn->fd, &step);
+        reset = step.act == FAKE_LLM_RESET;
         free_owned(step.content);
         free_owned(step.retry_after);
         free(req);
+        if (reset)
+            break;
     }
     close(cn->fd);
     free(cn);

@@ -1,7 +1,8 @@
 /* tests/fakes/fake_llm.h - an OpenAI-compatible (POST /v1/chat/completions) or Anthropic
  * (POST /v1/messages) gateway on 127.0.0.1, scripted per case. Each request takes the next
  * step of the script (the default step once the script is spent), and its body is recorded.
- * One thread per connection, blocking I/O, "Connection: close": simple enough to trust. */
+ * One thread per connection, blocking I/O, keep-alive as real gateways do: simple enough to
+ * trust. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -13,11 +14,12 @@ typedef struct fake_llm fake_llm;
 
 typedef enum fake_llm_act {
     FAKE_LLM_ANSWER = 0, /* 200 with content as the model's text (valid or not for the schema) */
-    FAKE_LLM_MALFORMED,  /* 200 whose body is not JSON at all */
-    FAKE_LLM_TRUNCATED,  /* 200, finish_reason "length" / stop_reason "max_tokens" */
-    FAKE_LLM_STATUS,     /* status with the format's error envelope (and Retry-After) */
-    FAKE_LLM_RESET,      /* read the request, then reset the connection (RST) */
-} fake_llm_act;
+FAKE_LLM_MALFORMED,     /* 200 whose body is not JSON at all */
+    FAKE_LLM_TRUNCATED, /* 200, finish_reason "length" / stop_reason "max_tokens" */
+    FAKE_LLM_STATUS,    /* status with the format's error envelope (and Retry-After) */
+    FAKE_LLM_RESET,     /* read the request, then reset the connection (RST) */
+}
+fake_llm_act;
 
 typedef struct fake_llm_step {
     fake_llm_act act;
