@@ -14,12 +14,11 @@ typedef struct fake_llm fake_llm;
 
 typedef enum fake_llm_act {
     FAKE_LLM_ANSWER = 0, /* 200 with content as the model's text (valid or not for the schema) */
-FAKE_LLM_MALFORMED,     /* 200 whose body is not JSON at all */
-    FAKE_LLM_TRUNCATED, /* 200, finish_reason "length" / stop_reason "max_tokens" */
-    FAKE_LLM_STATUS,    /* status with the format's error envelope (and Retry-After) */
-    FAKE_LLM_RESET,     /* read the request, then reset the connection (RST) */
-}
-fake_llm_act;
+    FAKE_LLM_MALFORMED,  /* 200 whose body is not JSON at all */
+    FAKE_LLM_TRUNCATED,  /* 200, finish_reason "length" / stop_reason "max_tokens" */
+    FAKE_LLM_STATUS,     /* status with the format's error envelope (and Retry-After) */
+    FAKE_LLM_RESET,      /* read the request, then reset the connection (RST) */
+} fake_llm_act;
 
 typedef struct fake_llm_step {
     fake_llm_act act;
