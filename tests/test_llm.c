@@ -413,6 +413,47 @@ static void answers_in_both_formats(void **state)
     json_decref(g.answer);
 }
 
+static void keys_come_from_env_or_a_private_file(void **state)
+{
+    env *e = *state;
+    char *dir = fixture_tmpdir("llm-key"), path[512], *key;
+    hale_diag d = {{0}};
+    got g = {0};
+
+    snprintf(path, sizeof(path), "%s/anthropic.key", dir);
+    assert_int_equal(fixture_write(path, "sk-ant-test-key\n"), 0);
+    assert_int_equal(chmod(path, 0644), 0);
+    e->gw[1].api_key_file = path;
+    assert_int_equal(hale_llm_new(&e->loop, &e->o, e->rules, &e->c, &d), HALE_ECONFIG);
+    assert_non_null(strstr(d.msg, "mode 0600"));
+    assert_null(strstr(d.msg, "sk-ant")); /* never the key itself */
+    assert_int_equal(chmod(path, 0600), 0);
+    unsetenv("HALE_TEST_LLM_KEY");
+    assert_int_equal(hale_llm_new(&e->loop, &e->o, e->rules, &e->c, &d), HALE_ECONFIG);
+    assert_non_null(strstr(d.msg, "HALE_TEST_LLM_KEY is not set"));
+    setenv("HALE_TEST_LLM_KEY", "sk-test-0123456789abcdef", 1);
+    e->gw[0].api_key_file = path; /* both: refused */
+    assert_int_equal(hale_llm_new(&e->loop, &e->o, e->rules, &e->c, &d), HALE_ECONFIG);
+    e->gw[0].api_key_file = NULL;
+    e->gw[0].base_url = "ftp://x";
+    assert_int_equal(hale_llm_new(&e->loop, &e->o, e->rules, &e->c, &d), HALE_ECONFIG);
+    e->gw[0].base_url = e->url[0];
+    assert_null(e->c);
+
+    /* The Anthropic gateway alone, its key read from the file (trailing newline dropped). */
+    e->o.gateways = &e->gw[1];
+    e->o.n_gateways = 1;
+    client(e);
+    call1(e, NULL, &g);
+    assert_int_equal(g.status, 0);
+    key = fake_llm_key(e->fake[1], 0);
+    assert_string_equal(key, "sk-ant-test-key");
+    free(key);
+    fixture_rmtree(dir);
+    free(dir);
+    json_decref(g.answer);
+}
+
 static void falls_back_in_order(void **state)
 {
     env *e = *state;
@@ -675,6 +716,38 @@ static void canaries_never_reach_a_gateway(void **state)
     json_decref(g.answer);
 }
 
+static void redaction_failure_blocks_the_send(void **state)
+{
+    env *e = *state;
+    static const char rules[] = "{\"version\":1,\"match_limit\":1000,\"rules\":["
+                                "{\"id\":\"slow\",\"type\":\"SLOW\",\"pattern\":\"(a|aa)+$\"}]}";
+    hale_redact *slow = NULL;
+    hale_diag d = {{0}};
+    char text[64];
+    hale_prompt_var v[] = {{"alert", text, sizeof(text) - 1}, {"logs", "ok", 2}};
+    hale_llm_call call = {.prompt = e->prompt, .vars = v, .n_vars = 2};
+    got g = {0};
+
+    memset(text, 'a', sizeof(text) - 2);
+    text[sizeof(text) - 2] = 'b';
+    text[sizeof(text) - 1] = '\0';
+    assert_int_equal(hale_redact_parse(rules, strlen(rules), "slow", &slow, &d), 0);
+    assert_int_equal(hale_llm_new(&e->loop, &e->o, slow, &e->c, &d), 0);
+    assert_int_equal(hale_llm_submit(e->c, &call, on_result, &g, &d), HALE_ELIMIT);
+    assert_non_null(strstr(d.msg, "nothing is sent"));
+    uv_run(&e->loop, UV_RUN_NOWAIT);
+    assert_int_equal(g.n, 0); /* a refused submit never calls back */
+    assert_int_equal(fake_llm_requests(e->fake[0]), 0);
+    {
+        int done = 0;
+
+        hale_llm_close(e->c, closed, &done);
+        uv_run(&e->loop, UV_RUN_DEFAULT);
+        e->c = NULL;
+    }
+    hale_redact_free(slow);
+}
+
 typedef struct lag {
     uv_timer_t t;
     uint64_t last_ns;
@@ -751,6 +824,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(render_delimits_and_redacts, setup, teardown),
         cmocka_unit_test_setup_teardown(prompt_ids_and_templates_are_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(answers_in_both_formats, setup, teardown),
+        cmocka_unit_test_setup_teardown(keys_come_from_env_or_a_private_file, setup, teardown),
         cmocka_unit_test_setup_teardown(falls_back_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(retry_after_is_honoured, setup, teardown),
         cmocka_unit_test_setup_teardown(breaker_opens_probes_and_closes, setup, teardown),
@@ -760,6 +834,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(timeouts_resets_and_garbage_fall_back, setup, teardown),
         cmocka_unit_test_setup_teardown(canaries_never_reach_a_gateway, setup, teardown),
+        cmocka_unit_test_setup_teardown(redaction_failure_blocks_the_send, setup, teardown),
         cmocka_unit_test_setup_teardown(loop_stays_responsive_with_256_in_flight, setup, teardown),
     };
 
