@@ -309,8 +309,9 @@ int hale_prompt_render(const hale_prompt *p, const hale_prompt_var *vars, size_t
         r = hale_buf_reserve(&out, 1); /* data exists even for an empty rendering */
     if (r < 0) {
         if (r != HALE_ECONFIG)
-            hale_diag_set(reterr, "prompt %s: redaction failed: %s (nothing is sent)", p->id,
-                          hale_strerror(r));
+            hale_diag_set(reterr, "prompt %s: cannot render: %s (nothing is sent)", p->id,
+                          r == HALE_ELIMIT ? "a redaction or size limit was hit"
+                                           : hale_strerror(r));
         hale_buf_release(&out);
         return r;
     }

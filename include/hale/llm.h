@@ -138,9 +138,9 @@ void hale_llm_close(hale_llm *c, void (*done_cb)(void *ud), void *ud);
 
 /* What one call produced; valid during the callback only. */
 typedef struct hale_llm_result {
-    int status;                  /* 0, HALE_ESCHEMA (answer discarded after repair), HALE_EUPSTREAM
-                                    (every gateway failed), HALE_ELIMIT (budget: degraded), HALE_ECLOSING,
-                                    HALE_ELIMIT/-ENOMEM from redaction (nothing sent) */
+    int status;                  /* 0; HALE_ESCHEMA: the answer (and its repair) was invalid and
+                                    is discarded; HALE_EUPSTREAM: every gateway failed or is open;
+                                    HALE_ECLOSING: the client closed first; -ENOMEM */
     json_t *answer;              /* the validated answer (borrowed; json_incref to keep) or NULL */
     const char *gateway;         /* name of the gateway that answered last, or "" */
     const char *model;           /* its model, or "" */
