@@ -501,6 +501,16 @@ static void retry_after_is_honoured(void **state)
     gap = fake_llm_request_ms(e->fake[0], 2) - fake_llm_request_ms(e->fake[0], 1);
     assert_true(gap >= 195 && gap < 1200);
 
+    /* An HTTP-date in the past means "now"; the call succeeds on the same gateway. */
+    fake_llm_push(e->fake[0], &(fake_llm_step){.act = FAKE_LLM_STATUS,
+                                               .status = 503,
+                                               .retry_after = "Wed, 21 Oct 2015 07:28:00 GMT"});
+    call1(e, NULL, &g);
+    assert_int_equal(g.status, 0);
+    assert_string_equal(g.gateway, "primary");
+    assert_int_equal(g.attempts, 2);
+    assert_true(g.latency_ms < 400);
+
     /* A hint beyond backoff_max_ms is not waited for: the next gateway answers at once. */
     fake_llm_push(e->fake[0],
                   &(fake_llm_step){.act = FAKE_LLM_STATUS, .status = 429, .retry_after = "120"});
@@ -515,7 +525,7 @@ static void retry_after_is_honoured(void **state)
     call1(e, NULL, &g);
     assert_int_equal(g.status, 0);
     assert_string_equal(g.gateway, "primary");
-    gap = fake_llm_request_ms(e->fake[0], 6) - fake_llm_request_ms(e->fake[0], 5);
+    gap = fake_llm_request_ms(e->fake[0], 8) - fake_llm_request_ms(e->fake[0], 7);
     assert_true(gap >= 14); /* second retry: 20 ms * (1 - 0.25 * jitter) */
     json_decref(g.answer);
 }

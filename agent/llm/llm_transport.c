@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include <strings.h>
+#include <time.h>
 
 #include "llm_int.h"
 
@@ -275,8 +276,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp)
     return size * n;
 }
 
-/* Retry-After: delay-seconds (a fraction tolerated) or retry-after-ms; an HTTP-date is not
- * honoured (ignored: the backoff applies). */
+/* Retry-After: delay-seconds (a fraction tolerated) or an HTTP-date; retry-after-ms (a
+ * non-standard header some gateways send) wins over both. */
 static size_t on_header(char *data, size_t size, size_t n, void *userp)
 {
     hale__llm_xfer *x = userp;
@@ -303,6 +304,11 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
 
         if (d >= 0 && d < 1e9 && (ms || x->retry_after_ms < 0))
             x->retry_after_ms = (int64_t)(ms ? d : d * 1000.0);
+    } else if (!ms && x->retry_after_ms < 0) {
+        time_t at = curl_getdate(v, NULL), now = time(NULL);
+
+        if (at != (time_t)-1)
+            x->retry_after_ms = at > now ? (int64_t)(at - now) * 1000 : 0;
     }
     return len;
 }
