@@ -758,6 +758,51 @@ static void redaction_failure_blocks_the_send(void **state)
     hale_redact_free(slow);
 }
 
+static void queue_holds_calls_beyond_the_limit_and_close_ends_them(void **state)
+{
+    env *e = *state;
+    static got g[6];
+    hale_llm_stats st;
+    unsigned most = 0, done;
+    int closed_done = 0;
+
+    memset(g, 0, sizeof(g));
+    e->o.max_in_flight = 2;
+    fake_llm_set_default(e->fake[0], &(fake_llm_step){.delay_ms = 50});
+    client(e);
+    for (unsigned i = 0; i < 4; i++)
+        assert_int_equal(submit(e, NULL, &g[i]), 0);
+    hale_llm_stats_get(e->c, &st);
+    assert_int_equal(st.in_flight, 2);
+    assert_int_equal(st.queued, 2);
+    do {
+        uv_run(&e->loop, UV_RUN_ONCE);
+        hale_llm_stats_get(e->c, &st);
+        most = st.in_flight > most ? st.in_flight : most;
+        done = g[0].n + g[1].n + g[2].n + g[3].n;
+    } while (done < 4);
+    assert_int_equal(most, 2);
+    for (unsigned i = 0; i < 4; i++) {
+        assert_int_equal(g[i].status, 0);
+        json_decref(g[i].answer);
+    }
+    /* Closing with one call under way and one queued: both end with HALE_ECLOSING, once. */
+    fake_llm_set_default(e->fake[0], &(fake_llm_step){.delay_ms = 2000});
+    e->o.max_in_flight = 1;
+    assert_int_equal(submit(e, NULL, &g[4]), 0);
+    assert_int_equal(submit(e, NULL, &g[5]), 0);
+    uv_run(&e->loop, UV_RUN_NOWAIT);
+    hale_llm_close(e->c, closed, &closed_done);
+    assert_int_equal(g[4].n, 1);
+    assert_int_equal(g[5].n, 1);
+    assert_int_equal(g[4].status, HALE_ECLOSING);
+    assert_int_equal(g[5].status, HALE_ECLOSING);
+    assert_int_equal(submit(e, NULL, &g[4]), HALE_ECLOSING);
+    uv_run(&e->loop, UV_RUN_DEFAULT);
+    assert_int_equal(closed_done, 1);
+    e->c = NULL;
+}
+
 typedef struct lag {
     uv_timer_t t;
     uint64_t last_ns;
@@ -845,6 +890,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(timeouts_resets_and_garbage_fall_back, setup, teardown),
         cmocka_unit_test_setup_teardown(canaries_never_reach_a_gateway, setup, teardown),
         cmocka_unit_test_setup_teardown(redaction_failure_blocks_the_send, setup, teardown),
+        cmocka_unit_test_setup_teardown(queue_holds_calls_beyond_the_limit_and_close_ends_them,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(loop_stays_responsive_with_256_in_flight, setup, teardown),
     };
 

@@ -5,6 +5,7 @@
  * (and the work their callbacks start) is spread over loop turns and timers keep their time. */
 #include "internal.h"
 
+#include <sodium.h>
 #include <strings.h>
 #include <time.h>
 
@@ -65,6 +66,9 @@ static void handle_closed(uv_handle_t *hd)
 
 static void xfer_free(hale__llm_xfer *x)
 {
+    /* One header line is the API key: wipe the copies before they go back to the heap. */
+    for (struct curl_slist *l = x->headers; l; l = l->next)
+        sodium_memzero(l->data, strlen(l->data));
     curl_slist_free_all(x->headers);
     free(x->body);
     hale_buf_release(&x->resp);
