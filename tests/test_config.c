@@ -189,6 +189,54 @@ static void file_errors(void **state)
     free(big);
 }
 
+static void llm_gateways(void **state)
+{
+    struct tmp *t = *state;
+    hale_config *c = NULL, *c2 = NULL;
+    hale_diag d;
+    char *json;
+
+    assert_int_equal(
+        load_text(t,
+                  "{\"llm\": {\"gateways\": [{\"name\": \"local\", \"kind\": \"openai\", "
+                  "\"base_url\": \"http://127.0.0.1:8000\", \"model\": \"qwen\", "
+                  "\"api_key_env\": \"VLLM_KEY\", \"timeout_ms\": 5000, \"usd_per_1k_in\": 0.5}, "
+                  "{\"name\": \"claude\", \"kind\": \"anthropic\", \"base_url\": "
+                  "\"https://api.anthropic.com\", \"model\": \"claude-x\", \"api_key_file\": "
+                  "\"/etc/hale/anthropic.key\"}], \"day_max_usd\": 20, \"retries\": 1}}",
+                  &c, &d),
+        0);
+    assert_int_equal(c->llm.n_gateways, 2);
+    assert_string_equal(c->llm.gateways[0].kind, "openai");
+    assert_string_equal(c->llm.gateways[0].api_key_env, "VLLM_KEY");
+    assert_int_equal(c->llm.gateways[0].timeout_ms, 5000);
+    assert_int_equal(c->llm.gateways[1].max_tokens, 1024);
+    assert_null(c->llm.gateways[1].api_key_env);
+    assert_int_equal(c->llm.retries, 1);
+    assert_int_equal(c->llm.max_in_flight, 16);
+    assert_true(c->llm.day_max_usd == 20.0);
+    json = hale_config_to_json(c);
+    assert_non_null(strstr(json, "\"api_key_file\": \"/etc/hale/anthropic.key\""));
+    free(json);
+    assert_int_equal(hale_config_check_reload(c, c, &d), 0);
+    assert_int_equal(load_text(t, "{}", &c2, &d), 0);
+    assert_int_equal(c2->llm.n_gateways, 0);
+    hale_config_unref(c);
+    hale_config_unref(c2);
+    expect_error(
+        t,
+        "{\"llm\": {\"gateways\": [{\"name\": \"x\", \"kind\": \"openai\", "
+        "\"base_url\": \"http://h\", \"model\": \"m\", \"api_key\": \"sk-live\"}]}}",
+        "key 'llm': gateways[0]: an API key is never written in the configuration: name an "
+        "environment variable (api_key_env) or a 0600 file (api_key_file)");
+    expect_error(t,
+                 "{\"llm\": {\"gateways\": [{\"name\": \"x\", \"kind\": \"grpc\", "
+                 "\"base_url\": \"http://h\", \"model\": \"m\"}]}}",
+                 "key 'llm': gateways[0].kind: expected openai or anthropic, got 'grpc'");
+    expect_error(t, "{\"llm\": {\"backoff_base_ms\": 100, \"backoff_max_ms\": 50}}",
+                 "key 'llm': backoff_max_ms: expected 100 to 600000, got 50");
+}
+
 static void unknown_key(void **state)
 {
     expect_error(*state, "{\"listen\": \"127.0.0.1:1\", \"lissten\": 1}",
@@ -197,7 +245,7 @@ static void unknown_key(void **state)
                  "max_connections, idle_timeout_s, request_timeout_s, shutdown_timeout_s, "
                  "store_sync, event_retention_days, audit_origin, audit_checkpoint_interval_ms, "
                  "audit_rotate_interval_s, audit_anchor_files, audit_anchor_interval_s, "
-                 "audit_witness_urls, auth)");
+                 "audit_witness_urls, auth, llm)");
 }
 
 static void wrong_types(void **state)
@@ -506,6 +554,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(defaults),
         cmocka_unit_test_setup_teardown(auth_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(llm_gateways, setup, teardown),
         cmocka_unit_test(full_file),
         cmocka_unit_test_setup_teardown(empty_object_gives_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(file_errors, setup, teardown),

@@ -21,6 +21,7 @@ static const struct cmd commands[] = {
     {"audit", hale_cmd_audit,
      "the signed decision log: keys, verification, proofs, queries, bundles (audit --help)"},
     {"redact", hale_cmd_redact, "redact secrets and personal data from stdin"},
+    {"prompt", hale_cmd_prompt, "preview a rendered, redacted LLM prompt (prompt --help)"},
     {"policy", hale_cmd_policy, "check, evaluate against or test a policy directory"},
     {"approvals", hale_cmd_approvals, "list or show approvals of proposed actions"},
     {"approve", hale_cmd_approve, "approve a pending action (through the running hale)"},

@@ -71,6 +71,7 @@ int hale_cli_audit_db_path(const char *cmd, const char *db, const char *config, 
 int hale_cli_read_file(const char *cmd, const char *path, size_t max_bytes, char **ret,
                        size_t *ret_len);
 int hale_cmd_redact(int argc, char **argv);
+int hale_cmd_prompt(int argc, char **argv); /* `hale prompt render` */
 int hale_cmd_policy(int argc, char **argv);
 int hale_cmd_policy_replay(int argc, char **argv); /* cli_policy_replay.c, argv[0] "replay" */
 int hale_cmd_approvals(int argc, char **argv);

@@ -193,6 +193,16 @@ static const char *const migrations[] = {
     "  key TEXT PRIMARY KEY,"
     "  value TEXT NOT NULL,"
     "  updated_ms INTEGER NOT NULL) WITHOUT ROWID;",
+    /* 6: the LLM client's response cache (include/hale/llm.h). key is the SHA-256 of
+     * (model, rendered prompt hash, schema); answer is the validated answer's canonical JSON.
+     * Rows past expires_ms are ignored and deleted by the client as it meets them. */
+    "CREATE TABLE llm_cache ("
+    "  key BLOB PRIMARY KEY,"
+    "  model TEXT NOT NULL,"
+    "  gateway TEXT NOT NULL,"
+    "  answer TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  expires_ms INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 #define INCIDENT_COLS                                                                              \

@@ -29,6 +29,40 @@ typedef struct hale_auth_token {
     hale_role role;                       /* what it may do */
 } hale_auth_token;
 
+#define HALE_LLM_CONFIG_MAX_GATEWAYS 16u /* entries in llm.gateways */
+
+/* One LLM gateway of the "llm" key (docs/config.md, docs/llm.md). Never holds the API key:
+ * only where to find it. Strings are owned by the config. */
+typedef struct hale_llm_gateway_config {
+    char *name;            /* [A-Za-z0-9._-]{1,64}, unique */
+    char *kind;            /* "openai" (Chat Completions) or "anthropic" (Messages) */
+    char *base_url;        /* http:// or https:// */
+    char *model;           /* sent as "model" */
+    char *api_key_env;     /* NULL or an environment variable holding the key */
+    char *api_key_file;    /* NULL or a file of mode 0600 holding the key */
+    uint64_t timeout_ms;   /* one attempt */
+    uint64_t max_tokens;   /* answer tokens asked for */
+    double usd_per_1k_in;  /* price of 1000 prompt tokens */
+    double usd_per_1k_out; /* price of 1000 answer tokens */
+} hale_llm_gateway_config;
+
+/* The "llm" key: gateways in fallback order and the client's limits. */
+typedef struct hale_llm_config {
+    hale_llm_gateway_config *gateways; /* NULL when none: no LLM, local-only */
+    size_t n_gateways;                 /* entries in gateways */
+    uint64_t max_in_flight;            /* calls under way at once */
+    uint64_t retries;                  /* further attempts on one gateway */
+    uint64_t backoff_base_ms;          /* first retry delay */
+    uint64_t backoff_max_ms;           /* delay cap; a longer Retry-After moves on */
+    uint64_t breaker_failures;         /* consecutive failures that open a breaker */
+    uint64_t breaker_open_ms;          /* open time before a half-open probe */
+    uint64_t incident_max_tokens;      /* 0: no limit */
+    double incident_max_usd;           /* 0: no limit */
+    uint64_t day_max_tokens;           /* 0: no limit */
+    double day_max_usd;                /* 0: no limit */
+    uint64_t cache_ttl_ms;             /* 0: no response cache */
+} hale_llm_config;
+
 /* The role's name ("auditor"); "?" for a value that is not one role. Static string. */
 const char *hale_role_name(hale_role role);
 
@@ -63,6 +97,7 @@ typedef struct hale_config {
     hale_auth_token *auth_tokens;          /* "auth": bearer tokens; NULL when none */
     size_t n_auth_tokens;                  /* entries in auth_tokens */
     bool auth_intake_token_required;       /* POST intake routes need an intake or admin token */
+    hale_llm_config llm;                   /* "llm": gateways and limits of the LLM client */
 } hale_config;
 
 /* Built-in defaults. Returns 0 or -ENOMEM; *ret has one reference owned by the caller. */
