@@ -2,15 +2,16 @@
 # dev.sh - the two set-up commands of README.md.
 #   ./dev.sh run  [hale run options]   install what is missing, build, run the controller
 #   ./dev.sh test                      install what is missing, build, run every test, then
-#                                      the unit tests again under ASan and UBSan, and the
-#                                      threaded ones under TSan
+#                                      the unit tests again under ASan and UBSan, the
+#                                      threaded ones under TSan, and each libFuzzer target for
+#                                      a short smoke run (FUZZ_SECONDS, default 10)
 # Debian packages are installed with apt-get only when missing (root or sudo needed then).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 BUILD_PACKAGES=(build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev libjansson-dev
   libsqlite3-dev libsodium-dev libpcre2-dev libhttp-parser-dev libseccomp-dev libcmocka-dev)
-TEST_PACKAGES=(prometheus prometheus-alertmanager clang-format)
+TEST_PACKAGES=(prometheus prometheus-alertmanager clang-format clang libclang-rt-14-dev)
 
 missing_packages() {
   local p
@@ -61,6 +62,20 @@ test)
   # tests that run threads.
   build build-tsan -DHALE_WERROR=ON -DHALE_SANITIZE=thread
   (cd build-tsan && ctest --output-on-failure -j 2 -L unit -R '^(loop|http|audit_signer)$')
+  # Parsers of hostile input get a short libFuzzer run each (clang, ASan and UBSan); longer
+  # runs are in docs/testing.md.
+  CC=clang build build-fuzz -DHALE_FUZZ=ON -DHALE_SANITIZE=address,undefined
+  for fuzzer in build-fuzz/fuzz_*; do
+    [ -x "$fuzzer" ] || continue
+    name=$(basename "$fuzzer")
+    corpus=$(mktemp -d)
+    dict=()
+    [ -f "tests/fuzz/$name.dict" ] && dict=(-dict="tests/fuzz/$name.dict")
+    echo "dev.sh: fuzz smoke $name (${FUZZ_SECONDS:-10} s)" >&2
+    "$fuzzer" -max_total_time="${FUZZ_SECONDS:-10}" -rss_limit_mb=2048 "${dict[@]}" "$corpus" \
+      >"$corpus.log" 2>&1 || { tail -40 "$corpus.log" >&2; rm -rf "$corpus" "$corpus.log"; exit 1; }
+    rm -rf "$corpus" "$corpus.log"
+  done
   ;;
 *)
   echo "usage: ./dev.sh run [hale run options] | ./dev.sh test" >&2
