@@ -90,3 +90,9 @@ int hale_cli_audit_open(const char *cmd, const char *db, const char *config, hal
  * neutralised) to f. Returns 0 or -EIO. */
 struct hale_audit_row;
 int hale_cli_audit_csv_row(FILE *f, const struct hale_audit_row *row);
+
+/* Fields of NAB-format CSV files (cli_csv.c). A timestamp is RFC 3339 or NAB's
+ * "YYYY-MM-DD HH:MM:SS[.fff]" (read as UTC; *ret_nab, may be NULL, says which). A value is a
+ * number; an empty field is missing (NaN). Both return 0 or -EINVAL. */
+int hale_cli_csv_time(const char *s, size_t len, int64_t *ret_ms, bool *ret_nab);
+int hale_cli_csv_value(const char *s, size_t len, double *ret);

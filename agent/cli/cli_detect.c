@@ -19,50 +19,6 @@ static const char usage[] =
     "RFC 3339. An empty value, nan or inf is a missing sample: it scores 0 and is not learned.\n"
     "Detectors: ensemble (default), robust, cusum (see docs/models.md).\n";
 
-/* "YYYY-MM-DD HH:MM:SS[.fff]" (NAB) or RFC 3339 into unix ms. */
-static int parse_time(const char *s, size_t len, int64_t *ret_ms)
-{
-    char tmp[64];
-
-    if (len == 0 || len >= sizeof(tmp) - 1)
-        return -EINVAL;
-    memcpy(tmp, s, len);
-    tmp[len] = '\0';
-    if (len >= 19 && tmp[10] == ' ' && !memchr(tmp + 11, 'Z', len - 11) &&
-        !memchr(tmp + 11, '+', len - 11)) {
-        tmp[10] = 'T';
-        tmp[len] = 'Z';
-        tmp[len + 1] = '\0';
-    }
-    return hale_rfc3339_parse(tmp, ret_ms);
-}
-
-/* The value field: a finite or non-finite number; empty means missing (NaN). */
-static int parse_value(const char *s, size_t len, double *ret)
-{
-    char tmp[128], *end;
-    double v;
-
-    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-        len--;
-    while (len > 0 && (*s == ' ' || *s == '\t'))
-        s++, len--;
-    if (len == 0) {
-        *ret = NAN;
-        return 0;
-    }
-    if (len >= sizeof(tmp))
-        return -EINVAL;
-    memcpy(tmp, s, len);
-    tmp[len] = '\0';
-    errno = 0;
-    v = strtod(tmp, &end);
-    if (end == tmp || *end != '\0')
-        return -EINVAL;
-    *ret = v; /* overflow gives +-HUGE_VAL, which the detector treats as missing */
-    return 0;
-}
-
 struct row {
     const char *ts; /* timestamp field, not NUL-terminated */
     size_t ts_len;
@@ -127,7 +83,7 @@ static int run(FILE *in, const char *path, hale_detect *d)
             rc = HALE_EXIT_FAILURE;
             break;
         }
-        if (parse_time(r.ts, r.ts_len, &t_ms) < 0) {
+        if (hale_cli_csv_time(r.ts, r.ts_len, &t_ms, NULL) < 0) {
             fprintf(stderr,
                     "hale detect: %s:%lu: bad timestamp '%.*s', expected \"YYYY-MM-DD "
                     "HH:MM:SS\" or RFC 3339\n",
@@ -135,7 +91,7 @@ static int run(FILE *in, const char *path, hale_detect *d)
             rc = HALE_EXIT_FAILURE;
             break;
         }
-        if (parse_value(r.val, r.val_len, &v) < 0) {
+        if (hale_cli_csv_value(r.val, r.val_len, &v) < 0) {
             fprintf(stderr, "hale detect: %s:%lu: bad value '%.*s', expected a number\n", path,
                     lineno, (int)(r.val_len > 64 ? 64 : r.val_len), r.val);
             rc = HALE_EXIT_FAILURE;

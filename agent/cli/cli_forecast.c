@@ -42,45 +42,6 @@ struct series {
     bool nab_time; /* input used "YYYY-MM-DD HH:MM:SS": answer in the same form */
 };
 
-static int parse_time(const char *s, size_t len, int64_t *ret_ms, bool *nab)
-{
-    char tmp[64];
-
-    if (len == 0 || len >= sizeof(tmp) - 1)
-        return -EINVAL;
-    memcpy(tmp, s, len);
-    tmp[len] = '\0';
-    *nab = false;
-    if (len >= 19 && tmp[10] == ' ' && !memchr(tmp + 11, 'Z', len - 11) &&
-        !memchr(tmp + 11, '+', len - 11)) {
-        tmp[10] = 'T';
-        tmp[len] = 'Z';
-        tmp[len + 1] = '\0';
-        *nab = true;
-    }
-    return hale_rfc3339_parse(tmp, ret_ms);
-}
-
-static int parse_value(const char *s, size_t len, double *ret)
-{
-    char tmp[128], *end;
-
-    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-        len--;
-    while (len > 0 && (*s == ' ' || *s == '\t'))
-        s++, len--;
-    if (len == 0) {
-        *ret = NAN;
-        return 0;
-    }
-    if (len >= sizeof(tmp))
-        return -EINVAL;
-    memcpy(tmp, s, len);
-    tmp[len] = '\0';
-    *ret = strtod(tmp, &end);
-    return end == tmp || *end != '\0' ? -EINVAL : 0;
-}
-
 static int push(struct series *s, int64_t t, double v)
 {
     if (s->n == s->cap) {
@@ -151,7 +112,7 @@ static int read_csv(FILE *in, const char *path, struct series *s)
             rc = HALE_EXIT_FAILURE;
             break;
         }
-        if (parse_time(line, (size_t)(comma - line), &t, &nab) < 0) {
+        if (hale_cli_csv_time(line, (size_t)(comma - line), &t, &nab) < 0) {
             fprintf(stderr,
                     "hale forecast: %s:%lu: bad timestamp '%.*s', expected \"YYYY-MM-DD "
                     "HH:MM:SS\" or RFC 3339\n",
@@ -159,7 +120,7 @@ static int read_csv(FILE *in, const char *path, struct series *s)
             rc = HALE_EXIT_FAILURE;
             break;
         }
-        if (parse_value(comma + 1, len - (size_t)(comma + 1 - line), &v) < 0) {
+        if (hale_cli_csv_value(comma + 1, len - (size_t)(comma + 1 - line), &v) < 0) {
             fprintf(stderr, "hale forecast: %s:%lu: bad value '%.*s', expected a number\n", path,
                     lineno,
                     (int)(len - (size_t)(comma + 1 - line) > 64 ? 64
