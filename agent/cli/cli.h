@@ -96,3 +96,12 @@ int hale_cli_audit_csv_row(FILE *f, const struct hale_audit_row *row);
  * number; an empty field is missing (NaN). Both return 0 or -EINVAL. */
 int hale_cli_csv_time(const char *s, size_t len, int64_t *ret_ms, bool *ret_nab);
 int hale_cli_csv_value(const char *s, size_t len, double *ret);
+
+/* Open the store of --db FILE (may be NULL), else data_dir/hale.db of --config FILE (NULL: the
+ * default config), for command cmd ("incidents", "audit query") (cli_store.c). path_out (may
+ * be NULL) gets the file's path. Prints what went wrong and returns its exit code:
+ * HALE_EXIT_USAGE (both given, bad config) or HALE_EXIT_FAILURE (unreadable, not a store);
+ * 0 with *ret owned by the caller. */
+struct hale_store;
+int hale_cli_open_store(const char *cmd, const char *db, const char *config, bool read_only,
+                        struct hale_store **ret, char *path_out, size_t path_cap);

@@ -34,22 +34,14 @@ static const char usage_deny[] =
 static int open_store(const char *config, bool read_only, hale_store **ret_s,
                       hale_approvals **ret_a)
 {
-    hale_store_opts o = {.read_only = read_only};
     hale_diag diag = {{0}};
-    hale_config *cfg = NULL;
-    char path[4096];
-    int r;
+    int r = hale_cli_open_store("approvals", NULL, config, read_only, ret_s, NULL, 0);
 
-    if (hale_cli_load_config(config, &cfg, NULL) < 0)
-        return HALE_EXIT_USAGE;
-    snprintf(path, sizeof(path), "%s/%s", cfg->data_dir, HALE_STORE_FILE);
-    hale_config_unref(cfg);
-    o.path = path;
-    r = hale_store_open(&o, ret_s, &diag);
-    if (r == 0 && (r = hale_approvals_open(*ret_s, ret_a, &diag)) < 0)
+    if (r != 0)
+        return r;
+    if ((r = hale_approvals_open(*ret_s, ret_a, &diag)) < 0) {
         hale_store_free(*ret_s);
-    if (r < 0) {
-        fprintf(stderr, "hale: %s: %s\n", path, diag.msg[0] ? diag.msg : hale_strerror(r));
+        fprintf(stderr, "hale approvals: %s\n", diag.msg[0] ? diag.msg : hale_strerror(r));
         return HALE_EXIT_FAILURE;
     }
     return 0;

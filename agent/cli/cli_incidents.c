@@ -16,24 +16,7 @@ static const char usage[] =
 
 static int open_store(const char *config_path, hale_store **ret)
 {
-    hale_store_opts o = {.read_only = true};
-    hale_diag diag = {{0}};
-    hale_config *cfg = NULL;
-    char path[4096];
-    int r;
-
-    if (hale_cli_load_config(config_path, &cfg, NULL) < 0)
-        return HALE_EXIT_USAGE;
-    snprintf(path, sizeof(path), "%s/%s", cfg->data_dir, HALE_STORE_FILE);
-    hale_config_unref(cfg);
-    o.path = path;
-    r = hale_store_open(&o, ret, &diag);
-    if (r < 0) {
-        fprintf(stderr, "hale incidents: %s (has `hale run` started with this data_dir?)\n",
-                diag.msg);
-        return HALE_EXIT_FAILURE;
-    }
-    return 0;
+    return hale_cli_open_store("incidents", NULL, config_path, true, ret, NULL, 0);
 }
 
 static const char *str(const json_t *obj, const char *key)

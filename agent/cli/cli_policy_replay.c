@@ -225,31 +225,7 @@ static int report(const struct replay *rp, const char *dir, const char *since, b
 /* The store of --db FILE, else of the data_dir of --config FILE, read-only. */
 static int open_store(const char *db, const char *config, hale_store **ret)
 {
-    hale_store_opts o = {.read_only = true};
-    hale_config *cfg = NULL;
-    hale_diag d = {{0}};
-    char path[4200];
-    int r;
-
-    if (!db) {
-        if (hale_cli_load_config(config, &cfg, NULL) < 0)
-            return HALE_EXIT_USAGE;
-        snprintf(path, sizeof(path), "%s/%s", cfg->data_dir, HALE_STORE_FILE);
-        hale_config_unref(cfg);
-    } else {
-        snprintf(path, sizeof(path), "%s", db);
-    }
-    if (access(path, R_OK) != 0) {
-        fprintf(stderr, "hale policy replay: cannot read '%s': %s\n", path, strerror(errno));
-        return HALE_EXIT_FAILURE;
-    }
-    o.path = path;
-    r = hale_store_open(&o, ret, &d);
-    if (r < 0) {
-        fprintf(stderr, "hale policy replay: %s: %s\n", path, d.msg[0] ? d.msg : hale_strerror(r));
-        return HALE_EXIT_FAILURE;
-    }
-    return 0;
+    return hale_cli_open_store("policy replay", db, config, true, ret, NULL, 0);
 }
 
 int hale_cmd_policy_replay(int argc, char **argv)
