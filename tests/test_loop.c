@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "hale/audit.h"
+#include "fake_witness.h"
 #include "hale/config.h"
 #include "hale/merkle.h"
 #include "hale/note.h"
@@ -397,6 +398,44 @@ static void audit_log_records_and_seals_every_run(void **state)
     free(anchored);
 }
 
+/* A witness cosigns the daemon's checkpoints with a consistency proof each time, also across a
+ * restart (where it first answers 409 with the size it holds), and its cosignatures reach the
+ * anchor file. */
+static void witness_cosigns_across_restarts(void **state)
+{
+    static const uint8_t seed[32] = {42};
+    struct env *e = *state;
+    char text[1024], anchor[700], *anchored;
+    fake_witness *w = NULL;
+    unsigned before;
+
+    assert_int_equal(fake_witness_start("witness.test/w1", seed, &w), 0);
+    snprintf(anchor, sizeof(anchor), "%s/anchor.log", e->dir);
+    snprintf(text, sizeof(text),
+             "{\"listen\": \"127.0.0.1:0\", \"data_dir\": \"%s/var\", \"log_level\": \"warn\", "
+             "\"audit_anchor_files\": [\"%s\"], \"audit_anchor_interval_s\": 1, "
+             "\"audit_witness_urls\": [\"http://127.0.0.1:%u\"]}",
+             e->dir, anchor, fake_witness_port(w));
+    assert_int_equal(fixture_write(e->config, text), 0);
+    for (int run = 0; run < 2; run++) {
+        start(e, false);
+        before = fake_witness_cosigned(w);
+        assert_int_equal(
+            fixture_http(e->port, "POST", "/api/v1/alerts", "application/json", firing, NULL), 200);
+        for (int i = 0; i < 400 && fake_witness_cosigned(w) <= before; i++)
+            nanosleep(&(struct timespec){0, 10000000}, NULL);
+        assert_true(fake_witness_cosigned(w) > before);
+        stop(e);
+    }
+    /* One refusal at most: the 409 that taught the restarted daemon the witness's size. */
+    assert_true(fake_witness_refused(w) <= 1);
+    anchored = fixture_read(anchor, NULL);
+    assert_non_null(anchored);
+    assert_non_null(strstr(anchored, "\n\xe2\x80\x94 witness.test/w1 "));
+    free(anchored);
+    fake_witness_stop(w);
+}
+
 /* Poll /metrics until it holds line (a whole "name value" line), for up to two seconds. */
 static bool wait_for_metric(struct env *e, const char *line)
 {
@@ -501,6 +540,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(sighup_reloads_and_keeps_old_config_on_error, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(audit_log_records_and_seals_every_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(witness_cosigns_across_restarts, setup, teardown),
     };
 
     /* Signals go to the loop thread's libuv handlers only: block them in this thread. */
