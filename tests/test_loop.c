@@ -14,12 +14,14 @@
 #include <sqlite3.h>
 
 #include "hale/audit.h"
+#include "fake_llm.h"
 #include "fake_witness.h"
 #include "hale/config.h"
 #include "hale/merkle.h"
 #include "hale/note.h"
 #include "hale/err.h"
 #include "hale/incident.h"
+#include "hale/llm.h"
 #include "loop/loop.h"
 
 struct env {
@@ -436,6 +438,116 @@ static void witness_cosigns_across_restarts(void **state)
     fake_witness_stop(w);
 }
 
+/* One integer from the data_dir's store. */
+static int store_count(struct env *e, const char *sql, int64_t *ret)
+{
+    char path[700];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int r = -1;
+
+    snprintf(path, sizeof(path), "%s/var/hale.db", e->dir);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+        *ret = sqlite3_column_int64(st, 0);
+        r = 0;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return r;
+}
+
+struct llm_probe {
+    struct env *e;
+    hale_prompt *prompt;
+    int submit_result;
+    int calls_back;
+    int status;
+};
+
+static struct llm_probe llm_probe;
+
+/* The open stage asks the gateways about the incident, with a secret in the untrusted data. */
+static void on_open_ask_llm(void *ud, const hale_incident_view *v);
+
+static void on_llm_answer(const hale_llm_result *res, void *ud)
+{
+    struct llm_probe *p = ud;
+
+    p->calls_back++;
+    p->status = res->status;
+}
+
+static void on_open_ask_llm(void *ud, const hale_incident_view *v)
+{
+    struct llm_probe *p = ud;
+    static const char alert[] = "DiskFull on db: password=hunter2hunter2 in /etc/app.conf";
+    hale_prompt_var vars[] = {{"alert", alert, sizeof(alert) - 1}, {"logs", "no logs", 7}};
+    hale_llm_call call = {.prompt = p->prompt, .vars = vars, .n_vars = 2, .incident_id = "1"};
+
+    (void)v;
+    p->submit_result = hale_loop_llm_submit(p->e->loop, &call, on_llm_answer, p, NULL);
+}
+
+/* Every call to a gateway is an audit leaf with the digests of what was sent and received,
+ * and the secret in the alert never reaches the gateway. */
+static void llm_calls_are_audited(void **state)
+{
+    struct env *e = *state;
+    char text[1500], url[128], *kinds;
+    fake_llm *f = NULL;
+    uint64_t checkpoints, sealed;
+    hale_stage open = {"ask", HALE_INCIDENT_OPEN, on_open_ask_llm, &llm_probe};
+    hale_config *cfg = NULL;
+    hale_diag diag = {{0}};
+    int64_t n = 0;
+
+    assert_int_equal(fake_llm_start(HALE_LLM_OPENAI, &f), 0);
+    fake_llm_base_url(f, url, sizeof(url));
+    snprintf(text, sizeof(text),
+             "{\"listen\": \"127.0.0.1:0\", \"data_dir\": \"%s/var\", \"log_level\": \"warn\", "
+             "\"policies_dir\": \"%s/policies\", \"llm\": {\"gateways\": [{\"name\": \"local\", "
+             "\"kind\": \"openai\", \"base_url\": \"%s\", \"model\": \"m\"}]}}",
+             e->dir, HALE_SOURCE_DIR, url);
+    assert_int_equal(fixture_write(e->config, text), 0);
+    llm_probe = (struct llm_probe){.e = e};
+    assert_int_equal(
+        hale_prompt_load(HALE_SOURCE_DIR "/prompts", "incident_summary@1", &llm_probe.prompt, NULL),
+        0);
+    assert_int_equal(hale_config_load(e->config, &cfg, &diag), 0);
+    assert_int_equal(hale_loop_new(cfg, e->config, &e->loop, &diag), 0);
+    hale_config_unref(cfg);
+    assert_int_equal(hale_loop_register_stage(e->loop, &open), 0);
+    e->port = hale_loop_port(e->loop);
+    assert_int_equal(pthread_create(&e->thread, NULL, run_thread, e), 0);
+    assert_int_equal(fixture_http(e->port, "GET", "/healthz", NULL, NULL, NULL), 200);
+    assert_int_equal(
+        fixture_http(e->port, "POST", "/api/v1/alerts", "application/json", firing, NULL), 200);
+    for (int i = 0; i < 500 && fake_llm_requests(f) == 0; i++)
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+    nanosleep(&(struct timespec){0, 200000000}, NULL);
+    stop(e);
+    assert_int_equal(llm_probe.submit_result, 0);
+    assert_int_equal(llm_probe.calls_back, 1);
+    assert_int_equal(llm_probe.status, 0);
+    assert_false(fake_llm_saw(f, "hunter2hunter2"));
+    kinds = audit_kinds(e, &checkpoints, &sealed);
+    assert_non_null(strstr(kinds, "llm_call"));
+    free(kinds);
+    assert_int_equal(store_count(e,
+                                 "SELECT count(*) FROM audit_leaf WHERE kind = "
+                                 "'llm_call' AND json_extract(body, '$.gateway') = "
+                                 "'local' AND json_extract(body, '$.request_sha256') != "
+                                 "printf('%064d', 0) AND json_extract(body, "
+                                 "'$.incident_id') = 1",
+                                 &n),
+                     0);
+    assert_int_equal(n, 1);
+    hale_prompt_free(llm_probe.prompt);
+    fake_llm_stop(f);
+}
+
 /* Poll /metrics until it holds line (a whole "name value" line), for up to two seconds. */
 static bool wait_for_metric(struct env *e, const char *line)
 {
@@ -541,6 +653,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(audit_log_records_and_seals_every_run, setup, teardown),
         cmocka_unit_test_setup_teardown(witness_cosigns_across_restarts, setup, teardown),
+        cmocka_unit_test_setup_teardown(llm_calls_are_audited, setup, teardown),
     };
 
     /* Signals go to the loop thread's libuv handlers only: block them in this thread. */

@@ -206,6 +206,8 @@ int hale_loop_new(hale_config *cfg, const char *config_path, hale_loop **ret, ha
     r = open_store(l, reterr);
     if (r == 0)
         r = hale__loop_audit_open(l, reterr);
+    if (r == 0 && (r = hale__loop_llm_open(l, reterr)) < 0)
+        hale_diag_prefix(reterr, "llm");
     if (r == 0)
         r = hale__loop_policy_open(l, reterr);
     if (r == 0)

@@ -39,6 +39,19 @@ void hale_loop_free(hale_loop *l); /* NULL is a no-op; after run returned */
 /* The port the API listens on (useful with "127.0.0.1:0"). */
 uint16_t hale_loop_port(const hale_loop *l);
 
+/* For stages: ask the LLM gateways (include/hale/llm.h, hale_llm_submit) and record the call
+ * in the audit log when it ends (an llm_call leaf with the digests of prompt, request and
+ * response, tokens, cost, latency and gateway; llm_output_rejected for a discarded answer).
+ * Loop thread only. Returns as hale_llm_submit, or HALE_ELIMIT when no gateway is configured
+ * (local-only). */
+struct hale_llm_call;
+struct hale_llm_result;
+int hale_loop_llm_submit(hale_loop *l, const struct hale_llm_call *call,
+                         void (*cb)(const struct hale_llm_result *res, void *ud), void *ud,
+                         hale_diag *reterr);
+/* Local-only: no gateway, or the day's (or incident_id's, when not NULL) budget is spent. */
+bool hale_loop_llm_degraded(hale_loop *l, const char *incident_id);
+
 /* For stages: move an incident (own transaction). Call from a stage's on_enter, or when no
  * intake commit is in flight. Returns 0, HALE_ENOTFOUND, HALE_ESTATE, HALE_EBUSY (an intake
  * commit owns the store right now: try again from the next on_enter or timer) or a store

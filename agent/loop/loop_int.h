@@ -6,6 +6,8 @@
 #include "hale/audit.h"
 #include "hale/audit_signer.h"
 #include "hale/http.h"
+#include "hale/llm.h"
+#include "hale/redact.h"
 #include "hale/ingest.h"
 #include "hale/policy.h"
 #include "hale/store.h"
@@ -120,6 +122,9 @@ struct hale_loop {
     uv_timer_t ckpt_timer;          /* starts checkpoints */
     hale_incidents *incidents;      /* correlation and state machine */
     hale_audit *audit;              /* the log's writer: with the writer connection */
+    hale_llm *llm;                  /* the LLM client, NULL when no gateway is configured */
+    hale_redact *llm_rules;         /* the redaction rules every outgoing text passes, owned */
+    hale_store *llm_cache;          /* the response cache's own file, owned; NULL: no cache */
     hale_audit_signer *signer;      /* the signer process: used by the job that seals */
     struct audit_item *audit_queue; /* leaves for the next job, loop thread only */
     size_t n_audit_queue, cap_audit_queue;
@@ -214,6 +219,11 @@ int hale__loop_pause_json(hale_loop *l, json_t **ret);
 int hale__loop_vote(hale_loop *l, int64_t id, const hale_approval_vote *v, json_t **ret,
                     hale_loop_vote_refusal *reterr_kind, hale_diag *reterr);
 hale_approvals *hale__loop_approvals(hale_loop *l);
+
+/* loop_llm.c */
+int hale__loop_llm_open(hale_loop *l, hale_diag *reterr);
+void hale__loop_llm_close(hale_loop *l); /* cancels calls; before the loop's handles close */
+void hale__loop_llm_free(hale_loop *l);
 
 /* loop_metrics.c */
 int hale__loop_metrics(void *ud, hale_buf *out);

@@ -212,6 +212,7 @@ static void close_handles(hale_loop *l)
     if (l->closed)
         return;
     l->closed = true;
+    hale__loop_llm_close(l);
     if (l->http)
         hale_http_server_close(l->http, on_http_closed, l);
     for (size_t i = 0; i < HALE_ARRAY_SIZE(handles); i++)
@@ -300,6 +301,7 @@ void hale_loop_free(hale_loop *l)
     if (l->store && l->incidents && write_last_pairs(l) < 0)
         log_warn("cannot write incident membership at exit (rebuilt at next start), ignoring");
     hale__loop_audit_close(l, l->draining ? "shutdown" : "stopped");
+    hale__loop_llm_free(l);
     hale__loop_policy_close(l);
     free(l->job.audit_items);
     hale_incidents_free(l->incidents);

@@ -56,6 +56,8 @@
 #define HALE_AUDIT_KIND_EXEC_RESULT  "exec_result"
 #define HALE_AUDIT_KIND_EXEC_ABANDON "exec_abandoned"
 #define HALE_AUDIT_KIND_KEY_ROTATION "key_rotation"
+#define HALE_AUDIT_KIND_LLM_CALL     "llm_call"
+#define HALE_AUDIT_KIND_LLM_REJECTED "llm_output_rejected"
 
 typedef struct hale_audit hale_audit;
 
