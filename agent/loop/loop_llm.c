@@ -18,9 +18,11 @@
 #define RULES_FILE     "redact/rules.json"
 
 struct llm_call_ctx {
-    hale_loop *l;   /* whose log records the call */
-    hale_llm_cb cb; /* the stage's callback */
-    void *ud;       /* its argument */
+    hale_loop *l;                /* whose log records the call */
+    hale_llm_cb cb;              /* the stage's callback */
+    void *ud;                    /* its argument */
+    hale_redact_session *rs;     /* the call's redaction session (the stage's, or owned) */
+    hale_redact_session *own_rs; /* owned: created here when the stage gave none */
     char incident_id[64];
 };
 
@@ -119,7 +121,7 @@ static json_t *call_leaf(const struct llm_call_ctx *c, const hale_llm_result *re
     hale_hex_encode(res->request_sha256, 32, rq);
     hale_hex_encode(res->response_sha256, 32, rs);
     /* The log takes no reals: cost in micro-dollars. */
-    leaf = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:b,s:b,s:b,s:s,s:s}", "gateway",
+    leaf = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:b,s:b,s:b,s:s,s:s,s:I}", "gateway",
                      res->gateway, "model", res->model, "prompt_sha256", p, "request_sha256", rq,
                      "response_sha256", rs, "tokens_in", (json_int_t)res->tokens_in, "tokens_out",
                      (json_int_t)res->tokens_out, "cost_micro_usd",
@@ -127,7 +129,8 @@ static json_t *call_leaf(const struct llm_call_ctx *c, const hale_llm_result *re
                      (json_int_t)res->latency_ms, "attempts", (json_int_t)res->attempts, "cached",
                      res->cached, "repaired", res->repaired, "discarded", res->discarded, "outcome",
                      res->status == 0 ? "answered" : hale_errname(res->status), "error",
-                     res->error ? res->error : "");
+                     res->error ? res->error : "", "redacted_values",
+                     (json_int_t)hale_redact_session_size(c->rs));
     if (leaf && c->incident_id[0]) {
         int64_t id;
 
@@ -152,12 +155,14 @@ static void on_result(const hale_llm_result *res, void *ud)
         log_err("cannot record an LLM call in the audit log: out of memory");
     if (c->cb)
         c->cb(res, c->ud);
+    hale_redact_session_free(c->own_rs);
     free(c);
 }
 
 int hale_loop_llm_submit(hale_loop *l, const hale_llm_call *call, hale_llm_cb cb, void *ud,
                          hale_diag *reterr)
 {
+    hale_llm_call own = *call;
     struct llm_call_ctx *c;
     int r;
 
@@ -171,9 +176,19 @@ int hale_loop_llm_submit(hale_loop *l, const hale_llm_call *call, hale_llm_cb cb
     *c = (struct llm_call_ctx){.l = l, .cb = cb, .ud = ud};
     if (call->incident_id)
         snprintf(c->incident_id, sizeof(c->incident_id), "%s", call->incident_id);
-    r = hale_llm_submit(l->llm, call, on_result, c, reterr);
-    if (r < 0)
+    /* A session of our own when the stage has none, so the leaf can count what was masked. */
+    if (!own.rs && (r = hale_redact_session_new(l->llm_rules, &c->own_rs)) < 0) {
         free(c);
+        return r;
+    }
+    if (!own.rs)
+        own.rs = c->own_rs;
+    c->rs = own.rs;
+    r = hale_llm_submit(l->llm, &own, on_result, c, reterr);
+    if (r < 0) {
+        hale_redact_session_free(c->own_rs);
+        free(c);
+    }
     return r;
 }
 
