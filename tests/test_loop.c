@@ -535,15 +535,16 @@ static void llm_calls_are_audited(void **state)
     kinds = audit_kinds(e, &checkpoints, &sealed);
     assert_non_null(strstr(kinds, "llm_call"));
     free(kinds);
-    assert_int_equal(
-        store_count(e,
-                    "SELECT count(*) FROM audit_leaf WHERE kind = "
-                    "'llm_call' AND json_extract(body, '$.gateway') = "
-                    "'local' AND json_extract(body, '$.request_sha256') != "
-                    "printf('%064d', 0) AND json_extract(body, "
-                    "'$.incident_id') = 1 AND json_extract(body, '$.redacted_values') >= 1",
-                    &n),
-        0);
+    assert_int_equal(store_count(e,
+                                 "SELECT count(*) FROM audit_leaf WHERE kind = "
+                                 "'llm_call' AND json_extract(body, '$.gateway') = "
+                                 "'local' AND json_extract(body, '$.request_sha256') != "
+                                 "printf('%064d', 0) AND json_extract(body, "
+                                 "'$.incident_id') = 1 AND json_extract(body, '$.redacted_values') "
+                                 ">= 1 AND json_extract(body, "
+                                 "'$.redacted_by_type.PASSWORD') >= 1",
+                                 &n),
+                     0);
     assert_int_equal(n, 1);
     hale_prompt_free(llm_probe.prompt);
     fake_llm_stop(f);

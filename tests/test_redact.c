@@ -174,6 +174,13 @@ static void findings_name_spans_not_values(void **state)
     assert_null(res.text);
 }
 
+static void add_count(const char *type, size_t n, void *ud)
+{
+    char *out = ud;
+
+    snprintf(out + strlen(out), 128 - strlen(out), "%s=%zu;", type, n);
+}
+
 static void same_value_same_placeholder(void **state)
 {
     hale_redact_session *s = NULL, *t = NULL;
@@ -187,6 +194,17 @@ static void same_value_same_placeholder(void **state)
     assert_int_equal(hale_redact_apply(s, y, strlen(y), &b), 2);
     assert_string_equal(b.text, "<EMAIL_2> again, then <EMAIL_3>");
     assert_int_equal(hale_redact_session_size(s), 3);
+    {
+        char counts[128] = "";
+        hale_redact_result d = {0};
+        const char *z = "ssh from 10.1.2.3 by ann@example.com";
+
+        assert_int_equal(hale_redact_apply(s, z, strlen(z), &d), 2);
+        hale_redact_session_counts(s, add_count, counts);
+        assert_non_null(strstr(counts, "EMAIL=3;"));
+        assert_non_null(strstr(counts, "IPV4=1;"));
+        hale_redact_result_release(&d);
+    }
     /* Another session numbers from 1 again. */
     assert_int_equal(hale_redact_session_new(*state, &t), 0);
     assert_int_equal(hale_redact_apply(t, y, strlen(y), &c), 2);

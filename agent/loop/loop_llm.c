@@ -112,6 +112,11 @@ void hale__loop_llm_free(hale_loop *l)
     l->llm_rules = NULL;
 }
 
+static void count_type(const char *type, size_t n, void *ud)
+{
+    json_object_set_new(ud, type, json_integer((json_int_t)n));
+}
+
 static json_t *call_leaf(const struct llm_call_ctx *c, const hale_llm_result *res)
 {
     char p[65], rq[65], rs[65];
@@ -131,6 +136,13 @@ static json_t *call_leaf(const struct llm_call_ctx *c, const hale_llm_result *re
                      res->status == 0 ? "answered" : hale_errname(res->status), "error",
                      res->error ? res->error : "", "redacted_values",
                      (json_int_t)hale_redact_session_size(c->rs));
+    if (leaf) {
+        json_t *by_type = json_object();
+
+        if (by_type)
+            hale_redact_session_counts(c->rs, count_type, by_type);
+        json_object_set_new(leaf, "redacted_by_type", by_type ? by_type : json_null());
+    }
     if (leaf && c->incident_id[0]) {
         int64_t id;
 

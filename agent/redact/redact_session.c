@@ -63,6 +63,14 @@ size_t hale_redact_session_size(const hale_redact_session *s)
     return s->n_entries;
 }
 
+void hale_redact_session_counts(const hale_redact_session *s,
+                                void (*fn)(const char *type, size_t n, void *ud), void *ud)
+{
+    for (size_t t = 0; t < s->r->n_types; t++)
+        if (s->n_by_type[t] > 0)
+            fn(s->r->types[t], s->n_by_type[t], ud);
+}
+
 static uint64_t hash_value(const hale_redact_session *s, const char *v, size_t len)
 {
     unsigned char h[crypto_shorthash_BYTES];

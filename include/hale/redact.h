@@ -59,6 +59,11 @@ void hale_redact_session_free(hale_redact_session *s);
 /* Number of distinct values the session has replaced so far. */
 size_t hale_redact_session_size(const hale_redact_session *s);
 
+/* Those values by entity type: fn(type, count, ud) once for each type with at least one, in
+ * the rule set's order (types borrowed from the rule set). For audit records: no value. */
+void hale_redact_session_counts(const hale_redact_session *s,
+                                void (*fn)(const char *type, size_t n, void *ud), void *ud);
+
 /* Redact len bytes of text (NUL bytes allowed). Every span a rule finds is replaced by a typed
  * placeholder "<TYPE_N>"; the same value always gets the same placeholder within the session.
  * A span covering line breaks keeps them after its placeholder, so the output has the same
