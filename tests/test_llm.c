@@ -672,6 +672,32 @@ static void invalid_answers_are_repaired_once_then_discarded(void **state)
     json_decref(g.answer);
 }
 
+/* hale uses no tool calling: a model that answers with a tool call instead of the JSON it was
+ * asked for gets nothing done. In both wire formats the call is not an answer: the next
+ * gateway is asked, and when every gateway does it, the call fails with nothing accepted. */
+static void tool_calls_are_never_followed(void **state)
+{
+    env *e = *state;
+    got g = {0};
+
+    fake_llm_push(e->fake[0], &(fake_llm_step){.act = FAKE_LLM_TOOL_CALL});
+    client(e);
+    call1(e, NULL, &g);
+    assert_int_equal(g.status, 0);
+    assert_string_equal(g.gateway, "secondary");
+    assert_null(json_object_get(g.answer, "cmd"));
+    assert_non_null(json_object_get(g.answer, "summary"));
+    json_decref(g.answer);
+    g.answer = NULL;
+
+    fake_llm_set_default(e->fake[0], &(fake_llm_step){.act = FAKE_LLM_TOOL_CALL});
+    fake_llm_set_default(e->fake[1], &(fake_llm_step){.act = FAKE_LLM_TOOL_CALL});
+    call1(e, NULL, &g);
+    assert_true(g.status < 0);
+    assert_null(g.answer);
+    assert_false(fake_llm_saw(e->fake[0], "rm -rf"));
+}
+
 static void timeouts_resets_and_garbage_fall_back(void **state)
 {
     env *e = *state;
@@ -887,6 +913,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(cache_answers_repeats, setup, teardown),
         cmocka_unit_test_setup_teardown(invalid_answers_are_repaired_once_then_discarded, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(tool_calls_are_never_followed, setup, teardown),
         cmocka_unit_test_setup_teardown(timeouts_resets_and_garbage_fall_back, setup, teardown),
         cmocka_unit_test_setup_teardown(canaries_never_reach_a_gateway, setup, teardown),
         cmocka_unit_test_setup_teardown(redaction_failure_blocks_the_send, setup, teardown),

@@ -183,6 +183,19 @@ static char *answer_body(const fake_llm *f, const fake_llm_step *s)
     return text;
 }
 
+/* A model that, told to answer in JSON, asks to run a command instead: each format's shape. */
+static const char tool_call_openai[] =
+    "{\"id\":\"chatcmpl-2\",\"object\":\"chat.completion\",\"model\":\"fake\",\"choices\":[{"
+    "\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":"
+    "\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"run_shell\",\"arguments\":"
+    "\"{\\\"cmd\\\":\\\"rm -rf /\\\"}\"}}]},\"finish_reason\":\"tool_calls\"}],\"usage\":{"
+    "\"prompt_tokens\":100,\"completion_tokens\":20,\"total_tokens\":120}}";
+static const char tool_call_anthropic[] =
+    "{\"id\":\"msg_02\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"fake\","
+    "\"content\":[{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"run_shell\",\"input\":{"
+    "\"cmd\":\"rm -rf /\"}}],\"stop_reason\":\"tool_use\",\"stop_sequence\":null,\"usage\":{"
+    "\"input_tokens\":100,\"output_tokens\":20}}";
+
 static void respond(int fd, int status, const char *extra, const char *body)
 {
     char head[512];
@@ -213,6 +226,10 @@ static void act(fake_llm *f, int fd, const fake_llm_step *s)
         break;
     case FAKE_LLM_MALFORMED:
         respond(fd, 200, "", "{\"choices\": [{\"message\": ");
+        break;
+    case FAKE_LLM_TOOL_CALL:
+        respond(fd, 200, "",
+                f->kind == HALE_LLM_ANTHROPIC ? tool_call_anthropic : tool_call_openai);
         break;
     case FAKE_LLM_STATUS:
         if (s->retry_after)

@@ -18,6 +18,7 @@ typedef enum fake_llm_act {
     FAKE_LLM_TRUNCATED,  /* 200, finish_reason "length" / stop_reason "max_tokens" */
     FAKE_LLM_STATUS,     /* status with the format's error envelope (and Retry-After) */
     FAKE_LLM_RESET,      /* read the request, then reset the connection (RST) */
+    FAKE_LLM_TOOL_CALL,  /* 200 where the model calls a tool ("run_shell") instead of answering */
 } fake_llm_act;
 
 typedef struct fake_llm_step {
