@@ -39,17 +39,6 @@ static void clear(hale_config *c)
     (void)set_default(c);
 }
 
-static bool valid_name(const char *s)
-{
-    size_t i;
-
-    for (i = 0; s[i]; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-              (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_' || s[i] == '-'))
-            return false;
-    return i > 0 && i <= HALE_AUTH_MAX_NAME;
-}
-
 static bool parse_hash(const char *hex, uint8_t *out)
 {
     if (strlen(hex) != 2 * HALE_AUTH_HASH_BYTES)
@@ -86,7 +75,7 @@ static int read_token(const json_t *v, size_t i, hale_auth_token *t, hale_diag *
     if (hale_json_fields(v, fields, HALE_ARRAY_SIZE(fields), HALE_JSON_STRICT, &in, path, reterr) <
         0)
         return HALE_ECONFIG;
-    if (!valid_name(in.name)) {
+    if (!hale__config_name_is_valid(in.name, HALE_AUTH_MAX_NAME)) {
         hale_diag_set(reterr, "%s.name: expected 1 to %u of [A-Za-z0-9._-], got '%.64s'", path,
                       HALE_AUTH_MAX_NAME, in.name);
         return HALE_ECONFIG;

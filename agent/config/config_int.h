@@ -77,3 +77,6 @@ json_t *hale__config_to_json_value(const hale_config *c, const hale__config_key 
 
 /* Do c1 and c2 hold the same value for k? */
 bool hale__config_equal(const hale_config *c1, const hale_config *c2, const hale__config_key *k);
+
+/* A name of a configured thing (a token, a gateway): 1 to max_len of [A-Za-z0-9._-]. */
+bool hale__config_name_is_valid(const char *s, size_t max_len);

@@ -43,17 +43,6 @@ static void clear(hale_config *c)
     (void)set_default(c);
 }
 
-static bool valid_name(const char *s)
-{
-    size_t i;
-
-    for (i = 0; s[i]; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-              (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_' || s[i] == '-'))
-            return false;
-    return i > 0 && i <= MAX_NAME;
-}
-
 struct gw_in {
     const char *name, *kind, *base_url, *model, *api_key_env, *api_key_file;
     int64_t timeout_ms, max_tokens;
@@ -103,7 +92,7 @@ static int read_gateway(json_t *v, size_t i, hale_llm_gateway_config *g, hale_di
             hale_diag_set(reterr, "%s: expected an object, got %s", path, hale_json_type_name(v));
         return HALE_ECONFIG;
     }
-    if (!valid_name(in.name))
+    if (!hale__config_name_is_valid(in.name, MAX_NAME))
         hale_diag_set(reterr, "%s.name: expected 1 to %u of [A-Za-z0-9._-], got '%.64s'", path,
                       MAX_NAME, in.name);
     else if (strcmp(in.kind, "openai") != 0 && strcmp(in.kind, "anthropic") != 0)

@@ -345,3 +345,14 @@ bool hale__config_equal(const hale_config *c1, const hale_config *c2, const hale
     }
     return false;
 }
+
+bool hale__config_name_is_valid(const char *s, size_t max_len)
+{
+    size_t i;
+
+    for (i = 0; s[i]; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_' || s[i] == '-'))
+            return false;
+    return i > 0 && i <= max_len;
+}
