@@ -71,6 +71,14 @@ typedef struct hale_sandbox_spec {
     size_t stderr_max;      /* bytes of stderr kept */
     uint32_t require;       /* HALE_SANDBOX_* layers that must apply, or the run fails */
     uint32_t disable;       /* layers not to apply (diagnosis only); reported as missing */
+    /* Relaxations a tool's manifest declares (docs/tools.md "sandbox"); each is recorded in
+     * the result so policy and auditors see it. */
+    const char *const *connect; /* "HOST:PORT" TCP destinations the tool may reach, through a
+                                   forwarder the launcher runs in the host's network; NULL-
+                                   terminated; NULL: no network at all */
+    uint64_t keep_caps;         /* capabilities kept (bit 1ull << CAP_X), default none */
+    bool host_pid;              /* no pid namespace: the tool sees and may signal host
+                                   processes; the whole tree is still killed at the timeout */
 } hale_sandbox_spec;
 
 /* The outcome of a run that started. Buffers are owned by the result: release with
