@@ -245,7 +245,7 @@ static void unknown_key(void **state)
                  "max_connections, idle_timeout_s, request_timeout_s, shutdown_timeout_s, "
                  "store_sync, event_retention_days, audit_origin, audit_checkpoint_interval_ms, "
                  "audit_rotate_interval_s, audit_anchor_files, audit_anchor_interval_s, "
-                 "audit_witness_urls, auth, llm)");
+                 "audit_witness_urls, auth, llm, prometheus_url)");
 }
 
 static void wrong_types(void **state)

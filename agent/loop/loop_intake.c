@@ -158,6 +158,13 @@ static int persist_all(hale_loop *l, struct commit_job *job)
     json_decref(accepted);
     for (size_t i = 0; r == 0 && i < job->n_items; i++)
         r = apply_alerts(l, &job->items[i], job->now_ms);
+    for (size_t i = 0; r == 0 && i < job->n_writes; i++) {
+        struct loop_write *w = &job->writes[i];
+
+        r = w->fn(l, w->ud, job->now_ms);
+        if (r == 0 && l->audit)
+            hale_audit_head(l->audit, &w->head, NULL);
+    }
     /* Under light load membership is written at once; under heavy load about once a second,
      * where a commit's worth of pairs would touch one page per active incident. */
     if (r == 0)
@@ -213,6 +220,38 @@ static void answer(struct commit_job *job, struct loop_stats *st)
     job->n_items = 0;
 }
 
+int hale__loop_write(hale_loop *l, const struct loop_write *w)
+{
+    void *arr = l->writes;
+
+    if (hale_grow(&arr, &l->cap_writes, l->n_writes, sizeof(*l->writes)) < 0)
+        return -ENOMEM;
+    l->writes = arr;
+    l->writes[l->n_writes] = *w;
+    l->writes[l->n_writes].head = 0;
+    l->n_writes++;
+    return 0;
+}
+
+/* Loop thread, after the job: tell each write how it went. A write that asked for a seal
+ * failed unless a stored checkpoint covers the log as it stood after it. */
+static void writes_done(hale_loop *l, struct commit_job *job)
+{
+    size_t n = job->n_writes;
+
+    job->n_writes = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct loop_write *w = &job->writes[i];
+        int r = job->result;
+
+        if (r == 0 && w->seal && job->audit_result < 0)
+            r = job->audit_result;
+        else if (r == 0 && w->seal && l->audit_sealed < w->head)
+            r = HALE_ESTATE;
+        w->done(l, w->ud, r, job->result == 0);
+    }
+}
+
 /* A failed commit's leaves go back to the front of the queue; a committed job's are freed. */
 static void requeue_audit_items(hale_loop *l, struct commit_job *job)
 {
@@ -266,6 +305,7 @@ static void commit_done(uv_work_t *w, int status)
     }
     requeue_audit_items(l, job);
     hale__loop_audit_done(l, job);
+    writes_done(l, job);
     hale__loop_stats_refresh(l);
     hale__loop_apply_grouping(l);
     answer(job, &l->stats);
@@ -320,8 +360,22 @@ static void start_job(hale_loop *l)
         l->cap_audit_queue = acap;
         l->n_audit_queue = 0;
     }
+    {
+        struct loop_write *w = job->writes;
+        size_t wcap = job->cap_writes;
+
+        job->writes = l->writes;
+        job->cap_writes = l->cap_writes;
+        job->n_writes = l->n_writes;
+        l->writes = w;
+        l->cap_writes = wcap;
+        l->n_writes = 0;
+    }
     if (l->audit)
         hale__loop_audit_plan(l, job);
+    /* An action waits for a signed head over its intent: seal now, whatever the interval. */
+    for (size_t i = 0; l->audit && i < job->n_writes; i++)
+        job->seal = job->seal || job->writes[i].seal;
     job->now_ms = hale_time_now_ms();
     job->work.data = l;
     r = uv_queue_work(&l->uv, &job->work, commit_work, commit_done);
@@ -332,6 +386,7 @@ static void start_job(hale_loop *l)
         requeue_audit_items(l, job);
         if (l->audit)
             hale__loop_audit_done(l, job);
+        writes_done(l, job);
         return;
     }
     l->job_running = true;
@@ -341,7 +396,7 @@ static void start_job(hale_loop *l)
  * at the handler at a time), so max_connections bounds the batch. */
 void hale__loop_flush(hale_loop *l)
 {
-    if ((l->n_pending > 0 || l->n_audit_queue > 0) && !l->job_running)
+    if ((l->n_pending > 0 || l->n_audit_queue > 0 || l->n_writes > 0) && !l->job_running)
         start_job(l);
 }
 

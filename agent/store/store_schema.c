@@ -203,6 +203,36 @@ static const char *const migrations[] = {
     "  answer TEXT NOT NULL,"
     "  created_ms INTEGER NOT NULL,"
     "  expires_ms INTEGER NOT NULL) WITHOUT ROWID;",
+    /* 7: remediation actions and their idempotency keys (docs/heal.md). A row is written with
+     * its decision leaf (state 'decided'), moves to 'intent' in the transaction of its
+     * exec_intent leaf, and to 'done' or 'abandoned' in that of its exec_result or
+     * exec_abandoned leaf: a restart finds every action that may have started without a
+     * recorded result, and never runs it again. */
+    "CREATE TABLE heal_action ("
+    "  id INTEGER PRIMARY KEY,"
+    "  idem_key TEXT NOT NULL UNIQUE,"
+    "  incident_id INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL CHECK (kind IN ('action', 'rollback')),"
+    "  decision_id TEXT NOT NULL,"
+    "  intent_id TEXT NOT NULL,"
+    "  attempt INTEGER NOT NULL,"
+    "  tool TEXT NOT NULL,"
+    "  digest TEXT NOT NULL,"
+    "  request TEXT NOT NULL,"
+    "  effect TEXT NOT NULL,"
+    "  approval_id INTEGER NOT NULL,"
+    "  ledger_id INTEGER NOT NULL,"
+    "  state TEXT NOT NULL CHECK (state IN ('decided', 'intent', 'running', 'done', "
+    "    'abandoned')),"
+    "  outcome TEXT NOT NULL,"
+    "  exit_code INTEGER,"
+    "  output TEXT NOT NULL,"
+    "  stdout TEXT NOT NULL,"
+    "  stderr TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL);"
+    "CREATE INDEX heal_action_incident ON heal_action(incident_id, id);"
+    "CREATE INDEX heal_action_open ON heal_action(state) WHERE state IN ('intent', 'running');",
 };
 
 #define INCIDENT_COLS                                                                              \

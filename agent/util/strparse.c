@@ -58,6 +58,23 @@ int hale_parse_i64(const char *s, int64_t *ret)
     return 0;
 }
 
+int hale_parse_double(const char *s, double *ret)
+{
+    double v;
+    char *end;
+
+    if (!s || !(is_digit(s[0]) || ((s[0] == '-' || s[0] == '+') && is_digit(s[1]))))
+        return -EINVAL;
+    errno = 0;
+    v = strtod(s, &end);
+    if (*end != '\0')
+        return -EINVAL;
+    if (errno == ERANGE || v != v || v - v != 0)
+        return -ERANGE;
+    *ret = v;
+    return 0;
+}
+
 /* Read the digits at *s into *ret and advance *s. -EINVAL when there are none. */
 static int read_digits(const char **s, uint64_t *ret)
 {

@@ -8,6 +8,8 @@
 int hale_parse_u64(const char *s, uint64_t *ret);
 int hale_parse_u32(const char *s, uint32_t *ret);
 int hale_parse_i64(const char *s, int64_t *ret);
+/* A finite decimal number as Prometheus prints sample values ("0.93", "-1e-3", "12"). */
+int hale_parse_double(const char *s, double *ret);
 /* Durations: "250ms", "5s", "2m", "1h", "1h30m"; a bare number is seconds. */
 int hale_parse_ms(const char *s, uint64_t *ret_ms);
 /* Sizes: "512", "64KiB", "1MiB", "2GiB", also "kB"/"MB" (powers of 1000). */

@@ -98,6 +98,7 @@ typedef struct hale_config {
     size_t n_auth_tokens;                  /* entries in auth_tokens */
     bool auth_intake_token_required;       /* POST intake routes need an intake or admin token */
     hale_llm_config llm;                   /* "llm": gateways and limits of the LLM client */
+    char *prometheus_url; /* metric verification queries go here; "": metric checks fail */
 } hale_config;
 
 /* Built-in defaults. Returns 0 or -ENOMEM; *ret has one reference owned by the caller. */
