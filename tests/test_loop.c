@@ -386,10 +386,10 @@ static void audit_log_records_and_seals_every_run(void **state)
     free(body);
     stop(e);
     kinds = audit_kinds(e, &checkpoints, &sealed);
-    assert_string_equal(kinds, "controller_start key_rotation policy_reload alerts_accepted "
-                               "incident_transition incident_transition incident_transition "
-                               "controller_stop controller_start key_rotation policy_reload "
-                               "controller_stop");
+    assert_string_equal(kinds, "controller_start key_rotation policy_reload catalog_reload "
+                               "alerts_accepted incident_transition incident_transition "
+                               "incident_transition controller_stop controller_start "
+                               "key_rotation policy_reload catalog_reload controller_stop");
     assert_true(checkpoints >= 4); /* each rotation, each shutdown */
     free(kinds);
     /* The anchor got the shutdown heads; the last one covers the whole log. */

@@ -211,6 +211,8 @@ int hale_loop_new(hale_config *cfg, const char *config_path, hale_loop **ret, ha
     if (r == 0)
         r = hale__loop_policy_open(l, reterr);
     if (r == 0)
+        r = hale__loop_heal_open(l, reterr);
+    if (r == 0)
         r = open_http(l, reterr);
     if (r < 0)
         goto fail;

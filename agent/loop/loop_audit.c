@@ -30,6 +30,11 @@ void hale_loop_set_exe(const char *path)
     signer_exe = path;
 }
 
+const char *hale__loop_exe(void)
+{
+    return signer_exe;
+}
+
 static int64_t now_ns(void)
 {
     return hale_time_now_ms() * 1000000;

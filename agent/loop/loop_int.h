@@ -45,6 +45,20 @@ struct audit_item {
     int64_t ts_ns;                            /* when it happened */
 };
 
+/* A write the loop thread wants in the store's next transaction (the heal module's records):
+ * fn runs inside the commit job's transaction, on whichever thread owns the writer then, and
+ * may use the writer connection, the audit log and the incident manager, nothing else of the
+ * loop; a negative return rolls the whole transaction back. done runs on the loop thread
+ * once the transaction ended, with 0 or the failure; with seal, only after a signed checkpoint
+ * covers every leaf fn appended (else done gets the sealing error). */
+struct loop_write {
+    int (*fn)(hale_loop *l, void *ud, int64_t now_ms);                /* inside the transaction */
+    void (*done)(hale_loop *l, void *ud, int result, bool committed); /* loop thread, after */
+    void *ud;      /* for both; owned by the caller */
+    bool seal;     /* wait for a checkpoint over its leaves */
+    uint64_t head; /* log size after fn, for the seal check */
+};
+
 /* One transaction of intake on the threadpool. While it runs it owns the writer connection and
  * the incident manager; the loop thread touches neither until after_work has run. */
 struct commit_job {
@@ -60,9 +74,11 @@ struct commit_job {
     char errmsg[256];               /* SQLite's message on failure */
     struct audit_item *audit_items; /* leaves queued by the loop thread, owned */
     size_t n_audit_items, cap_audit_items;
-    bool seal;           /* sign the head after the commit */
-    bool rotate;         /* rotate the signing key after the commit */
-    bool anchor;         /* write the signed head to the anchors */
+    bool seal;                 /* sign the head after the commit */
+    bool rotate;               /* rotate the signing key after the commit */
+    bool anchor;               /* write the signed head to the anchors */
+    struct loop_write *writes; /* queued by the loop thread (hale__loop_write), owned */
+    size_t n_writes, cap_writes;
     hale_config *cfg;    /* the config the job's audit work uses, one reference */
     int audit_result;    /* 0, or why sealing failed */
     char audit_err[512]; /* its message */
@@ -72,6 +88,9 @@ struct commit_job {
 #define HALE_AUDIT_KIND_POLICY_RELOAD "policy_reload"
 #define HALE_AUDIT_KIND_PAUSE         "pause"
 #define HALE_AUDIT_KIND_RESUME        "resume"
+/* Audit leaf kinds of loop_heal*.c (docs/audit.md, docs/heal.md). */
+#define HALE_AUDIT_KIND_CATALOG_RELOAD "catalog_reload"
+#define HALE_AUDIT_KIND_VERIFICATION   "verification"
 
 /* Why a vote was refused, for the API's status code. */
 typedef enum hale_loop_vote_refusal {
@@ -168,9 +187,12 @@ struct hale_loop {
     char pause_actor[HALE_LOOP_MAX_PAUSE_TEXT + 1];  /* who set it last */
     char pause_reason[HALE_LOOP_MAX_PAUSE_TEXT + 1]; /* why */
     int64_t pause_since_ms;                          /* when, unix ms; 0: never set */
-    int64_t started_ms;                              /* unix ms */
-    bool draining;                                   /* shutdown began */
-    bool closed;                                     /* handles are closing */
+    struct loop_write *writes;                       /* for the next commit job */
+    size_t n_writes, cap_writes;
+    struct hale_heal *heal; /* remediation: loop_heal*.c */
+    int64_t started_ms;     /* unix ms */
+    bool draining;          /* shutdown began */
+    bool closed;            /* handles are closing */
 };
 
 /* loop_intake.c */
@@ -193,6 +215,8 @@ void hale__loop_apply_grouping(hale_loop *l);
 void hale__loop_stats_refresh(hale_loop *l);
 
 /* loop_audit.c */
+/* The hale binary set with hale_loop_set_exe, NULL for /proc/self/exe. */
+const char *hale__loop_exe(void);
 int hale__loop_audit_open(hale_loop *l, hale_diag *reterr);
 void hale__loop_audit_close(hale_loop *l, const char *reason);
 /* Queue a leaf (payload stolen, even on failure) for the next commit job. */
@@ -219,6 +243,25 @@ int hale__loop_pause_json(hale_loop *l, json_t **ret);
 int hale__loop_vote(hale_loop *l, int64_t id, const hale_approval_vote *v, json_t **ret,
                     hale_loop_vote_refusal *reterr_kind, hale_diag *reterr);
 hale_approvals *hale__loop_approvals(hale_loop *l);
+
+/* Queue a write for the next commit job (one starts at the end of this loop turn). Returns 0
+ * or -ENOMEM (then done never runs). */
+int hale__loop_write(hale_loop *l, const struct loop_write *w);
+
+/* loop_heal*.c: remediation (docs/heal.md) */
+int hale__loop_heal_open(hale_loop *l, hale_diag *reterr);
+/* Stages and timers, once the loop runs (stages a test registered itself are kept). */
+int hale__loop_heal_start(hale_loop *l);
+void hale__loop_heal_close(hale_loop *l); /* before the loop's handles close */
+/* A tool or check runs, or a record waits for the store: shutdown waits (up to its deadline). */
+bool hale__loop_heal_busy(const hale_loop *l);
+void hale__loop_heal_free(hale_loop *l);
+/* SIGHUP: reload the catalog and the runbooks (the old ones stay on failure). */
+int hale__loop_heal_reload(hale_loop *l, hale_diag *reterr);
+/* A counted vote moved approval id to state s. */
+void hale__loop_heal_voted(hale_loop *l, int64_t approval_id, hale_approval_state s);
+/* The decision_id of the decision that asked for approval id, NULL when unknown. */
+const char *hale__loop_heal_decision_of(hale_loop *l, int64_t approval_id);
 
 /* loop_llm.c */
 int hale__loop_llm_open(hale_loop *l, hale_diag *reterr);

@@ -254,7 +254,7 @@ int hale__loop_vote(hale_loop *l, int64_t id, const hale_approval_vote *v, json_
 {
     hale_approval_state next = HALE_APPROVAL_PENDING;
     json_int_t incident_id;
-    const char *outcome;
+    const char *outcome, *decision_id;
     json_t *leaf, *out = NULL;
     int r, q;
 
@@ -270,10 +270,11 @@ int hale__loop_vote(hale_loop *l, int64_t id, const hale_approval_vote *v, json_
     }
     r = hale_approvals_decide(l->approvals, id, v, hale_time_now_ms(), &next, reterr);
     outcome = r < 0 ? "refused" : v->approve ? "approved" : "denied";
-    /* decision_id: the decision leaf that asked for this approval; null until the stage that
-     * creates approvals from decisions records it with the approval. */
-    leaf = json_pack("{s:n,s:I,s:s,s:s,s:s,s:s}", "decision_id", "approval_id", (json_int_t)id,
-                     "actor", v->user ? v->user : "", "outcome", outcome, "reason",
+    /* decision_id: the decision leaf that asked for this approval (null when none is known:
+     * an approval created outside the heal stages). */
+    decision_id = hale__loop_heal_decision_of(l, id);
+    leaf = json_pack("{s:s?,s:I,s:s,s:s,s:s,s:s}", "decision_id", decision_id, "approval_id",
+                     (json_int_t)id, "actor", v->user ? v->user : "", "outcome", outcome, "reason",
                      r < 0        ? reterr->msg
                      : v->comment ? v->comment
                                   : "",
@@ -306,6 +307,7 @@ int hale__loop_vote(hale_loop *l, int64_t id, const hale_approval_vote *v, json_
     if (r < 0)
         return r;
     *ret = out;
+    hale__loop_heal_voted(l, id, next);
     return 0;
 }
 

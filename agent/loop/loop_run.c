@@ -98,7 +98,7 @@ static void close_handles(hale_loop *l);
 static void on_drain_timer(uv_timer_t *t)
 {
     hale_loop *l = t->data;
-    bool quiet = l->n_pending == 0 && hale__loop_store_idle(l) &&
+    bool quiet = l->n_pending == 0 && hale__loop_store_idle(l) && !hale__loop_heal_busy(l) &&
                  (!l->http || hale_http_server_connections(l->http) == 0);
 
     if (!quiet && uv_now(&l->uv) < l->drain_deadline_ms)
@@ -183,6 +183,8 @@ static void on_hangup(hale_loop *l)
     reload_config(l);
     if (hale_loop_policy_reload(l, &diag) < 0)
         log_err("policy reload failed, keeping the policies in force: %s", diag.msg);
+    if (hale__loop_heal_reload(l, &diag) < 0)
+        log_err("tool catalog or runbook reload failed, keeping those in force: %s", diag.msg);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -213,6 +215,7 @@ static void close_handles(hale_loop *l)
         return;
     l->closed = true;
     hale__loop_llm_close(l);
+    hale__loop_heal_close(l);
     if (l->http)
         hale_http_server_close(l->http, on_http_closed, l);
     for (size_t i = 0; i < HALE_ARRAY_SIZE(handles); i++)
@@ -259,6 +262,8 @@ int hale_loop_run(hale_loop *l)
 {
     int r = start_handles(l);
 
+    if (r == 0)
+        r = hale__loop_heal_start(l);
     if (r < 0) {
         close_handles(l);
         (void)uv_run(&l->uv, UV_RUN_DEFAULT);
@@ -300,6 +305,9 @@ void hale_loop_free(hale_loop *l)
         log_warn("event loop closed with handles still open, ignoring");
     if (l->store && l->incidents && write_last_pairs(l) < 0)
         log_warn("cannot write incident membership at exit (rebuilt at next start), ignoring");
+    hale__loop_heal_free(l); /* its unfinished writes are dropped with the queue below */
+    free(l->writes);
+    free(l->job.writes);
     hale__loop_audit_close(l, l->draining ? "shutdown" : "stopped");
     hale__loop_llm_free(l);
     hale__loop_policy_close(l);

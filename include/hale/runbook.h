@@ -1,5 +1,5 @@
-/* include/hale/runbook.h - the deterministic proposal source: policies/runbooks/*.json map
- * incident signatures (alertname and label matchers) to candidate actions, a tool and argument
+/* include/hale/runbook.h - the deterministic proposal source: the JSON files of policies/runbooks
+ * map incident signatures (alertname and label matchers) to candidate actions, a tool and argument
  * templates filled from the incident's labels (docs/runbooks.md). Every filled argument is
  * validated against the tool's schema: a label value that fails validation never reaches argv,
  * the proposal is dropped and reported instead.
