@@ -43,6 +43,7 @@ static const struct route routes[] = {
     {"GET", "/api/v1/approvals", "approvals", hale__api_on_approvals, HALE__API_READ},
     {"GET", "/api/v1/approvals/", "approval", hale__api_on_approval, HALE__API_READ},
     {"POST", "/api/v1/approvals/", "approval_vote", hale__api_on_approval_vote, HALE__API_APPROVE},
+    {"POST", "/api/v1/tools/", "tool_run", hale__api_on_tool_run, HALE__API_ADMIN},
     {"GET", "/healthz", "healthz", on_healthz, HALE__API_OPEN},
     {"GET", "/readyz", "readyz", on_readyz, HALE__API_OPEN},
     {"GET", "/metrics", "metrics", on_metrics, HALE__API_OPEN},

@@ -41,6 +41,11 @@ typedef struct hale_api_ops {
      * and reterr the reason. */
     int (*vote)(void *ud, int64_t id, const hale_approval_vote *vote, json_t **ret,
                 int *reterr_status, hale_diag *reterr);
+    /* Run tool by hand (POST /api/v1/tools/{name}/run) with args (borrowed for the call) as
+     * actor (the admin token's name); on_behalf_of (may be NULL) is what the caller says.
+     * The loop answers req itself, once the run ended or was refused. NULL: 503. */
+    void (*tool_run)(void *ud, hale_http_req *req, const char *tool, const json_t *args,
+                     bool dry_run, const char *actor, const char *on_behalf_of);
 } hale_api_ops;
 
 typedef struct hale_api hale_api;

@@ -1,8 +1,8 @@
 /* agent/api/api_control.c - the routes that change what the controller may do: the global
  * pause switch (GET /api/v1/pause for readers; POST /api/v1/pause and /api/v1/resume with an
- * admin token) and approvals (GET /api/v1/approvals[/ID] for readers; POST /api/v1/approvals/ID
- * with an approver or admin token). The actor is always the matched token's name: a body
- * cannot speak for someone else. */
+ * admin token), approvals (GET /api/v1/approvals[/ID] for readers; POST /api/v1/approvals/ID
+ * with an approver or admin token) and runs of a tool by hand (POST /api/v1/tools/NAME/run,
+ * admin). The actor is always the matched token's name: a body cannot speak for someone else. */
 #include "internal.h"
 
 #include <stddef.h>
@@ -271,6 +271,63 @@ void hale__api_on_approval_vote(hale_api *api, hale_http_req *req, const char *r
                                       d.msg[0] ? d.msg : "refused");
     else
         hale__api_respond_json(req, 200, out);
+out:
+    json_decref(body);
+}
+
+/* "NAME/run" with NAME a tool name (^[a-z][a-z0-9_]{0,63}$) into name. */
+static bool tool_name_of(const char *rest, char *name, size_t cap)
+{
+    const char *slash = strchr(rest, '/');
+    size_t n = slash ? (size_t)(slash - rest) : 0;
+
+    if (!slash || strcmp(slash, "/run") != 0 || n == 0 || n > 64 || n >= cap ||
+        !(rest[0] >= 'a' && rest[0] <= 'z'))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((rest[i] >= 'a' && rest[i] <= 'z') || (rest[i] >= '0' && rest[i] <= '9') ||
+              rest[i] == '_'))
+            return false;
+    memcpy(name, rest, n);
+    name[n] = '\0';
+    return true;
+}
+
+void hale__api_on_tool_run(hale_api *api, hale_http_req *req, const char *rest)
+{
+    struct run_in {
+        json_t *args;             /* the tool's arguments */
+        bool dry_run;             /* record the decision only */
+        const char *on_behalf_of; /* who the caller says it acts for; not trusted */
+    } in = {NULL, false, NULL};
+    static const hale_json_field fields[] = {
+        {"args", HALE_JSON_OBJECT, true, offsetof(struct run_in, args)},
+        {"dry_run", HALE_JSON_BOOL, false, offsetof(struct run_in, dry_run)},
+        {"on_behalf_of", HALE_JSON_STRING, false, offsetof(struct run_in, on_behalf_of)},
+    };
+    hale_diag d = {{0}};
+    char name[80];
+    json_t *body;
+
+    if (unavailable(req, !api->ops.tool_run))
+        return;
+    if (!tool_name_of(rest, name, sizeof(name))) {
+        (void)hale_http_respond_error(req, 404, "not_found",
+                                      "expected /api/v1/tools/NAME/run with a tool name");
+        return;
+    }
+    if (!(body = body_object(req, false)))
+        return;
+    if (hale_json_fields(body, fields, HALE_ARRAY_SIZE(fields), HALE_JSON_STRICT, &in, "", &d) <
+        0) {
+        (void)hale_http_respond_error(req, 400, "invalid_payload", d.msg);
+        goto out;
+    }
+    if (!reason_ok(req, "on_behalf_of", in.on_behalf_of))
+        goto out;
+    /* ADMIN routes always need a token, so the caller is known. */
+    api->ops.tool_run(api->ud, req, name, in.args, in.dry_run,
+                      api->caller ? api->caller->name : "?", in.on_behalf_of);
 out:
     json_decref(body);
 }

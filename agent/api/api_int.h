@@ -67,6 +67,7 @@ void hale__api_on_resume(hale_api *api, hale_http_req *req, const char *rest);
 void hale__api_on_approvals(hale_api *api, hale_http_req *req, const char *rest);
 void hale__api_on_approval(hale_api *api, hale_http_req *req, const char *rest);
 void hale__api_on_approval_vote(hale_api *api, hale_http_req *req, const char *rest);
+void hale__api_on_tool_run(hale_api *api, hale_http_req *req, const char *rest);
 bool hale__api_is_json(const char *content_type);
 
 /* Routes of api_audit.c. */

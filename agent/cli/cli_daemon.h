@@ -4,9 +4,10 @@
 #include <jansson.h>
 
 typedef struct hale_cli_daemon {
-    char base[300]; /* "http://127.0.0.1:8080" */
-    char *token;    /* the bearer token, owned, wiped on release */
-    long pid;       /* the controller holding the data_dir lock */
+    char base[300];  /* "http://127.0.0.1:8080" */
+    char *token;     /* the bearer token, owned, wiped on release */
+    long pid;        /* the controller holding the data_dir lock */
+    long timeout_ms; /* of one call; 0: 15 s */
 } hale_cli_daemon;
 
 /* Find the controller of --config's data_dir and read the token (token_file, else HALE_TOKEN).

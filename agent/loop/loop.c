@@ -156,7 +156,8 @@ static int open_http(hale_loop *l, hale_diag *reterr)
                         .pause_get = api_pause_get,
                         .pause_set = api_pause_set,
                         .approvals = api_approvals,
-                        .vote = api_vote};
+                        .vote = api_vote,
+                        .tool_run = hale__loop_heal_tool_run};
     hale_http_limits lim;
     char host[256];
     uint16_t port;

@@ -187,6 +187,8 @@ struct heal_case *hale__heal_case_get(hale_loop *l, int64_t incident_id, bool cr
 
 static void case_free(struct heal_case *c)
 {
+    if (c->req)
+        hale__heal_answer(c);
     for (struct heal_write *w = c->l->heal ? c->l->heal->writes : NULL; w; w = w->next)
         if (w->c == c)
             w->c = NULL;
@@ -237,6 +239,11 @@ void hale__heal_finish(struct heal_case *c, hale_incident_state to, const char *
     va_start(ap, fmt);
     vsnprintf(reason, sizeof(reason), fmt, ap);
     va_end(ap);
+    if (c->req) {
+        snprintf(c->answer_why, sizeof(c->answer_why), "%s", reason);
+        if (c->answer_status == 200)
+            c->answer_status = 409;
+    }
     log_notice("incident %lld: %s -> %s: %s", (long long)c->incident_id,
                hale_incident_state_name(c->stage), hale_incident_state_name(to), reason);
     if (!w) {
@@ -448,6 +455,7 @@ void hale__loop_heal_free(hale_loop *l)
         struct heal_case *c = h->cases;
 
         h->cases = c->next;
+        c->req = NULL; /* the server is gone: nothing left to answer */
         c->phase = HEAL_IDLE;
         case_free(c);
     }

@@ -90,6 +90,9 @@ struct heal_case {
     double metric_value;       /* CHECK_METRIC: the value read */
     char check_why[512];       /* why the last check did not pass */
     int check_pending;         /* the last check: 1 passed, 0 pending, -1 failed */
+    hale_http_req *req;        /* a run by hand: answered when the case closes */
+    int answer_status;         /* its HTTP status (200 unless refused) */
+    char answer_why[HEAL_REASON_BYTES]; /* why it was refused or stopped */
 };
 
 /* The module's state (hale_loop.heal). */
@@ -109,6 +112,7 @@ struct hale_heal {
     uint64_t decisions;         /* counters for logs and metrics */
     uint64_t runs;
     uint64_t abandoned;
+    int64_t manual_seq; /* runs by hand so far (their cases' negative ids) */
 };
 
 /* A write of the heal module: leaves, the row, ledger changes and a transition, in one
@@ -176,6 +180,9 @@ json_t *hale__heal_decision_leaf(const char *decision_id, int64_t incident_id,
 void hale__heal_on_healing(void *ud, const hale_incident_view *v);
 /* Record the intent of c->row (an action, or its rollback when c->rollback) and run it. */
 void hale__heal_intent(struct heal_case *c);
+/* Authorize c's decided action (approval or the set in force), prepare it and record its
+ * intent; escalate with the reason when any of that fails. */
+void hale__heal_run_decided(struct heal_case *c);
 /* Find the approved action's tool in c->cat and prepare c->run. 0, or an error with why. */
 int hale__heal_prepare(struct heal_case *c, const hale_approved_action *a, char *why, size_t cap);
 /* At start, before the loop runs: every intent without a result becomes exec_abandoned and
@@ -184,6 +191,10 @@ int hale__heal_reconcile(hale_loop *l);
 
 /* Threadpool: run c->run in the sandbox into c->res, c->run_result and c->run_diag. */
 void hale__heal_sandbox_run(struct heal_case *c);
+
+/* loop_heal_manual.c */
+/* Answer a run by hand (c->req) from the case's state; loop thread. */
+void hale__heal_answer(struct heal_case *c);
 
 /* loop_heal_verify.c */
 void hale__heal_on_verifying(void *ud, const hale_incident_view *v);

@@ -75,6 +75,8 @@ static int abandon_row(struct heal_row *row, void *ud)
     hale_incident_view v;
     int r;
 
+    if (leaf && row->incident_id <= 0)
+        json_object_del(leaf, "incident_id"); /* a run by hand */
     snprintf(row->state, sizeof(row->state), "abandoned");
     snprintf(row->outcome, sizeof(row->outcome), "unknown");
     r = leaf ? hale_audit_append(l->audit, HALE_AUDIT_KIND_EXEC_ABANDON, leaf, rc->now_ms * 1000000,
@@ -478,8 +480,6 @@ void hale__heal_on_healing(void *ud, const hale_incident_view *v)
 {
     hale_loop *l = ud;
     struct heal_case *c = hale__heal_case_get(l, v->id, true);
-    hale_approved_action *a = NULL;
-    char why[600] = "";
 
     if (!c || c->phase != HEAL_IDLE)
         return;
@@ -494,7 +494,15 @@ void hale__heal_on_healing(void *ud, const hale_incident_view *v)
                           c->row.tool, c->row.state, c->row.idem_key);
         return;
     }
-    if (hale_loop_paused(l)) {
+    hale__heal_run_decided(c);
+}
+
+void hale__heal_run_decided(struct heal_case *c)
+{
+    hale_approved_action *a = NULL;
+    char why[600] = "";
+
+    if (hale_loop_paused(c->l)) {
         hale__heal_finish(c, HALE_INCIDENT_ESCALATED, "paused: %s was not run", c->row.tool);
         return;
     }

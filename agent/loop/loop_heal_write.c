@@ -42,6 +42,9 @@ int hale__heal_write_leaf(struct heal_write *w, const char *kind, json_t *payloa
         json_decref(payload);
         return -EOVERFLOW;
     }
+    /* A run by hand belongs to no incident. */
+    if (w->incident_id <= 0)
+        json_object_del(payload, "incident_id");
     snprintf(w->leaves[w->n_leaves].kind, sizeof(w->leaves[0].kind), "%s", kind);
     w->leaves[w->n_leaves++].payload = payload;
     return 0;

@@ -260,6 +260,9 @@ void hale__loop_heal_free(hale_loop *l);
 int hale__loop_heal_reload(hale_loop *l, hale_diag *reterr);
 /* A counted vote moved approval id to state s. */
 void hale__loop_heal_voted(hale_loop *l, int64_t approval_id, hale_approval_state s);
+/* POST /api/v1/tools/{name}/run: decide, run and answer req (docs/heal.md). */
+void hale__loop_heal_tool_run(void *ud, hale_http_req *req, const char *tool, const json_t *args,
+                              bool dry_run, const char *actor, const char *on_behalf_of);
 /* The decision_id of the decision that asked for approval id, NULL when unknown. */
 const char *hale__loop_heal_decision_of(hale_loop *l, int64_t approval_id);
 
