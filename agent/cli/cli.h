@@ -42,7 +42,7 @@ int hale_cmd_incidents(int argc, char **argv);
 int hale_cmd_audit(int argc, char **argv); /* dispatches `hale audit <sub>` */
 int hale_cmd_pause(int argc, char **argv); /* cli_pause.c */
 int hale_cmd_resume(int argc, char **argv);
-int hale_cmd_tool_run(int argc, char **argv); /* cli_tool_run.c, argv[0] "run" */
+int hale_cmd_tool_run(int argc, char **argv);     /* cli_tool_run.c, argv[0] "run" */
 int hale_cmd_audit_signer(int argc, char **argv); /* hidden: the signer child */
 
 /* `hale audit` subcommands (cli_audit_*.c), argv[0] = "audit <sub>". */
