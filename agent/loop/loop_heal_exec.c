@@ -5,6 +5,8 @@
  * every intent without a result is closed as exec_abandoned and never run again. */
 #include "internal.h"
 
+#include <time.h>
+
 #define HALE_LOG_MODULE "heal"
 #include "hale/log.h"
 #include "loop/loop_heal.h"
@@ -123,6 +125,15 @@ int hale__heal_reconcile(hale_loop *l)
 
 /* ---- the run ---- */
 
+static int64_t now_unix_us(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+        return 0;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void hex_digest(const char *data, size_t len, char out[2 * HALE_SHA256_BYTES + 1])
 {
     hale_sha256_part p = {data, len};
@@ -173,13 +184,14 @@ static json_t *result_leaf(const struct heal_case *c)
     hex_digest(s->out ? s->out : "", s->out_len, out_sha);
     hex_digest(s->err ? s->err : "", s->err_len, err_sha);
     (void)hale_sandbox_layers_str(s->layers, layers, sizeof(layers));
-    leaf = json_pack("{s:s,s:s,s:I,s:s,s:s,s:i,s:i,s:I,s:s,s:s,s:s,s:b,s:b,s:i}", "intent_id",
+    leaf = json_pack("{s:s,s:s,s:I,s:s,s:s,s:i,s:i,s:I,s:s,s:s,s:s,s:b,s:b,s:i,s:I}", "intent_id",
                      c->row.intent_id, "decision_id", c->row.decision_id, "incident_id",
                      (json_int_t)c->incident_id, "tool", c->row.tool, "outcome", run_outcome(c),
                      "exit", c->run_result < 0 ? -1 : s->exit_code, "signal", s->term_signal,
                      "wall_ms", (json_int_t)s->wall_ms, "stdout_sha256", out_sha, "stderr_sha256",
                      err_sha, "layers", layers, "truncated", s->out_truncated || s->err_truncated,
-                     "rollback", c->rollback, "landlock_abi", s->landlock_abi);
+                     "rollback", c->rollback, "landlock_abi", s->landlock_abi, "start_unix_us",
+                     (json_int_t)c->exec_started_us);
     if (leaf && c->run_result < 0 &&
         json_object_set_new(leaf, "error", json_string(c->run_diag.msg)) < 0) {
         json_decref(leaf);
@@ -335,10 +347,11 @@ static void start_run(struct heal_case *c)
     struct heal_write *w = hale__heal_write_new(NULL);
     int r;
 
+    hale_sandbox_result_release(&c->res);
     memset(&c->res, 0, sizeof(c->res));
     c->run_result = 0;
     c->run_diag.msg[0] = '\0';
-    c->exec_started_ms = hale_time_now_ms();
+    c->exec_started_us = now_unix_us();
     log_info("incident %lld: running %s (%s, key %s)", (long long)c->incident_id, c->row.tool,
              c->row.intent_id, c->row.idem_key);
     r = uv_queue_work(&c->l->uv, &c->work, run_work, run_done);

@@ -284,6 +284,7 @@ static void start_check_work(struct heal_case *c)
 {
     int r;
 
+    hale_sandbox_result_release(&c->res);
     memset(&c->res, 0, sizeof(c->res));
     c->run_result = 0;
     c->run_diag.msg[0] = '\0';
