@@ -86,7 +86,7 @@ struct heal_case {
     hale_sandbox_result res;   /* the run's result */
     int run_result;            /* hale_sandbox_run's return */
     hale_diag run_diag;        /* its message */
-    int64_t exec_started_us;    /* unix us when the run was handed to the threadpool */
+    int64_t exec_started_us;   /* unix us when the run was handed to the threadpool */
     double metric_value;       /* CHECK_METRIC: the value read */
     char check_why[512];       /* why the last check did not pass */
     int check_pending;         /* the last check: 1 passed, 0 pending, -1 failed */
