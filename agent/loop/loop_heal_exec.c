@@ -38,6 +38,10 @@ static void abandon(struct heal_case *c, const char *reason)
     struct heal_write *w = hale__heal_write_new(c);
 
     log_warn("incident %lld: %s not run: %s", (long long)c->incident_id, c->row.tool, reason);
+    if (c->req) {
+        c->answer_status = 409;
+        snprintf(c->answer_why, sizeof(c->answer_why), "not run: %s", reason);
+    }
     snprintf(c->row.state, sizeof(c->row.state), "abandoned");
     snprintf(c->row.outcome, sizeof(c->row.outcome), "not_run");
     if (!w ||

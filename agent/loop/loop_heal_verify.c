@@ -84,7 +84,7 @@ static int start_rollback(struct heal_case *c, char *why, size_t cap)
     r = request ? hale_tool_rollback(c->cat, c->tool, c->args, c->output, &rt, &rargs, &d)
                 : -ENOMEM;
     if (r == 0 &&
-        (json_object_set(request, "tool", json_string(hale_tool_name(rt))) < 0 ||
+        (json_object_set_new(request, "tool", json_string(hale_tool_name(rt))) < 0 ||
          json_object_set(request, "args", rargs) < 0 ||
          json_object_set_new(request, "risk", json_string(risk_name(hale_tool_risk(rt)))) < 0 ||
          json_object_set_new(request, "reversible", json_false()) < 0 ||
