@@ -9,6 +9,9 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,7 +55,7 @@ static int setup(void **state)
     snprintf(text, sizeof(text),
              "{\"listen\": \"127.0.0.1:0\", \"data_dir\": \"%s/var\", \"log_level\": \"warn\", "
              "\"policies_dir\": \"%s\", \"tools_dir\": \"%s\", "
-             "\"audit_origin\": \"aiops.test/heal\", "
+             "\"audit_origin\": \"aiops.test/heal\", \"group_by\": [\"alertname\", \"instance\"], "
              "\"auth\": {\"tokens\": ["
              "{\"name\": \"alice\", \"role\": \"approver\", \"sha256\": "
              "\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"},"
@@ -105,6 +108,8 @@ static void stop(struct env *e)
     hale_loop_free(e->loop);
     e->loop = NULL;
 }
+
+static void add_config(struct env *e, const char *members);
 
 static unsigned long alert_seq; /* fingerprints: one alert per call */
 
@@ -461,16 +466,7 @@ static void restart_abandons_an_open_intent(void **state)
     struct env *e = *state;
     char *why, *text;
 
-    text = fixture_read(e->config, NULL);
-    assert_non_null(text);
-    text[strlen(text) - 1] = '\0'; /* the closing brace */
-    {
-        char more[4000];
-
-        snprintf(more, sizeof(more), "%s, \"shutdown_timeout_s\": 1}", text);
-        assert_int_equal(fixture_write(e->config, more), 0);
-    }
-    free(text);
+    add_config(e, "\"shutdown_timeout_s\": 1");
     mark_broken(e);
     start(e);
     post_alert(e, "SlowRepair", "auto", "web-7");
@@ -495,6 +491,107 @@ static void restart_abandons_an_open_intent(void **state)
     verify_log(e);
 }
 
+/* A Prometheus stand-in: every request gets one instant-query answer with value, then the
+ * connection closes. Runs on its own thread until fake_prom_stop. */
+struct fake_prom {
+    int fd;            /* listening socket */
+    unsigned port;     /* its port */
+    const char *value; /* the sample value it answers */
+    unsigned queries;  /* requests answered */
+    pthread_t thread;  /* accept loop */
+};
+
+static void *prom_thread(void *ud)
+{
+    struct fake_prom *p = ud;
+    char req[4096], resp[1024], body[300];
+    int c;
+
+    while ((c = accept(p->fd, NULL, NULL)) >= 0) {
+        ssize_t n = read(c, req, sizeof(req) - 1);
+        int bl, hl;
+
+        if (n > 0 && strncmp(req, "GET /api/v1/query?query=", 24) == 0) {
+            bl = snprintf(body, sizeof(body),
+                          "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\","
+                          "\"result\":[{\"metric\":{},\"value\":[1795000000.1,\"%s\"]}]}}",
+                          p->value);
+            hl = snprintf(resp, sizeof(resp),
+                          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                          "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
+                          bl, body);
+            if (write(c, resp, (size_t)hl) == hl)
+                p->queries++;
+        }
+        close(c);
+    }
+    return NULL;
+}
+
+static void fake_prom_start(struct fake_prom *p, const char *value)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t len = sizeof(a);
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    p->value = value;
+    p->fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(p->fd >= 0);
+    assert_int_equal(bind(p->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(p->fd, 16), 0);
+    assert_int_equal(getsockname(p->fd, (struct sockaddr *)&a, &len), 0);
+    p->port = ntohs(a.sin_port);
+    assert_int_equal(pthread_create(&p->thread, NULL, prom_thread, p), 0);
+}
+
+static void fake_prom_stop(struct fake_prom *p)
+{
+    shutdown(p->fd, SHUT_RDWR); /* accept fails: the thread ends */
+    pthread_join(p->thread, NULL);
+    close(p->fd);
+}
+
+/* Append members to the config file (text without braces). */
+static void add_config(struct env *e, const char *members)
+{
+    char *text = fixture_read(e->config, NULL), more[5000];
+
+    assert_non_null(text);
+    text[strlen(text) - 1] = '\0'; /* the closing brace */
+    snprintf(more, sizeof(more), "%s, %s}", text, members);
+    free(text);
+    assert_int_equal(fixture_write(e->config, more), 0);
+}
+
+static void metric_check_fails_closed_then_passes(void **state)
+{
+    struct env *e = *state;
+    struct fake_prom prom = {0};
+    char members[200], *why;
+
+    mark_broken(e);
+    start(e);
+    post_alert(e, "MetricBroken", "auto", "m-1");
+    wait_state(e, "escalated"); /* no prometheus_url: fails closed, no rollback */
+    why = newest_reason(e);
+    assert_non_null(strstr(why, "no prometheus_url"));
+    free(why);
+    stop(e);
+    assert_int_equal(runs(e, "mark_metric m-1"), 1);
+
+    fake_prom_start(&prom, "0");
+    snprintf(members, sizeof(members), "\"prometheus_url\": \"http://127.0.0.1:%u\"", prom.port);
+    add_config(e, members);
+    start(e);
+    post_alert(e, "MetricBroken", "auto", "m-2");
+    wait_state(e, "resolved");
+    stop(e);
+    fake_prom_stop(&prom);
+    assert_true(prom.queries >= 1);
+    assert_int_equal(runs(e, "mark_metric m-2"), 1);
+    verify_log(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -508,6 +605,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(dry_run_records_and_runs_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(paused_runs_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(restart_abandons_an_open_intent, setup, teardown),
+        cmocka_unit_test_setup_teardown(metric_check_fails_closed_then_passes, setup, teardown),
     };
 
     signal(SIGPIPE, SIG_IGN);

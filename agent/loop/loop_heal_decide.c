@@ -368,14 +368,20 @@ void hale__heal_on_deciding(void *ud, const hale_incident_view *v)
 
 /* ---- awaiting approval ---- */
 
+static void check_approval(struct heal_case *c);
+
 static void approval_recorded(struct heal_case *c, struct heal_write *w, int result)
 {
     (void)w;
     if (!c)
         return;
     c->phase = HEAL_IDLE;
-    if (result < 0)
+    if (result < 0) {
         hale__heal_case_close(c->l, c);
+        return;
+    }
+    /* A vote or the expiry may have come while the id was being recorded. */
+    check_approval(c);
 }
 
 /* Ask for approval of the decided action (re-judged: the set in force decides what quorum the
@@ -431,8 +437,6 @@ void hale__heal_on_awaiting(void *ud, const hale_incident_view *v)
 {
     hale_loop *l = ud;
     struct heal_case *c = hale__heal_case_get(l, v->id, true);
-    json_t *ap = NULL;
-    const char *state;
 
     if (!c || c->phase != HEAL_IDLE)
         return;
@@ -451,6 +455,23 @@ void hale__heal_on_awaiting(void *ud, const hale_incident_view *v)
         return;
     }
     /* Delivered again after a restart: the approval may have been decided meanwhile. */
+    check_approval(c);
+}
+
+static bool escalates(const json_t *ap)
+{
+    const char *on = json_string_value(json_object_get(ap, "on_expiry"));
+
+    return on && strcmp(on, "escalate") == 0;
+}
+
+/* Act on the approval's stored state: wait while pending, else as a vote or expiry would. */
+static void check_approval(struct heal_case *c)
+{
+    hale_loop *l = c->l;
+    const char *state;
+    json_t *ap = NULL;
+
     if (hale_approvals_get_json(l->approvals, c->row.approval_id, &ap) < 0) {
         hale__heal_finish(c, HALE_INCIDENT_ESCALATED, "approval %lld is gone",
                           (long long)c->row.approval_id);
@@ -461,6 +482,10 @@ void hale__heal_on_awaiting(void *ud, const hale_incident_view *v)
         hale__loop_heal_voted(l, c->row.approval_id, HALE_APPROVAL_APPROVED);
     else if (state && strcmp(state, "denied") == 0)
         hale__loop_heal_voted(l, c->row.approval_id, HALE_APPROVAL_DENIED);
+    else if (state && strcmp(state, "expired") == 0)
+        hale__heal_finish(c, escalates(ap) ? HALE_INCIDENT_ESCALATED : HALE_INCIDENT_FAILED,
+                          "approval %lld expired: %s was not run", (long long)c->row.approval_id,
+                          c->row.tool);
     else if (state && strcmp(state, "pending") != 0)
         hale__heal_finish(c, HALE_INCIDENT_ESCALATED, "approval %lld is %s: not run",
                           (long long)c->row.approval_id, state);
