@@ -120,21 +120,32 @@ static void pause_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+static void post_alert_as(struct env *e, const char *alertname, const char *service,
+                          const char *instance, const char *status, unsigned long fingerprint);
+
 static void post_alert(struct env *e, const char *alertname, const char *service,
                        const char *instance)
+{
+    post_alert_as(e, alertname, service, instance, "firing", ++alert_seq);
+}
+
+static void post_alert_as(struct env *e, const char *alertname, const char *service,
+                          const char *instance, const char *status, unsigned long fingerprint)
 {
     char body[2000];
 
     snprintf(body, sizeof(body),
-             "{\"receiver\":\"hale\",\"status\":\"firing\",\"alerts\":[{\"status\":\"firing\","
+             "{\"receiver\":\"hale\",\"status\":\"%s\",\"alerts\":[{\"status\":\"%s\","
              "\"labels\":{\"alertname\":\"%s\",\"service\":\"%s\",\"instance\":\"%s\","
              "\"dir\":\"%s\",\"severity\":\"critical\"},\"annotations\":{},"
-             "\"startsAt\":\"2026-11-22T13:08:22.079Z\",\"endsAt\":\"0001-01-01T00:00:00Z\","
+             "\"startsAt\":\"2026-11-22T13:08:22.079Z\",\"endsAt\":\"%s\","
              "\"generatorURL\":\"http://x/graph\",\"fingerprint\":\"%016lx\"}],"
              "\"groupLabels\":{},\"commonLabels\":{},\"commonAnnotations\":{},"
              "\"externalURL\":\"http://am\",\"version\":\"4\",\"groupKey\":\"{}:{}\","
              "\"truncatedAlerts\":0}",
-             alertname, service, instance, e->work, (unsigned long)++alert_seq);
+             status, status, alertname, service, instance, e->work,
+             strcmp(status, "firing") == 0 ? "0001-01-01T00:00:00Z" : "2026-11-22T13:09:22.079Z",
+             fingerprint);
     assert_int_equal(
         fixture_http(e->port, "POST", "/api/v1/alerts", "application/json", body, NULL), 200);
 }
@@ -592,6 +603,32 @@ static void metric_check_fails_closed_then_passes(void **state)
     verify_log(e);
 }
 
+static void alert_check_waits_for_resolution(void **state)
+{
+    struct env *e = *state;
+    char *why;
+
+    start(e);
+    /* Still firing after the check's 2 s: verification fails, no rollback: escalated. */
+    post_alert_as(e, "AlertVerified", "auto", "a-1", "firing", 0xa1);
+    wait_state(e, "escalated");
+    why = newest_reason(e);
+    assert_non_null(strstr(why, "alerts firing"));
+    free(why);
+    /* Resolved while the check waits: the incident resolves, verification passes. */
+    post_alert_as(e, "AlertVerified", "auto", "a-2", "firing", 0xa2);
+    for (int i = 0; i < WAIT_MS / 20 && runs(e, "mark_alert a-2") == 0; i++)
+        pause_ms(20);
+    post_alert_as(e, "AlertVerified", "auto", "a-2", "resolved", 0xa2);
+    wait_state(e, "resolved");
+    pause_ms(500);
+    stop(e);
+    assert_int_equal(runs(e, "mark_alert a-1"), 1);
+    assert_int_equal(runs(e, "mark_alert a-2"), 1);
+    assert_int_equal(leaves(e, "verification"), 2);
+    verify_log(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -606,6 +643,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(paused_runs_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(restart_abandons_an_open_intent, setup, teardown),
         cmocka_unit_test_setup_teardown(metric_check_fails_closed_then_passes, setup, teardown),
+        cmocka_unit_test_setup_teardown(alert_check_waits_for_resolution, setup, teardown),
     };
 
     signal(SIGPIPE, SIG_IGN);
