@@ -629,6 +629,21 @@ static void alert_check_waits_for_resolution(void **state)
     verify_log(e);
 }
 
+static void sighup_reloads_the_catalog(void **state)
+{
+    struct env *e = *state;
+
+    start(e);
+    assert_int_equal(kill(getpid(), SIGHUP), 0);
+    /* The reload's leaf is committed by the next job: an alert makes sure one runs. */
+    pause_ms(300);
+    post_alert(e, "MarkerBroken", "never", "web-8");
+    wait_state(e, "escalated");
+    stop(e);
+    assert_int_equal(leaves(e, "catalog_reload"), 2);
+    verify_log(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -644,6 +659,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(restart_abandons_an_open_intent, setup, teardown),
         cmocka_unit_test_setup_teardown(metric_check_fails_closed_then_passes, setup, teardown),
         cmocka_unit_test_setup_teardown(alert_check_waits_for_resolution, setup, teardown),
+        cmocka_unit_test_setup_teardown(sighup_reloads_the_catalog, setup, teardown),
     };
 
     signal(SIGPIPE, SIG_IGN);
