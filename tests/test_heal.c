@@ -644,6 +644,37 @@ static void sighup_reloads_the_catalog(void **state)
     verify_log(e);
 }
 
+/* Tools share the libuv threadpool with the commit job: at most two run at once, the rest
+ * wait (their intents sealed) and start as slots free. */
+static void third_tool_waits_for_a_slot(void **state)
+{
+    struct env *e = *state;
+    int started = 0;
+
+    mark_broken(e);
+    start(e);
+    post_alert(e, "SlowRepair", "auto", "q-1");
+    post_alert(e, "SlowRepair", "auto", "q-2");
+    post_alert(e, "SlowRepair", "auto", "q-3");
+    for (int i = 0; i < WAIT_MS / 20 && started < 2; i++) {
+        pause_ms(20);
+        started = runs(e, "mark_fixed q-1") + runs(e, "mark_fixed q-2") + runs(e, "mark_fixed q-3");
+    }
+    assert_int_equal(started, 2);
+    pause_ms(1500); /* the first two still sleep: the third has not started */
+    assert_int_equal(
+        runs(e, "mark_fixed q-1") + runs(e, "mark_fixed q-2") + runs(e, "mark_fixed q-3"), 2);
+    for (int i = 0; i < WAIT_MS / 20 && started < 3; i++) {
+        pause_ms(20);
+        started = runs(e, "mark_fixed q-1") + runs(e, "mark_fixed q-2") + runs(e, "mark_fixed q-3");
+    }
+    assert_int_equal(started, 3);
+    pause_ms(3500);
+    stop(e);
+    assert_int_equal(leaves(e, "exec_result"), 3);
+    verify_log(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -660,6 +691,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(metric_check_fails_closed_then_passes, setup, teardown),
         cmocka_unit_test_setup_teardown(alert_check_waits_for_resolution, setup, teardown),
         cmocka_unit_test_setup_teardown(sighup_reloads_the_catalog, setup, teardown),
+        cmocka_unit_test_setup_teardown(third_tool_waits_for_a_slot, setup, teardown),
     };
 
     signal(SIGPIPE, SIG_IGN);

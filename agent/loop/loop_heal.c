@@ -370,6 +370,8 @@ static void on_tick(uv_timer_t *t)
         next = c->next;
         if (c->phase == HEAL_STABILIZING && now >= c->due_ms)
             hale__heal_verify_tick(l, c);
+        else if (c->phase == HEAL_QUEUED && h->in_pool < HEAL_MAX_POOL)
+            hale__heal_start_queued(c);
     }
 }
 
@@ -425,7 +427,8 @@ bool hale__loop_heal_busy(const hale_loop *l)
     if (h->writes)
         return true;
     for (const struct heal_case *c = h->cases; c; c = c->next)
-        if (c->phase == HEAL_RUNNING || c->phase == HEAL_CHECKING || c->phase == HEAL_WRITING)
+        if (c->phase == HEAL_RUNNING || c->phase == HEAL_CHECKING || c->phase == HEAL_WRITING ||
+            c->phase == HEAL_QUEUED)
             return true;
     return false;
 }

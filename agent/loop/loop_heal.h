@@ -12,11 +12,14 @@
 #include "hale/sandbox.h"
 #include "loop/loop_int.h"
 
-#define HEAL_ID_BYTES      40   /* "d-" or "i-" and a UUIDv4 */
-#define HEAL_KEY_BYTES     160  /* incident id, action digest, attempt */
-#define HEAL_REASON_BYTES  1024 /* a transition's reason */
-#define HEAL_TICK_MS       100u /* timers: approval expiry, verification, retries */
-#define HEAL_EXPIRE_MS     1000u
+#define HEAL_ID_BYTES     40   /* "d-" or "i-" and a UUIDv4 */
+#define HEAL_KEY_BYTES    160  /* incident id, action digest, attempt */
+#define HEAL_REASON_BYTES 1024 /* a transition's reason */
+#define HEAL_TICK_MS      100u /* timers: approval expiry, verification, retries */
+#define HEAL_EXPIRE_MS    1000u
+/* Tools and checks on the libuv threadpool at once: its 4 threads also carry the commit job
+ * and the WAL checkpoints, which must never wait for a tool's timeout. */
+#define HEAL_MAX_POOL      2u
 #define HEAL_OUTPUT_STORED 65536u /* bytes of redacted stdout or stderr kept in the row */
 
 /* One heal_action row (migration 7). Strings owned by the row. */
@@ -60,6 +63,7 @@ enum heal_phase {
     HEAL_RUNNING,     /* the tool runs on the threadpool */
     HEAL_STABILIZING, /* waiting for the verification window */
     HEAL_CHECKING,    /* a verification check runs on the threadpool */
+    HEAL_QUEUED,      /* the intent is sealed; the run waits for a threadpool slot */
 };
 
 /* One incident under remediation. */
@@ -112,6 +116,7 @@ struct hale_heal {
     uint64_t decisions;         /* counters for logs and metrics */
     uint64_t runs;
     uint64_t abandoned;
+    unsigned in_pool;   /* tools and checks on the threadpool now */
     int64_t manual_seq; /* runs by hand so far (their cases' negative ids) */
 };
 
@@ -183,6 +188,8 @@ void hale__heal_intent(struct heal_case *c);
 /* Authorize c's decided action (approval or the set in force), prepare it and record its
  * intent; escalate with the reason when any of that fails. */
 void hale__heal_run_decided(struct heal_case *c);
+/* A queued run whose turn came: the pause switch is checked again, then it starts. */
+void hale__heal_start_queued(struct heal_case *c);
 /* Find the approved action's tool in c->cat and prepare c->run. 0, or an error with why. */
 int hale__heal_prepare(struct heal_case *c, const hale_approved_action *a, char *why, size_t cap);
 /* At start, before the loop runs: every intent without a result becomes exec_abandoned and

@@ -326,6 +326,7 @@ static void run_done(uv_work_t *wk, int status)
     struct heal_case *c = wk->data;
 
     c->phase = HEAL_IDLE;
+    c->l->heal->in_pool--;
     if (status == UV_ECANCELED && c->run_result == 0) {
         c->run_result = -ECANCELED;
         snprintf(c->run_diag.msg, sizeof(c->run_diag.msg), "cancelled at shutdown");
@@ -348,9 +349,14 @@ static void running_done(struct heal_case *c, struct heal_write *w, int result)
 
 static void start_run(struct heal_case *c)
 {
-    struct heal_write *w = hale__heal_write_new(NULL);
+    struct heal_write *w;
     int r;
 
+    if (c->l->heal->in_pool >= HEAL_MAX_POOL) {
+        c->phase = HEAL_QUEUED; /* the tick starts it when a slot frees */
+        return;
+    }
+    w = hale__heal_write_new(NULL);
     hale_sandbox_result_release(&c->res);
     memset(&c->res, 0, sizeof(c->res));
     c->run_result = 0;
@@ -365,6 +371,7 @@ static void start_run(struct heal_case *c)
         return;
     }
     c->phase = HEAL_RUNNING;
+    c->l->heal->in_pool++;
     /* Informational: the result write follows this one in queue order. */
     snprintf(c->row.state, sizeof(c->row.state), "running");
     if (w && hale__heal_row_copy(&w->row, &c->row) == 0) {
@@ -398,6 +405,16 @@ static void intent_done(struct heal_case *c, struct heal_write *w, int result)
         return;
     }
     /* Checked right before the run: a pause set while the intent was written wins. */
+    if (hale_loop_paused(c->l)) {
+        abandon(c, "paused before it started");
+        return;
+    }
+    start_run(c);
+}
+
+void hale__heal_start_queued(struct heal_case *c)
+{
+    c->phase = HEAL_IDLE;
     if (hale_loop_paused(c->l)) {
         abandon(c, "paused before it started");
         return;

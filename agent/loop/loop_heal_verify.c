@@ -261,6 +261,7 @@ static void check_done(uv_work_t *wk, int status)
 
     (void)status;
     c->phase = HEAL_IDLE;
+    c->l->heal->in_pool--;
     if (c->closing) {
         c->closing = false;
         hale__heal_case_close(c->l, c);
@@ -284,6 +285,11 @@ static void start_check_work(struct heal_case *c)
 {
     int r;
 
+    if (c->l->heal->in_pool >= HEAL_MAX_POOL) {
+        c->due_ms = uv_now(&c->l->uv) + HEAL_TICK_MS; /* not a check yet: try at the next tick */
+        c->phase = HEAL_STABILIZING;
+        return;
+    }
     hale_sandbox_result_release(&c->res);
     memset(&c->res, 0, sizeof(c->res));
     c->run_result = 0;
@@ -294,6 +300,7 @@ static void start_check_work(struct heal_case *c)
         return;
     }
     c->phase = HEAL_CHECKING;
+    c->l->heal->in_pool++;
 }
 
 void hale__heal_verify_tick(hale_loop *l, struct heal_case *c)
