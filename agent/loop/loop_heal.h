@@ -151,7 +151,7 @@ struct heal_write *hale__heal_write_new(struct heal_case *c);
 /* Append a leaf (payload stolen, also on failure). */
 int hale__heal_write_leaf(struct heal_write *w, const char *kind, json_t *payload);
 void hale__heal_write_move(struct heal_write *w, hale_incident_state from, hale_incident_state to,
-                           const char *fmt, ...);
+                           const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Queue it (seal: wait for a signed checkpoint). On failure w is freed and after is not run. */
 int hale__heal_write_submit(hale_loop *l, struct heal_write *w, bool seal);
 void hale__heal_write_free(struct heal_write *w);
@@ -161,7 +161,8 @@ struct heal_case *hale__heal_case_get(hale_loop *l, int64_t incident_id, bool cr
 void hale__heal_case_close(hale_loop *l, struct heal_case *c);
 /* End the case: move the incident to `to` (from the case's stage) with reason, finish the work
  * item, and close the case. */
-void hale__heal_finish(struct heal_case *c, hale_incident_state to, const char *fmt, ...);
+void hale__heal_finish(struct heal_case *c, hale_incident_state to, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Fill c from the incident's newest heal_action row (after a restart). 0 or an error. */
 int hale__heal_case_load(struct heal_case *c);
 /* A new "d-"/"i-" UUIDv4 id. */
