@@ -301,6 +301,13 @@ static int decide(struct heal_case *c, const hale_incident_view *v, const json_t
     return r;
 }
 
+static const char *text_of(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+
+    return s ? s : "?";
+}
+
 static void decide_incident(struct heal_case *c, const hale_incident_view *v)
 {
     hale_loop *l = c->l;
@@ -318,8 +325,8 @@ static void decide_incident(struct heal_case *c, const hale_incident_view *v)
     }
     if (json_array_size(proposals) == 0 && json_array_size(rejected) > 0)
         snprintf(why, sizeof(why), "no usable proposal: %s (%s)",
-                 json_string_value(json_object_get(json_array_get(rejected, 0), "reason")),
-                 json_string_value(json_object_get(json_array_get(rejected, 0), "runbook")));
+                 text_of(json_array_get(rejected, 0), "reason"),
+                 text_of(json_array_get(rejected, 0), "runbook"));
     r = decide(c, v, labels, proposals, w, &chosen, why, sizeof(why));
     w->outbox_id = c->outbox_id;
     w->after = decided_done;
