@@ -166,6 +166,10 @@ void hale__loop_heal_tool_run(void *ud, hale_http_req *req, const char *tool, co
         (void)hale_http_respond_error(req, 409, "paused", "paused: nothing runs until resumed");
         return;
     }
+    if (hale_tool_validate_args(t, args, &d) < 0) {
+        (void)hale_http_respond_error(req, 400, "invalid_payload", d.msg);
+        return;
+    }
     request = manual_request(t, args, actor);
     if (!request || hale__heal_judge(l, request, &preq, &v, &d) < 0 ||
         !(c = hale__heal_case_get(l, -(++h->manual_seq), true))) {

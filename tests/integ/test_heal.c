@@ -303,6 +303,23 @@ static void tool_run_by_hand(void **state)
     assert_non_null(strstr(out, "dry_run"));
     free(out);
     assert_int_equal(runs(e, "mark_fixed", "manual"), 1);
+    /* Arguments the tool's schema refuses never reach a decision. */
+    {
+        const char *bad[] = {"tool",
+                             "run",
+                             "mark_fixed",
+                             "--args",
+                             "{\"dir\": \"relative\", \"tag\": \"x\"}",
+                             "--token-file",
+                             token,
+                             "--config",
+                             e->h.config_path,
+                             NULL};
+
+        assert_int_equal(integ_hale_cli(&e->h, bad, NULL, &err), 1);
+        assert_non_null(strstr(err, "args.dir"));
+        free(err);
+    }
     /* No rule allows fail_tool by hand: denied, never run. */
     assert_int_equal(integ_hale_cli(&e->h, denied, &out, NULL), 1);
     assert_non_null(strstr(out, "denied by policy"));
