@@ -675,6 +675,37 @@ static void third_tool_waits_for_a_slot(void **state)
     verify_log(e);
 }
 
+static void broken_manifest_refuses_the_start(void **state)
+{
+    struct env *e = *state;
+    char dir[700], path[800];
+    hale_config *cfg = NULL;
+    hale_diag diag = {{0}};
+    hale_loop *l = NULL;
+
+    snprintf(dir, sizeof(dir), "%s/tools", e->dir);
+    snprintf(path, sizeof(path), "%s/bad", dir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s/bad/manifest.json", dir);
+    assert_int_equal(fixture_write(path, "{\"name\": \"bad\", \"colour\": 1}"), 0);
+    {
+        char *text = fixture_read(e->config, NULL), *at = strstr(text, "\"tools_dir\": \"");
+        char *end = at ? strchr(at + 14, '"') : NULL, out[5000];
+
+        assert_non_null(end);
+        snprintf(out, sizeof(out), "%.*s\"tools_dir\": \"%s%s", (int)(at - text), text, dir, end);
+        free(text);
+        assert_int_equal(fixture_write(e->config, out), 0);
+    }
+    assert_int_equal(hale_config_load(e->config, &cfg, &diag), 0);
+    assert_true(hale_loop_new(cfg, e->config, &l, &diag) < 0);
+    hale_config_unref(cfg);
+    assert_null(l);
+    assert_non_null(strstr(diag.msg, "tools_dir"));
+    assert_non_null(strstr(diag.msg, "bad"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -692,6 +723,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(alert_check_waits_for_resolution, setup, teardown),
         cmocka_unit_test_setup_teardown(sighup_reloads_the_catalog, setup, teardown),
         cmocka_unit_test_setup_teardown(third_tool_waits_for_a_slot, setup, teardown),
+        cmocka_unit_test_setup_teardown(broken_manifest_refuses_the_start, setup, teardown),
     };
 
     signal(SIGPIPE, SIG_IGN);
