@@ -617,8 +617,7 @@ static void alert_check_waits_for_resolution(void **state)
     free(why);
     /* Resolved while the check waits: the incident resolves, verification passes. */
     post_alert_as(e, "AlertVerified", "auto", "a-2", "firing", 0xa2);
-    for (int i = 0; i < WAIT_MS / 20 && runs(e, "mark_alert a-2") == 0; i++)
-        pause_ms(20);
+    wait_state(e, "verifying");
     post_alert_as(e, "AlertVerified", "auto", "a-2", "resolved", 0xa2);
     wait_state(e, "resolved");
     pause_ms(500);
