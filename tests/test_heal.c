@@ -389,6 +389,39 @@ static void approval_then_heals(void **state)
     verify_log(e);
 }
 
+/* A vote on an approval whose incident closed before a restart: nothing runs, and its approval
+ * leaf still names the decision (the verifier needs it). */
+static void late_vote_after_restart_names_its_decision(void **state)
+{
+    struct env *e = *state;
+    char path[64], body[600];
+    json_t *ap;
+
+    start(e);
+    post_alert_as(e, "MarkerBroken", "ask", "v-1", "firing", 0xb1);
+    wait_state(e, "awaiting_approval");
+    ap = pending_approval(e);
+    post_alert_as(e, "MarkerBroken", "ask", "v-1", "resolved", 0xb1);
+    wait_state(e, "resolved");
+    stop(e);
+    start(e);
+    snprintf(path, sizeof(path), "/api/v1/approvals/%lld",
+             (long long)json_integer_value(json_object_get(ap, "id")));
+    snprintf(body, sizeof(body), "{\"decision\":\"approve\",\"digest\":\"%s\",\"nonce\":\"%s\"}",
+             json_string_value(json_object_get(ap, "digest")),
+             json_string_value(json_object_get(ap, "nonce")));
+    json_decref(ap);
+    assert_int_equal(
+        fixture_http_ex(e->port, "POST", path, APPROVER, "application/json", body, NULL, NULL),
+        200);
+    pause_ms(300);
+    stop(e);
+    assert_int_equal(runs(e, "mark_fixed v-1"), 0);
+    assert_int_equal(leaves(e, "approval"), 1);
+    assert_int_equal(leaves(e, "exec_intent"), 0);
+    verify_log(e);
+}
+
 static void approval_expiry_escalates_or_fails(void **state)
 {
     struct env *e = *state;
@@ -713,6 +746,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(failing_tool_escalates_with_redacted_output, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(approval_then_heals, setup, teardown),
+        cmocka_unit_test_setup_teardown(late_vote_after_restart_names_its_decision, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(approval_expiry_escalates_or_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(denied_action_escalates, setup, teardown),
         cmocka_unit_test_setup_teardown(dry_run_records_and_runs_nothing, setup, teardown),

@@ -296,7 +296,14 @@ const char *hale__loop_heal_decision_of(hale_loop *l, int64_t approval_id)
 {
     struct heal_case *c = case_of_approval(l, approval_id);
 
-    return c && c->row.decision_id[0] ? c->row.decision_id : NULL;
+    if (c && c->row.decision_id[0])
+        return c->row.decision_id;
+    /* No case in memory (its incident closed before a restart): the row remembers. */
+    if (!l->heal ||
+        hale__heal_db_decision_of(hale_store_sqlite(l->reader), approval_id, l->heal->decision_of,
+                                  sizeof(l->heal->decision_of)) < 0)
+        return NULL;
+    return l->heal->decision_of;
 }
 
 static void approved_done(struct heal_case *c, struct heal_write *w, int result)

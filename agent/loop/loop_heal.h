@@ -54,6 +54,8 @@ int hale__heal_db_insert(sqlite3 *db, struct heal_row *r, int64_t now_ms);
 int hale__heal_db_update(sqlite3 *db, const struct heal_row *r, int64_t now_ms);
 /* The newest row of an incident (HALE_ENOTFOUND when none); any connection. */
 int hale__heal_db_latest(sqlite3 *db, int64_t incident_id, struct heal_row *ret);
+/* The decision_id of the newest row asking for approval_id into out. 0 or HALE_ENOTFOUND. */
+int hale__heal_db_decision_of(sqlite3 *db, int64_t approval_id, char *out, size_t cap);
 /* Every row in state intent or running. */
 int hale__heal_db_open_each(sqlite3 *db, int (*cb)(struct heal_row *r, void *ud), void *ud);
 
@@ -116,8 +118,9 @@ struct hale_heal {
     uint64_t decisions;         /* counters for logs and metrics */
     uint64_t runs;
     uint64_t abandoned;
-    unsigned in_pool;   /* tools and checks on the threadpool now */
-    int64_t manual_seq; /* runs by hand so far (their cases' negative ids) */
+    char decision_of[HEAL_ID_BYTES]; /* hale__loop_heal_decision_of's answer */
+    unsigned in_pool;                /* tools and checks on the threadpool now */
+    int64_t manual_seq;              /* runs by hand so far (their cases' negative ids) */
 };
 
 /* A write of the heal module: leaves, the row, ledger changes and a transition, in one

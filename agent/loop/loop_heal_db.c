@@ -221,3 +221,21 @@ int hale__heal_db_open_each(sqlite3 *db, int (*cb)(struct heal_row *r, void *ud)
     sqlite3_finalize(st);
     return r;
 }
+
+int hale__heal_db_decision_of(sqlite3 *db, int64_t approval_id, char *out, size_t cap)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(db,
+                           "SELECT decision_id FROM heal_action WHERE approval_id = ?1 "
+                           "ORDER BY id DESC LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return HALE_ESTORE;
+    sqlite3_bind_int64(st, 1, approval_id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        copy_col(st, 0, out, cap);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? HALE_ENOTFOUND : HALE_ESTORE;
+}
