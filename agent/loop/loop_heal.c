@@ -105,6 +105,26 @@ static void set_launcher(struct hale_heal *h)
         snprintf(h->launcher, sizeof(h->launcher), "%.*s/hale-sandbox", (int)(slash - exe), exe);
 }
 
+/* A database migrated by a build that had migration 7 as a placeholder lacks the table. */
+static int check_table(hale_loop *l, hale_diag *reterr)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(hale_store_sqlite(l->store),
+                           "SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                           "name = 'heal_action'",
+                           -1, &st, NULL) != SQLITE_OK)
+        return HALE_ESTORE;
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return 0;
+    hale_diag_set(reterr, "the store has no heal_action table (migration 7): it was created by a "
+                          "build without remediation; start from a new data_dir");
+    return HALE_ESCHEMA;
+}
+
 int hale__loop_heal_open(hale_loop *l, hale_diag *reterr)
 {
     struct hale_heal *h = calloc(1, sizeof(*h));
@@ -113,7 +133,9 @@ int hale__loop_heal_open(hale_loop *l, hale_diag *reterr)
     if (!h)
         return -ENOMEM;
     l->heal = h;
-    r = load_sets(l->cfg, &h->cat, &h->runbooks, reterr);
+    r = check_table(l, reterr);
+    if (r == 0)
+        r = load_sets(l->cfg, &h->cat, &h->runbooks, reterr);
     if (r == 0)
         r = hale_policy_ledger_open(l->store, &h->ledger, reterr);
     if (r == 0)
