@@ -22,7 +22,8 @@ struct dir {
     size_t len;      /* bytes in buf */
     size_t off;      /* bytes of buf already written */
     uint64_t total;  /* bytes read from src */
-    bool eof;        /* src ended (or the cap was reached): read no more */
+    bool eof;        /* src ended: read no more */
+    bool capped;     /* the cap was reached: dst got its FIN, src is read and discarded */
     bool shut;       /* dst was sent a FIN */
 };
 
@@ -176,7 +177,7 @@ unsigned hale__sandbox_relay_fill(struct hale__sandbox_relay *r, struct pollfd *
             if (c->connecting) {
                 ev = k == 1 ? POLLOUT : 0;
             } else {
-                if (!c->dir[k].eof && c->dir[k].len == 0)
+                if (!c->dir[k].eof && (c->dir[k].capped || c->dir[k].len == 0))
                     ev |= POLLIN;
                 if (c->dir[1 - k].len > c->dir[1 - k].off)
                     ev |= POLLOUT;
@@ -195,7 +196,7 @@ static void maybe_shut(struct conn *c, int k)
 {
     struct dir *d = &c->dir[k];
 
-    if (d->eof && d->off == d->len && !d->shut) {
+    if ((d->eof || d->capped) && d->off == d->len && !d->shut) {
         (void)shutdown(c->fd[1 - k], SHUT_WR);
         d->shut = true;
     }
@@ -206,18 +207,24 @@ static bool do_read(const struct hale__sandbox_relay *r, struct conn *c, int k)
 {
     struct dir *d = &c->dir[k];
     uint64_t room = r->o->connect_max_bytes - d->total;
-    ssize_t n = recv(c->fd[k], d->buf, room < sizeof(d->buf) ? (size_t)room : sizeof(d->buf), 0);
+    char drop[4096];
+    ssize_t n;
 
+    /* Past the cap the source is drained and dropped rather than left unread, so the close
+     * at the end is a FIN, not a reset that could cost the peer what it already got. */
+    if (d->capped)
+        n = recv(c->fd[k], drop, sizeof(drop), 0);
+    else
+        n = recv(c->fd[k], d->buf, room < sizeof(d->buf) ? (size_t)room : sizeof(d->buf), 0);
     if (n < 0)
         return errno == EAGAIN || errno == EINTR;
     if (n == 0) {
         d->eof = true;
-    } else {
+    } else if (!d->capped) {
         d->len = (size_t)n;
         d->off = 0;
         d->total += (uint64_t)n;
-        if (d->total >= r->o->connect_max_bytes) /* the cap: end this direction here */
-            d->eof = true;
+        d->capped = d->total >= r->o->connect_max_bytes; /* this direction ends here */
     }
     maybe_shut(c, k);
     return true;
@@ -271,12 +278,13 @@ void hale__sandbox_relay_events(struct hale__sandbox_relay *r, const struct poll
             r->relayed++;
             continue;
         }
-        if ((p[j].revents & (POLLIN | POLLHUP | POLLERR)) && !c->dir[k].eof && !c->dir[k].len)
+        if ((p[j].revents & (POLLIN | POLLHUP | POLLERR)) && !c->dir[k].eof &&
+            (c->dir[k].capped || !c->dir[k].len))
             ok = do_read(r, c, k);
         if (ok && (p[j].revents & (POLLOUT | POLLERR)) && c->dir[1 - k].len > c->dir[1 - k].off)
             ok = do_write(r, c, k);
         /* Both directions ended and delivered: done. */
-        if (!ok || (c->dir[0].shut && c->dir[1].shut))
+        if (!ok || (c->dir[0].shut && c->dir[0].eof && c->dir[1].shut && c->dir[1].eof))
             conn_close(r, ref->idx);
     }
 }
