@@ -1044,9 +1044,8 @@ static void connect_rejected(void **s)
     hale_sandbox_spec sp;
     hale_sandbox_result res;
     hale_diag d = {{0}};
-    const char *bad[][2] = {{"127.0.0.1", NULL},     {"127.0.0.1:0", NULL},
-                            {"127.0.0.1:70000", NULL}, {"a b:80", NULL},
-                            {"[::1:80", NULL},       {"host/x:80", NULL}};
+    const char *bad[][2] = {{"127.0.0.1", NULL}, {"127.0.0.1:0", NULL}, {"127.0.0.1:70000", NULL},
+                            {"a b:80", NULL},    {"[::1:80", NULL},     {"host/x:80", NULL}};
     const char *nine[] = {"a:1", "a:2", "a:3", "a:4", "a:5", "a:6", "a:7", "a:8", "a:9", NULL};
     const char *unknown[] = {"hale-nonexistent.invalid:80", NULL};
 
@@ -1082,8 +1081,8 @@ static void root_without_caps(void **s)
     record("R8", "uid 0, no capability", res.exit_code == 0, "caps + securebits", res.out);
     assert_int_equal(res.exit_code, 0);
     assert_non_null(strstr(res.out, "uid 0 "));
-    assert_non_null(strstr(res.out, "CapEff:\t0000000000000000"));
-    assert_non_null(strstr(res.out, "CapBnd:\t0000000000000000"));
+    assert_non_null(strstr(res.out, "CapEff=0000000000000000"));
+    assert_non_null(strstr(res.out, "CapBnd=0000000000000000"));
     assert_int_equal(res.relax, 0);
     assert_int_equal(res.caps_kept, 0);
     hale_sandbox_result_release(&res);
@@ -1158,10 +1157,10 @@ static void keep_caps_exact(void **s)
     record("R11", "keep CAP_KILL+CAP_DAC_OVERRIDE as uid 65534", res.exit_code == 0,
            "caps (exactly these)", res.out);
     assert_non_null(strstr(res.out, "uid 65534 "));
-    assert_non_null(strstr(res.out, "CapPrm:\t0000000000000022"));
-    assert_non_null(strstr(res.out, "CapEff:\t0000000000000022"));
-    assert_non_null(strstr(res.out, "CapBnd:\t0000000000000022"));
-    assert_non_null(strstr(res.out, "CapAmb:\t0000000000000022"));
+    assert_non_null(strstr(res.out, "CapPrm=0000000000000022"));
+    assert_non_null(strstr(res.out, "CapEff=0000000000000022"));
+    assert_non_null(strstr(res.out, "CapBnd=0000000000000022"));
+    assert_non_null(strstr(res.out, "CapAmb=0000000000000022"));
     assert_int_equal(res.caps_kept, 0x22);
     hale_sandbox_result_release(&res);
 }
@@ -1202,6 +1201,40 @@ static void keep_sys_admin(void **s)
     sp.keep_caps = 1ULL << 63;
     assert_int_equal(hale_sandbox_run(&sp, &res, &d), HALE_ESCHEMA);
     assert_non_null(strstr(d.msg, "keep_caps"));
+}
+
+/* A drop_caches tool: uid 0, no capability, /proc/sys/vm/drop_caches declared writable. It
+ * writes 4 (only silences the kernel's message: harmless here); every other tunable stays
+ * read-only, and uid 65534 may not write it at all. */
+static void writable_sysctl(void **s)
+{
+    hale_sandbox_spec sp;
+    hale_sandbox_result res;
+    const char *rw[] = {"/proc/sys/vm/drop_caches", NULL};
+
+    (void)s;
+    need(HALE_SANDBOX_MOUNTNS);
+    spec_base(&sp, ARGV("sysctl", "/proc/sys/vm/drop_caches", "4"));
+    sp.uid = sp.gid = 0;
+    sp.writable = rw;
+    run_spec(&sp, &res);
+    record("R16", "uid 0, writable /proc/sys/vm/drop_caches", res.exit_code == ESCAPED,
+           "(allowed: declared)", res.out);
+    assert_int_equal(res.exit_code, ESCAPED);
+    hale_sandbox_result_release(&res);
+    spec_base(&sp, ARGV("sysctl", "/proc/sys/vm/overcommit_memory", "0"));
+    sp.uid = sp.gid = 0;
+    sp.writable = rw;
+    run_spec(&sp, &res);
+    assert_int_equal(res.exit_code, 0);
+    assert_non_null(strstr(res.out, "EROFS"));
+    hale_sandbox_result_release(&res);
+    spec_base(&sp, ARGV("sysctl", "/proc/sys/vm/drop_caches", "4"));
+    sp.writable = rw;
+    run_spec(&sp, &res);
+    assert_int_equal(res.exit_code, 0);
+    assert_non_null(strstr(res.out, "EACCES"));
+    hale_sandbox_result_release(&res);
 }
 
 static void spec_host_pid(hale_sandbox_spec *sp, const char *const *argv)
@@ -1259,8 +1292,8 @@ static void host_pid_tree(void **s)
              (unsigned long long)res.wall_ms);
     hale_sandbox_result_release(&res);
     nanosleep(&t, NULL);
-    record("R14", "host_pid: hang with a setsid'd tree past the timeout",
-           stat(marker2, &st) < 0, "subreaper + kill of the tree", detail);
+    record("R14", "host_pid: hang with a setsid'd tree past the timeout", stat(marker2, &st) < 0,
+           "subreaper + kill of the tree", detail);
     assert_true(stat(marker2, &st) < 0 && errno == ENOENT);
 
     spec_host_pid(&sp, ARGV("daemon", marker));
@@ -1463,6 +1496,7 @@ int main(void)
         cmocka_unit_test(keep_cap_kill),
         cmocka_unit_test(keep_caps_exact),
         cmocka_unit_test(keep_sys_admin),
+        cmocka_unit_test(writable_sysctl),
         cmocka_unit_test(host_pid_sees),
         cmocka_unit_test(host_pid_tree),
     };

@@ -40,19 +40,21 @@ void hale_sandbox_spec_init(hale_sandbox_spec *spec)
 }
 
 /* Names of capabilities 0 through HALE__SANDBOX_CAP_LAST, as capabilities(7) spells them. */
+/* clang-format off */
 static const char *const cap_names[HALE__SANDBOX_CAP_LAST + 1] = {
-    "cap_chown",           "cap_dac_override",   "cap_dac_read_search", "cap_fowner",
-    "cap_fsetid",          "cap_kill",           "cap_setgid",          "cap_setuid",
-    "cap_setpcap",         "cap_linux_immutable", "cap_net_bind_service", "cap_net_broadcast",
-    "cap_net_admin",       "cap_net_raw",        "cap_ipc_lock",        "cap_ipc_owner",
-    "cap_sys_module",      "cap_sys_rawio",      "cap_sys_chroot",      "cap_sys_ptrace",
-    "cap_sys_pacct",       "cap_sys_admin",      "cap_sys_boot",        "cap_sys_nice",
-    "cap_sys_resource",    "cap_sys_time",       "cap_sys_tty_config",  "cap_mknod",
-    "cap_lease",           "cap_audit_write",    "cap_audit_control",   "cap_setfcap",
-    "cap_mac_override",    "cap_mac_admin",      "cap_syslog",          "cap_wake_alarm",
-    "cap_block_suspend",   "cap_audit_read",     "cap_perfmon",         "cap_bpf",
+    "cap_chown", "cap_dac_override", "cap_dac_read_search", "cap_fowner",
+    "cap_fsetid", "cap_kill", "cap_setgid", "cap_setuid",
+    "cap_setpcap", "cap_linux_immutable", "cap_net_bind_service", "cap_net_broadcast",
+    "cap_net_admin", "cap_net_raw", "cap_ipc_lock", "cap_ipc_owner",
+    "cap_sys_module", "cap_sys_rawio", "cap_sys_chroot", "cap_sys_ptrace",
+    "cap_sys_pacct", "cap_sys_admin", "cap_sys_boot", "cap_sys_nice",
+    "cap_sys_resource", "cap_sys_time", "cap_sys_tty_config", "cap_mknod",
+    "cap_lease", "cap_audit_write", "cap_audit_control", "cap_setfcap",
+    "cap_mac_override", "cap_mac_admin", "cap_syslog", "cap_wake_alarm",
+    "cap_block_suspend", "cap_audit_read", "cap_perfmon", "cap_bpf",
     "cap_checkpoint_restore",
 };
+/* clang-format on */
 
 const char *hale_sandbox_caps_str(uint64_t mask, char *buf, size_t size)
 {
@@ -235,8 +237,8 @@ static int check_relaxations(const hale_sandbox_spec *s, hale_diag *reterr)
         return hale_diag_set(reterr,
                              "keep_caps: %s need seccomp, landlock and mountns required and "
                              "not disabled",
-                             hale_sandbox_caps_str(s->keep_caps & HALE__SANDBOX_CAPS_GUARDED,
-                                                   names, sizeof(names))),
+                             hale_sandbox_caps_str(s->keep_caps & HALE__SANDBOX_CAPS_GUARDED, names,
+                                                   sizeof(names))),
                HALE_ESCHEMA;
     if (s->host_pid && (s->require & HALE_SANDBOX_PIDNS))
         return hale_diag_set(reterr, "host_pid: the host's pid view asked for, but pidns is "

@@ -55,9 +55,10 @@ static int set_rlimits(const struct hale__sandbox_opts *o)
  * change keeps none, nothing can be raised into the ambient set; every bit locked. With kept
  * capabilities the ambient bits wait until hale__sandbox_keep_caps() has raised them. */
 #define SECBITS_BASE                                                                               \
-    (SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED | \
-     SECBIT_KEEP_CAPS_LOCKED)
-#define SECBITS_ALL (SECBITS_BASE | SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED)
+    (SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |                               \
+     SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED)
+#define SECBITS_ALL                                                                                \
+    (SECBITS_BASE | SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED)
 
 static int lock_securebits(unsigned long bits)
 {
@@ -217,7 +218,9 @@ void hale__sandbox_child(const struct hale__sandbox_opts *o, uint32_t applied_ns
             hale__sandbox_status(o->status_fd, "error %s %d", stage, -r);
             return;
         }
-        if (o->n_rw > 0 && chdir(o->rw[0]) < 0) {
+        /* The first writable directory is the working directory (a file, say
+         * /proc/sys/vm/drop_caches, is not). */
+        if (o->n_rw > 0 && chdir(o->rw[0]) < 0 && errno != ENOTDIR) {
             hale__sandbox_status(o->status_fd, "error chdir %d", errno);
             return;
         }
@@ -226,7 +229,8 @@ void hale__sandbox_child(const struct hale__sandbox_opts *o, uint32_t applied_ns
         (void)sethostname("hale-sandbox", 12);
     applied |= ns;
     STEP(HALE_SANDBOX_SETSID, false, setsid() < 0 ? -errno : 0);
-    STEP(HALE_SANDBOX_SECUREBITS, false, lock_securebits(o->keep_caps ? SECBITS_BASE : SECBITS_ALL));
+    STEP(HALE_SANDBOX_SECUREBITS, false,
+         lock_securebits(o->keep_caps ? SECBITS_BASE : SECBITS_ALL));
     STEP(HALE_SANDBOX_CAPS, o->keep_caps != 0, drop_bounding(o->keep_caps));
     /* As root: a dedicated uid. Not root: we already are an unprivileged uid on the host
      * (ns root in our user namespace, mapped to it), and NOROOT keeps exec from granting
@@ -270,8 +274,7 @@ void hale__sandbox_child(const struct hale__sandbox_opts *o, uint32_t applied_ns
     }
     build_env(o, envp, HALE_ARRAY_SIZE(envp));
     if (relax || o->keep_caps || !(applied & HALE_SANDBOX_CAPS))
-        hale__sandbox_status(o->status_fd, "relax %u %llu", relax,
-                             (unsigned long long)caps_now());
+        hale__sandbox_status(o->status_fd, "relax %u %llu", relax, (unsigned long long)caps_now());
     hale__sandbox_status(o->status_fd, "layers %u %d", applied, abi);
     execve(o->argv[0], o->argv, envp);
     hale__sandbox_status(o->status_fd, "error execve %d", errno);

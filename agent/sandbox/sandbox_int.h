@@ -69,9 +69,9 @@ struct hale__sandbox_opts {
     bool host_pid;                          /* no pid namespace */
     struct hale__sandbox_dest dest[HALE_SANDBOX_MAX_CONNECT]; /* --connect */
     unsigned n_dest;                                          /* entries in dest */
-    uint64_t connect_max_bytes; /* per connection and direction */
-    uint64_t connect_max_conns; /* per run */
-    int relay_fd;               /* child: socket to pass the listeners on, -1: none */
+    uint64_t connect_max_bytes;                               /* per connection and direction */
+    uint64_t connect_max_conns;                               /* per run */
+    int relay_fd; /* child: socket to pass the listeners on, -1: none */
 };
 
 /* `hale-sandbox [options] -- PATH [ARG...]`: parse, start the child, supervise it, report.
@@ -119,8 +119,7 @@ int hale__sandbox_relay_start(const struct hale__sandbox_opts *o, int sock, uint
 /* Add the relay's descriptors to p (at most max); returns how many were added. */
 unsigned hale__sandbox_relay_fill(struct hale__sandbox_relay *r, struct pollfd *p, unsigned max);
 /* Handle the events of the descriptors fill() added (in the same order). */
-void hale__sandbox_relay_events(struct hale__sandbox_relay *r, const struct pollfd *p,
-                                unsigned n);
+void hale__sandbox_relay_events(struct hale__sandbox_relay *r, const struct pollfd *p, unsigned n);
 /* Close everything; write the "relay" status line to status_fd. NULL is a no-op. */
 void hale__sandbox_relay_free(struct hale__sandbox_relay *r, int status_fd);
 

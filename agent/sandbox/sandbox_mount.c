@@ -45,7 +45,13 @@ static int mkdirs(const char *path, bool last_is_file)
         *s = '/';
     }
     if (last_is_file) {
-        int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        struct stat st;
+        int fd;
+
+        /* Already there (a file of the fresh /proc a writable bind covers): mount over it. */
+        if (lstat(p, &st) == 0 && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode))
+            return 0;
+        fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 
         if (fd < 0)
             return errno == EEXIST ? 0 : -errno;

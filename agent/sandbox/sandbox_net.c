@@ -67,8 +67,7 @@ static int resolve_one(struct hale__sandbox_dest *d)
         struct sockaddr_storage ss = {0};
         bool dup = false;
 
-        if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
-            ai->ai_addrlen > sizeof(ss))
+        if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) || ai->ai_addrlen > sizeof(ss))
             continue;
         memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
         for (unsigned k = 0; k < d->n_addr; k++)

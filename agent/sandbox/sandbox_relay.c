@@ -39,12 +39,12 @@ struct slot_ref {
 };
 
 struct hale__sandbox_relay {
-    const struct hale__sandbox_opts *o;  /* destinations and caps */
-    int lfd[MAX_LISTENERS];              /* listeners, in the tool's network */
-    unsigned char ldest[MAX_LISTENERS];  /* destination of each */
-    unsigned char laddr[MAX_LISTENERS];  /* address index of each */
-    unsigned n_l;                        /* listeners */
-    struct conn *conn[SLOTS];            /* open connections, NULL: free slot */
+    const struct hale__sandbox_opts *o;             /* destinations and caps */
+    int lfd[MAX_LISTENERS];                         /* listeners, in the tool's network */
+    unsigned char ldest[MAX_LISTENERS];             /* destination of each */
+    unsigned char laddr[MAX_LISTENERS];             /* address index of each */
+    unsigned n_l;                                   /* listeners */
+    struct conn *conn[SLOTS];                       /* open connections, NULL: free slot */
     struct slot_ref ref[MAX_LISTENERS + 2 * SLOTS]; /* what fill() put in each pollfd */
     unsigned n_ref;                                 /* entries in ref */
     uint32_t accepted;                              /* connections accepted */
@@ -141,9 +141,9 @@ static void accept_one(struct hale__sandbox_relay *r, unsigned li)
     c->fd[0] = a;
     c->fd[1] = socket(up->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     r->conn[slot] = c;
-    if (c->fd[1] < 0 || (connect(c->fd[1], (const struct sockaddr *)up,
-                                 d->addr_len[r->laddr[li]]) < 0 &&
-                         errno != EINPROGRESS)) {
+    if (c->fd[1] < 0 ||
+        (connect(c->fd[1], (const struct sockaddr *)up, d->addr_len[r->laddr[li]]) < 0 &&
+         errno != EINPROGRESS)) {
         r->refused++;
         conn_close(r, slot);
         return;

@@ -19,7 +19,7 @@
 #include "util/buf.h"
 #include "util/strparse.h"
 
-#define GRACE_MS   3000 /* beyond timeout_ms before the launcher itself is killed */
+#define GRACE_MS   3000  /* beyond timeout_ms before the launcher itself is killed */
 #define STATUS_MAX 32768 /* bytes of status lines read from the launcher */
 
 /* The launcher's environment: the tool's entries, each behind HALE__SANDBOX_ENV_PREFIX. */
@@ -293,8 +293,7 @@ static void parse_relay(const char *rest, const char *arg1, hale_sandbox_result 
 }
 
 /* The status lines into *res; returns 0 when the tool ran, else the failure. */
-static int parse_status(char *text, hale_sandbox_result *res, hale_buf *granted,
-                        hale_diag *reterr)
+static int parse_status(char *text, hale_sandbox_result *res, hale_buf *granted, hale_diag *reterr)
 {
     bool ran = false, ended = false;
     int r = 0;
