@@ -116,7 +116,7 @@ struct hale__sandbox_relay;
  * status descriptor). Returns 0 or -errno. */
 int hale__sandbox_relay_start(const struct hale__sandbox_opts *o, int sock, uint64_t timeout_ms,
                               struct hale__sandbox_relay **ret);
-/* Add the relay's descriptors to p (at most max); returns how many were added. */
+/* Add the relay's descriptors to p (at most max); returns how many were added (0 for NULL). */
 unsigned hale__sandbox_relay_fill(struct hale__sandbox_relay *r, struct pollfd *p, unsigned max);
 /* Handle the events of the descriptors fill() added (in the same order). */
 void hale__sandbox_relay_events(struct hale__sandbox_relay *r, const struct pollfd *p, unsigned n);

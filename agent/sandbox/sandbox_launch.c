@@ -341,22 +341,24 @@ static void kill_tree(void)
     }
 }
 
-/* After set-up the launcher only waits, signals and relays: keep CAP_KILL (the tool runs as
- * another uid) and nothing else, bounding set included, and no_new_privs. Root only: a
- * launcher that is not root has no capability on the host to drop. */
-static int drop_launcher_caps(void)
+/* After set-up the launcher only waits, signals and relays: it keeps CAP_KILL (the tool runs
+ * as another uid) and nothing else. It never executes anything again, so the permitted set is
+ * what matters and one capset() suffices; with a forwarder, which handles the tool's bytes,
+ * the bounding set goes too and no_new_privs is set, for whatever the future holds. Root only:
+ * a launcher that is not root has no capability on the host to drop. */
+static int drop_launcher_caps(bool forwarder)
 {
     struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
     struct __user_cap_data_struct d[2];
 
     if (geteuid() != 0)
         return 0;
-    for (int c = 0; c < 64; c++)
+    for (int c = 0; forwarder && c < 64; c++)
         if (c != CAP_KILL && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
             return -errno;
     memset(d, 0, sizeof(d));
     d[0].permitted = d[0].effective = 1u << CAP_KILL;
-    if (syscall(SYS_capset, &h, d) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    if (syscall(SYS_capset, &h, d) < 0 || (forwarder && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0))
         return -errno;
     return 0;
 }
@@ -525,7 +527,7 @@ int hale__sandbox_launcher_main(int argc, char **argv)
             (void)kill(pid, SIGKILL);
         }
     }
-    if (drop_launcher_caps() < 0) {
+    if (drop_launcher_caps(relay != NULL) < 0) {
         hale__sandbox_status(o.status_fd, "error launcher-caps %d", errno);
         (void)kill(pid, SIGKILL);
     }
