@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -865,6 +866,7 @@ static pid_t victim_of(uid_t uid)
     if (p == 0) {
         if (setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
             _exit(2);
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL); /* after the uid change, which clears it */
         for (;;)
             pause();
     }
