@@ -9,6 +9,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -725,6 +728,13 @@ static void layer_names(void **s)
     assert_int_equal(m, HALE_SANDBOX_REQUIRE_DEFAULT);
     assert_int_equal(hale_sandbox_layers_parse("seccomp,bogus", &m, &d), HALE_EPARSE);
     assert_non_null(strstr(d.msg, "'bogus'"));
+    assert_string_equal(
+        hale_sandbox_caps_str((1ULL << 5) | (1ULL << 21) | (1ULL << 40), buf, sizeof(buf)),
+        "cap_kill,cap_sys_admin,cap_checkpoint_restore");
+    assert_string_equal(hale_sandbox_caps_str(1ULL << 50, buf, sizeof(buf)), "cap_50");
+    assert_string_equal(hale_sandbox_caps_str(0, buf, sizeof(buf)), "");
+    assert_string_equal(hale_sandbox_relax_str(7, buf, sizeof(buf)), "connect,caps,host_pid");
+    assert_string_equal(hale_sandbox_caps_str(1ULL << 5, buf, 4), "");
 }
 
 static int listen_on(int fd, const struct sockaddr *a, socklen_t len)
@@ -739,7 +749,8 @@ static int listen_on(int fd, const struct sockaddr *a, socklen_t len)
 /* The host service a declared destination stands for: on every address (so 127.0.0.2 reaches
  * it from the host too), it answers "pong:" and what it read, and notes who connected. */
 static struct {
-    int fd;             /* listener on 0.0.0.0 */
+    int fd;             /* listener on :: (dual-stack) or 0.0.0.0 */
+    bool v6;            /* it is the IPv6 one */
     unsigned port;      /* its port */
     pthread_t thread;   /* serve() */
     atomic_bool stop;   /* teardown */
@@ -831,15 +842,32 @@ static void *serve(void *arg)
 
 static int echo_start(void)
 {
+    struct sockaddr_in6 in6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT};
     struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY)};
-    socklen_t len = sizeof(in);
+    socklen_t len = sizeof(in6);
     struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), zero = 0;
 
-    echo.fd = listen_on(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), (struct sockaddr *)&in,
-                        sizeof(in));
-    if (echo.fd < 0 || getsockname(echo.fd, (struct sockaddr *)&in, &len) < 0)
-        return -1;
-    echo.port = ntohs(in.sin_port);
+    /* Dual-stack where IPv6 exists, so the IPv6 destinations can be tried as well. */
+    if (fd >= 0 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) == 0)
+        echo.fd = listen_on(fd, (struct sockaddr *)&in6, sizeof(in6));
+    else
+        echo.fd = -1;
+    if (echo.fd < 0) {
+        if (fd >= 0)
+            close(fd);
+        echo.fd = listen_on(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), (struct sockaddr *)&in,
+                            sizeof(in));
+        len = sizeof(in);
+        if (echo.fd < 0 || getsockname(echo.fd, (struct sockaddr *)&in, &len) < 0)
+            return -1;
+        echo.port = ntohs(in.sin_port);
+    } else {
+        if (getsockname(echo.fd, (struct sockaddr *)&in6, &len) < 0)
+            return -1;
+        echo.port = ntohs(in6.sin6_port);
+        echo.v6 = true;
+    }
     snprintf(echo_port_str, sizeof(echo_port_str), "%u", echo.port);
     snprintf(echo_dest, sizeof(echo_dest), "127.0.0.1:%u", echo.port);
     /* The machine's own name, when the host resolves it (the "listed host name" case). */
@@ -1008,6 +1036,63 @@ static void connect_by_name(void **s)
     assert_int_equal(res.exit_code, 0);
     assert_non_null(strstr(res.out, "blocked resolve"));
     hale_sandbox_result_release(&res);
+}
+
+/* Addresses that are not lo's already: the child adds them to lo in the tool's namespace
+ * (netlink), so the tool reaches the machine's own non-loopback addresses, and IPv6 ones. */
+static void connect_other_addresses(void **s)
+{
+    struct ifaddrs *ifa = NULL;
+    char addrs[3][INET6_ADDRSTRLEN + 2] = {"", "", ""}, dests[3][INET6_ADDRSTRLEN + 16];
+    unsigned tried = 0;
+
+    (void)s;
+    need(HALE_SANDBOX_NETNS);
+    if (echo.v6)
+        snprintf(addrs[0], sizeof(addrs[0]), "::1");
+    if (getifaddrs(&ifa) == 0) {
+        for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+            char t[INET6_ADDRSTRLEN];
+
+            if (!i->ifa_addr || (i->ifa_flags & IFF_LOOPBACK) || !(i->ifa_flags & IFF_UP))
+                continue;
+            if (i->ifa_addr->sa_family == AF_INET && !addrs[1][0]) {
+                inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, t, sizeof(t));
+                snprintf(addrs[1], sizeof(addrs[1]), "%s", t);
+            } else if (i->ifa_addr->sa_family == AF_INET6 && echo.v6 && !addrs[2][0] &&
+                       !IN6_IS_ADDR_LINKLOCAL(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr)) {
+                inet_ntop(AF_INET6, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, t, sizeof(t));
+                snprintf(addrs[2], sizeof(addrs[2]), "%s", t);
+            }
+        }
+        freeifaddrs(ifa);
+    }
+    for (unsigned i = 0; i < 3; i++) {
+        hale_sandbox_spec sp;
+        hale_sandbox_result res;
+        const char *dest[] = {dests[i], NULL};
+        bool v6 = strchr(addrs[i], ':') != NULL;
+        static char what[3][256]; /* record() keeps the pointer */
+
+        if (!addrs[i][0])
+            continue;
+        snprintf(dests[i], sizeof(dests[i]), v6 ? "[%s]:%u" : "%s:%u", addrs[i], echo.port);
+        spec_connect(&sp, ARGV("tcp", addrs[i], echo_port_str), dest);
+        run_spec(&sp, &res);
+        static const char *const ids[] = {"R5a", "R5b", "R5c"};
+
+        snprintf(what[i], sizeof(what[i]), "connect: declared %s", dests[i]);
+        record(ids[i], what[i], res.exit_code == ESCAPED, "(allowed: lo address + forwarder)",
+               res.out);
+        if (res.exit_code != ESCAPED || strcmp(res.out, "reached reply=[pong:ping|]\n") != 0)
+            fail_msg("%s: exit %d: %s%s", dests[i], res.exit_code, res.out, res.err);
+        hale_sandbox_result_release(&res);
+        tried++;
+    }
+    if (!tried) {
+        printf("[  SKIP    ] no IPv6 and no non-loopback address here\n");
+        skip();
+    }
 }
 
 /* The forwarder's caps: connections per run and bytes per connection and direction. */
@@ -1492,6 +1577,7 @@ int main(void)
         cmocka_unit_test(forwarder_caps),
         cmocka_unit_test(connect_undeclared),
         cmocka_unit_test(connect_by_name),
+        cmocka_unit_test(connect_other_addresses),
         cmocka_unit_test(connect_caps),
         cmocka_unit_test(connect_rejected),
         cmocka_unit_test(root_without_caps),

@@ -75,8 +75,10 @@ const char *hale_sandbox_caps_str(uint64_t mask, char *buf, size_t size)
         else
             snprintf(num, sizeof(num), "cap_%u", c);
         n = snprintf(buf + off, size - off, "%s%s", off ? "," : "", name);
-        if (n < 0 || (size_t)n >= size - off)
+        if (n < 0 || (size_t)n >= size - off) {
+            buf[off] = '\0'; /* whole names only */
             break;
+        }
         off += (size_t)n;
     }
     return buf;
@@ -96,8 +98,10 @@ const char *hale_sandbox_relax_str(uint32_t relax, char *buf, size_t size)
         if (!(relax & (1u << i)))
             continue;
         n = snprintf(buf + off, size - off, "%s%s", off ? "," : "", names[i]);
-        if (n < 0 || (size_t)n >= size - off)
+        if (n < 0 || (size_t)n >= size - off) {
+            buf[off] = '\0'; /* whole names only */
             break;
+        }
         off += (size_t)n;
     }
     return buf;
@@ -116,8 +120,10 @@ const char *hale_sandbox_layers_str(uint32_t mask, char *buf, size_t size)
         if (!(mask & layer_names[i].bit))
             continue;
         n = snprintf(buf + off, size - off, "%s%s", off ? "," : "", layer_names[i].name);
-        if (n < 0 || (size_t)n >= size - off)
+        if (n < 0 || (size_t)n >= size - off) {
+            buf[off] = '\0'; /* whole names only */
             break;
+        }
         off += (size_t)n;
     }
     return buf;

@@ -146,7 +146,8 @@ int hale_sandbox_run(const hale_sandbox_spec *spec, hale_sandbox_result *ret, ha
 /* Free the buffers of a result filled by hale_sandbox_run(); NULL is a no-op. */
 void hale_sandbox_result_release(hale_sandbox_result *r);
 
-/* Comma-separated names of the relaxations in relax ("connect,caps,host_pid") into buf. */
+/* Comma-separated names of the relaxations in relax ("connect,caps,host_pid") into buf;
+ * returns buf. Names that do not fit are left out whole, as in the two below. */
 const char *hale_sandbox_relax_str(uint32_t relax, char *buf, size_t size);
 
 /* Comma-separated capability names ("cap_kill,cap_sys_admin") of mask into buf; returns buf. */
