@@ -1126,6 +1126,36 @@ static void connect_caps(void **s)
     hale_sandbox_result_release(&res);
 }
 
+/* The declared service is down: the connection is accepted inside, the forwarder's connect
+ * fails, the tool sees it closed, and the result counts it refused. */
+static void connect_upstream_down(void **s)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    hale_sandbox_spec sp;
+    hale_sandbox_result res;
+    char dest_s[32], port_s[8];
+    const char *dest[] = {dest_s, NULL};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    (void)s;
+    need(HALE_SANDBOX_NETNS);
+    /* A port nothing listens on: bound (so it was free), never listened on, closed. */
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    snprintf(port_s, sizeof(port_s), "%u", ntohs(a.sin_port));
+    snprintf(dest_s, sizeof(dest_s), "127.0.0.1:%s", port_s);
+    spec_connect(&sp, ARGV("tcp", "127.0.0.1", port_s), dest);
+    run_spec(&sp, &res);
+    record("R7b", "forwarder: declared service down", res.conns_refused == 1 && res.conns == 0,
+           "(closed, counted)", res.out);
+    assert_int_equal(res.conns, 0);
+    assert_int_equal(res.conns_refused, 1);
+    assert_null(strstr(res.out, "pong"));
+    hale_sandbox_result_release(&res);
+}
+
 static void connect_rejected(void **s)
 {
     hale_sandbox_spec sp;
@@ -1579,6 +1609,7 @@ int main(void)
         cmocka_unit_test(connect_by_name),
         cmocka_unit_test(connect_other_addresses),
         cmocka_unit_test(connect_caps),
+        cmocka_unit_test(connect_upstream_down),
         cmocka_unit_test(connect_rejected),
         cmocka_unit_test(root_without_caps),
         cmocka_unit_test(keep_cap_kill),
