@@ -109,7 +109,7 @@ void hale__hash_named(char *const *names, char *const *texts, const size_t *lens
                       const char *const *extra, size_t n, char out_hex[65])
 {
     hale_sha256_part *parts = hale_reallocarray(NULL, 4 * n + 1, sizeof(*parts));
-    uint8_t (*len8)[8] = hale_reallocarray(NULL, n + 1, sizeof(*len8));
+    uint8_t(*len8)[8] = hale_reallocarray(NULL, n + 1, sizeof(*len8));
     uint8_t h[HALE_SHA256_BYTES];
     size_t k = 0;
 

@@ -17,8 +17,8 @@ int hale__re_compile(const char *src, uint32_t flags, const char *where, pcre2_c
     pcre2_code *re;
     int code = 0;
 
-    re = pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED, PCRE2_UTF | flags, &code, &off,
-                       NULL);
+    re =
+        pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED, PCRE2_UTF | flags, &code, &off, NULL);
     if (!re) {
         pcre2_get_error_message(code, msg, sizeof(msg));
         hale_diag_set(reterr, "%s: invalid regex at offset %zu: %s", where, (size_t)off,
@@ -122,8 +122,7 @@ static int check_string(const struct hale__arg *a, const json_t *v, const char *
                HALE_ESCHEMA;
     if (a->re && !hale__re_match(a->re, mctx, s, len, true, &err))
         return hale_diag_set(reterr, "%s: %s the pattern %s", prefix,
-                             err ? "could not be checked against" : "does not match",
-                             a->pattern),
+                             err ? "could not be checked against" : "does not match", a->pattern),
                HALE_ESCHEMA;
     return 0;
 }
@@ -137,9 +136,7 @@ static int check_enum(const struct hale__arg *a, const json_t *v, const char *pr
 
     if (!a->enum_values)
         return 0;
-    json_array_foreach(a->enum_values, i, e)
-        if (json_equal(e, v))
-            return 0;
+    json_array_foreach(a->enum_values, i, e) if (json_equal(e, v)) return 0;
     list = json_dumps(a->enum_values, JSON_COMPACT);
     hale_diag_set(reterr, "%s: not one of %.300s", prefix, list ? list : "the enum");
     free(list);
@@ -165,9 +162,8 @@ static int check_value(const struct hale__arg *a, const json_t *v, const char *p
         json_int_t n = json_integer_value(v);
 
         if ((a->has_min && n < a->min) || (a->has_max && n > a->max))
-            return hale_diag_set(reterr, "%s: %lld is out of range, expected %lld to %lld",
-                                 prefix, (long long)n,
-                                 (long long)(a->has_min ? a->min : INT64_MIN),
+            return hale_diag_set(reterr, "%s: %lld is out of range, expected %lld to %lld", prefix,
+                                 (long long)n, (long long)(a->has_min ? a->min : INT64_MIN),
                                  (long long)(a->has_max ? a->max : INT64_MAX)),
                    HALE_ESCHEMA;
     }
@@ -199,7 +195,8 @@ int hale_tool_validate_args(const hale_tool *t, const json_t *args, hale_diag *r
     if (!json_is_object(args))
         return hale_diag_set(reterr, "args: expected object, got %s", hale_json_type_name(args)),
                HALE_ESCHEMA;
-    json_object_foreach((json_t *)(uintptr_t)args, key, v) {
+    json_object_foreach((json_t *)(uintptr_t)args, key, v)
+    {
         const struct hale__arg *a = hale__tool_arg(t, key);
 
         if (!a)
@@ -228,8 +225,7 @@ int hale__args_complete(const struct hale_tool *t, const json_t *args, json_t **
     for (size_t i = 0; i < t->n_args; i++) {
         const struct hale__arg *a = &t->args[i];
 
-        if (a->def && !json_object_get(out, a->name) &&
-            json_object_set(out, a->name, a->def) < 0) {
+        if (a->def && !json_object_get(out, a->name) && json_object_set(out, a->name, a->def) < 0) {
             json_decref(out);
             return -ENOMEM;
         }
@@ -361,7 +357,8 @@ static int parse_enum(struct hale__arg *a, json_t *values, const char *path, hal
         return hale_diag_set(reterr, "%s.enum: expected 1 to %u values", path,
                              HALE_CATALOG_MAX_ENUM),
                HALE_ESCHEMA;
-    json_array_foreach(values, i, e) {
+    json_array_foreach(values, i, e)
+    {
         snprintf(where, sizeof(where), "%s.enum[%zu]", path, i);
         if ((r = check_value(a, e, where, NULL, reterr)) < 0)
             return r;
@@ -391,8 +388,8 @@ static int parse_arg(struct hale__arg *a, const char *name, const json_t *spec, 
     if (r < 0)
         return r;
     if (parse_type(f.type, &a->type) < 0)
-        return hale_diag_set(reterr, "%s.type: '%.64s', expected string, integer or boolean",
-                             path, f.type),
+        return hale_diag_set(reterr, "%s.type: '%.64s', expected string, integer or boolean", path,
+                             f.type),
                HALE_ESCHEMA;
     if ((r = check_members(spec, a->type, path, reterr)) < 0 ||
         (r = parse_limits(a, &f, spec, path, reterr)) < 0 ||
@@ -412,7 +409,8 @@ static int parse_required(struct hale_tool *t, const json_t *required, hale_diag
     size_t i;
     json_t *e;
 
-    json_array_foreach(required, i, e) {
+    json_array_foreach(required, i, e)
+    {
         struct hale__arg *a = NULL;
 
         for (size_t k = 0; k < t->n_args && !a; k++)
@@ -452,8 +450,7 @@ int hale__args_parse(struct hale_tool *t, const json_t *args, const json_t *requ
         free(keys);
         return -ENOMEM;
     }
-    json_object_foreach((json_t *)(uintptr_t)args, key, v)
-        keys[k++] = key;
+    json_object_foreach((json_t *)(uintptr_t)args, key, v) keys[k++] = key;
     qsort(keys, n, sizeof(*keys), cmp_key);
     for (size_t i = 0; i < n && r == 0; i++) {
         r = parse_arg(&t->args[i], keys[i], json_object_get(args, keys[i]), reterr);

@@ -105,14 +105,13 @@ static int parse_metric(struct hale_tool *t, const json_t *m, const char *which,
     int r;
 
     snprintf(where, sizeof(where), "%s.metric", which);
-    if ((r = hale_json_fields(m, metric_table, HALE_ARRAY_SIZE(metric_table), HALE_JSON_STRICT,
-                              &f, where, reterr)) < 0)
+    if ((r = hale_json_fields(m, metric_table, HALE_ARRAY_SIZE(metric_table), HALE_JSON_STRICT, &f,
+                              where, reterr)) < 0)
         return r;
     for (i = 0; i < HALE_ARRAY_SIZE(ops) && strcmp(ops[i], f.op) != 0; i++)
         ;
     if (i == HALE_ARRAY_SIZE(ops))
-        return hale_diag_set(reterr, "%s.op: '%.8s', expected <, <=, >, >=, == or !=", where,
-                             f.op),
+        return hale_diag_set(reterr, "%s.op: '%.8s', expected <, <=, >, >=, == or !=", where, f.op),
                HALE_ESCHEMA;
     if (!isfinite(f.value) || strlen(f.query) == 0 || strlen(f.query) > 4096)
         return hale_diag_set(reterr, "%s: expected a query of 1 to 4096 bytes and a finite value",
@@ -134,8 +133,8 @@ int hale__check_parse(struct hale_tool *t, const json_t *obj, const char *which,
     struct check_fields f = {.timeout_s = 60};
     int kinds, r;
 
-    if ((r = hale_json_fields(obj, check_table, HALE_ARRAY_SIZE(check_table), HALE_JSON_STRICT,
-                              &f, which, reterr)) < 0)
+    if ((r = hale_json_fields(obj, check_table, HALE_ARRAY_SIZE(check_table), HALE_JSON_STRICT, &f,
+                              which, reterr)) < 0)
         return r;
     kinds = (f.tool != NULL) + (f.alert != NULL) + (f.metric != NULL);
     if (kinds != 1)
@@ -147,8 +146,7 @@ int hale__check_parse(struct hale_tool *t, const json_t *obj, const char *which,
     if (f.stabilize_s < 0 || f.stabilize_s > HALE_CATALOG_MAX_CHECK_TIMEOUT || f.timeout_s < 1 ||
         f.timeout_s > HALE_CATALOG_MAX_CHECK_TIMEOUT)
         return hale_diag_set(reterr, "%s: stabilize_s 0 to %u and timeout_s 1 to %u expected",
-                             which, HALE_CATALOG_MAX_CHECK_TIMEOUT,
-                             HALE_CATALOG_MAX_CHECK_TIMEOUT),
+                             which, HALE_CATALOG_MAX_CHECK_TIMEOUT, HALE_CATALOG_MAX_CHECK_TIMEOUT),
                HALE_ESCHEMA;
     d->present = true;
     d->stabilize_ms = (uint64_t)f.stabilize_s * 1000u;
@@ -168,8 +166,8 @@ int hale__check_parse(struct hale_tool *t, const json_t *obj, const char *which,
 
 /* ---- Linking against the catalog ------------------------------------------------------------ */
 
-int hale__call_link(const hale_catalog *c, const char *name, const json_t *args,
-                    const char *where, bool diagnostic, hale_diag *reterr)
+int hale__call_link(const hale_catalog *c, const char *name, const json_t *args, const char *where,
+                    bool diagnostic, hale_diag *reterr)
 {
     const hale_tool *u = hale_catalog_find(c, name);
     char prefix[160];
@@ -183,21 +181,20 @@ int hale__call_link(const hale_catalog *c, const char *name, const json_t *args,
     if (diagnostic && u->kind != HALE_TOOL_DIAGNOSTIC)
         return hale_diag_set(reterr, "%s.tool: '%s' is not a diagnostic tool", where, name),
                HALE_ESCHEMA;
-    json_object_foreach((json_t *)(uintptr_t)args, key, v) {
+    json_object_foreach((json_t *)(uintptr_t)args, key, v)
+    {
         const struct hale__arg *a = hale__tool_arg(u, key);
 
         snprintf(prefix, sizeof(prefix), "%s.args.%.64s", where, key);
         if (!a)
-            return hale_diag_set(reterr, "%s: %s has no such argument", prefix, name),
-                   HALE_ESCHEMA;
+            return hale_diag_set(reterr, "%s: %s has no such argument", prefix, name), HALE_ESCHEMA;
         if ((!json_is_string(v) || !strstr(json_string_value(v), "{{")) &&
             (r = hale__arg_check(a, v, prefix, reterr)) < 0)
             return r;
     }
     for (size_t i = 0; i < u->n_args; i++)
         if (u->args[i].required && !u->args[i].def && !json_object_get(args, u->args[i].name))
-            return hale_diag_set(reterr, "%s.args: %s requires '%s'", where, name,
-                                 u->args[i].name),
+            return hale_diag_set(reterr, "%s.args: %s requires '%s'", where, name, u->args[i].name),
                    HALE_ESCHEMA;
     return 0;
 }
@@ -357,11 +354,13 @@ bool hale_tool_check_tool_passed(const hale_tool_check *k, int exit_code, const 
     if (exit_code != k->decl->expect_exit)
         return hale_diag_set(why, "exit code %d, expected %d", exit_code, k->decl->expect_exit),
                false;
-    json_object_foreach(k->decl->expect_output, key, want) {
+    json_object_foreach(k->decl->expect_output, key, want)
+    {
         json_t *got = output ? json_object_get(output, key) : NULL;
 
         if (!got || !json_equal(got, want)) {
-            char *w = hale_json_dump_canonical(want), *g = got ? hale_json_dump_canonical(got) : NULL;
+            char *w = hale_json_dump_canonical(want),
+                 *g = got ? hale_json_dump_canonical(got) : NULL;
 
             hale_diag_set(why, "output.%.64s: %.120s, expected %.120s", key,
                           got ? (g ? g : "?") : "missing", w ? w : "?");
@@ -407,8 +406,7 @@ int hale_tool_rollback(const hale_catalog *c, const hale_tool *t, const json_t *
     if (!t->rollback_tool)
         return hale_diag_set(reterr, "%s has no rollback", t->name), HALE_ENOTFOUND;
     if (!(u = hale_catalog_find(c, t->rollback_tool)))
-        return hale_diag_set(reterr, "rollback.tool: '%s' is not in the catalog",
-                             t->rollback_tool),
+        return hale_diag_set(reterr, "rollback.tool: '%s' is not in the catalog", t->rollback_tool),
                HALE_ESCHEMA;
     if ((r = hale__args_complete(t, args, &full, reterr)) < 0)
         return r;

@@ -12,17 +12,17 @@
 #include "hale/catalog.h"
 #include "hale/diag.h"
 
-#define HALE_CATALOG_MAX_TOOLS        1024u /* tool folders in one catalog */
-#define HALE_CATALOG_MAX_MANIFEST     (256u * 1024u)
-#define HALE_CATALOG_MAX_COMMAND      (64u * 1024u * 1024u) /* bytes of a pinned command */
-#define HALE_CATALOG_MAX_ARGS         HALE_SANDBOX_MAX_ARGS
-#define HALE_CATALOG_MAX_STRING       4096u /* cap of a string argument's max_length */
-#define HALE_CATALOG_DEFAULT_STRING   256u  /* max_length when the manifest gives none */
-#define HALE_CATALOG_MAX_ENUM         256u  /* values of one enum */
-#define HALE_CATALOG_MAX_PATTERN      4096u /* bytes of one pattern */
-#define HALE_CATALOG_MAX_CONNECT      16u   /* network.connect entries */
-#define HALE_CATALOG_DEFAULT_TIMEOUT  30u   /* timeout_s when absent */
-#define HALE_CATALOG_MAX_TIMEOUT      3600u /* timeout_s ceiling */
+#define HALE_CATALOG_MAX_TOOLS         1024u /* tool folders in one catalog */
+#define HALE_CATALOG_MAX_MANIFEST      (256u * 1024u)
+#define HALE_CATALOG_MAX_COMMAND       (64u * 1024u * 1024u) /* bytes of a pinned command */
+#define HALE_CATALOG_MAX_ARGS          HALE_SANDBOX_MAX_ARGS
+#define HALE_CATALOG_MAX_STRING        4096u /* cap of a string argument's max_length */
+#define HALE_CATALOG_DEFAULT_STRING    256u  /* max_length when the manifest gives none */
+#define HALE_CATALOG_MAX_ENUM          256u  /* values of one enum */
+#define HALE_CATALOG_MAX_PATTERN       4096u /* bytes of one pattern */
+#define HALE_CATALOG_MAX_CONNECT       16u   /* network.connect entries */
+#define HALE_CATALOG_DEFAULT_TIMEOUT   30u   /* timeout_s when absent */
+#define HALE_CATALOG_MAX_TIMEOUT       3600u /* timeout_s ceiling */
 #define HALE_CATALOG_MAX_CHECK_TIMEOUT 3600u /* verify.timeout_s and stabilize_s ceiling */
 
 typedef enum arg_type { ARG_STRING = 0, ARG_INTEGER, ARG_BOOLEAN } arg_type;
@@ -45,18 +45,18 @@ struct hale__arg {
 
 /* A precondition or verify as the manifest declares it (templates unresolved). */
 struct hale__check_decl {
-    bool present;               /* declared at all */
-    hale_tool_check_kind kind;  /* tool, alert or metric */
-    char *tool;                 /* CHECK_TOOL: the diagnostic tool's name */
-    json_t *args;               /* CHECK_TOOL: argument templates (object) */
-    int expect_exit;            /* CHECK_TOOL: expected exit code */
-    json_t *expect_output;      /* CHECK_TOOL: members the result must have, or NULL */
-    bool alert_resolved;        /* CHECK_ALERT: "resolved" (true) or "firing" */
-    char *query;                /* CHECK_METRIC: PromQL */
-    char op[3];                 /* CHECK_METRIC: "<", "<=", ">", ">=", "==", "!=" */
-    double value;               /* CHECK_METRIC: compared with */
-    uint64_t stabilize_ms;      /* wait before checking */
-    uint64_t timeout_ms;        /* give up after */
+    bool present;              /* declared at all */
+    hale_tool_check_kind kind; /* tool, alert or metric */
+    char *tool;                /* CHECK_TOOL: the diagnostic tool's name */
+    json_t *args;              /* CHECK_TOOL: argument templates (object) */
+    int expect_exit;           /* CHECK_TOOL: expected exit code */
+    json_t *expect_output;     /* CHECK_TOOL: members the result must have, or NULL */
+    bool alert_resolved;       /* CHECK_ALERT: "resolved" (true) or "firing" */
+    char *query;               /* CHECK_METRIC: PromQL */
+    char op[3];                /* CHECK_METRIC: "<", "<=", ">", ">=", "==", "!=" */
+    double value;              /* CHECK_METRIC: compared with */
+    uint64_t stabilize_ms;     /* wait before checking */
+    uint64_t timeout_ms;       /* give up after */
 };
 
 struct hale_tool {
@@ -138,8 +138,8 @@ typedef const json_t *(*hale__tmpl_lookup)(void *ud, const char *ns, const char 
 /* Call fn for every "{{ns.NAME}}" reference in the string s; fn returns 0 or an error that
  * stops the scan. Returns HALE_ESCHEMA (with reterr "unterminated or malformed template") for a
  * "{{" that is not a reference. */
-int hale__tmpl_scan(const char *s, int (*fn)(void *ud, const char *ns, const char *name),
-                    void *ud, hale_diag *reterr);
+int hale__tmpl_scan(const char *s, int (*fn)(void *ud, const char *ns, const char *name), void *ud,
+                    hale_diag *reterr);
 /* Check every template string inside v (recursively) names a namespace in allowed (a
  * NULL-terminated list) and, for "args", an argument of t (when t is non-NULL). where prefixes
  * errors. */
@@ -167,14 +167,14 @@ int hale__check_link(const hale_catalog *c, const struct hale_tool *t,
 /* A call of tool name with argument templates args (precondition, verify, rollback): the tool
  * exists (and is diagnostic when diagnostic is set), every member names one of its arguments,
  * and every constant member validates. where prefixes errors ("rollback"). */
-int hale__call_link(const hale_catalog *c, const char *name, const json_t *args,
-                    const char *where, bool diagnostic, hale_diag *reterr);
+int hale__call_link(const hale_catalog *c, const char *name, const json_t *args, const char *where,
+                    bool diagnostic, hale_diag *reterr);
 
 /* ---- shared small helpers (catalog.c) ---- */
 void hale__strv_free(char **v);
 bool hale__name_valid(const char *s); /* ^[a-z][a-z0-9_]{0,63}$ */
 /* Sorted entries of dir: subdirectories (suffix NULL) or regular files ending in suffix, at
- * most max. -errno (HALE_ENOTFOUND... no: -ENOENT for a missing dir), HALE_ELIMIT, -ENOMEM. */
+ * most max. Returns 0, -errno (-ENOENT for a missing dir), HALE_ELIMIT or -ENOMEM. */
 int hale__dir_list(const char *dir, const char *suffix, size_t max, char ***ret, size_t *ret_n,
                    hale_diag *reterr);
 /* SHA-256 of n named texts (name, length, text, then extra[i] when extra is non-NULL) as hex. */

@@ -36,15 +36,30 @@ struct top {
     json_t *rollback;
 };
 
-#define F(n, t, req) {#n, HALE_JSON_##t, req, offsetof(struct top, n)}
+#define F(n, t, req)                                                                               \
+    {                                                                                              \
+#n, HALE_JSON_##t, req, offsetof(struct top, n)                                            \
+    }
 static const hale_json_field top_table[] = {
-    F(name, STRING, true),         F(description, STRING, true), F(kind, STRING, true),
-    F(risk, STRING, true),         F(idempotent, BOOL, false),   F(reversible, BOOL, false),
-    F(command, STRING, true),      F(args, OBJECT, false),       F(required, STRING_ARRAY, false),
-    F(timeout_s, INT, false),      F(limits, OBJECT, false),     F(network, OBJECT, false),
-    F(writable, STRING_ARRAY, false), F(readable, STRING_ARRAY, false),
-    F(env, STRING_ARRAY, false),   F(sandbox, OBJECT, false),    F(precondition, OBJECT, false),
-    F(verify, OBJECT, false),      F(rollback, OBJECT, false),
+    F(name, STRING, true),
+    F(description, STRING, true),
+    F(kind, STRING, true),
+    F(risk, STRING, true),
+    F(idempotent, BOOL, false),
+    F(reversible, BOOL, false),
+    F(command, STRING, true),
+    F(args, OBJECT, false),
+    F(required, STRING_ARRAY, false),
+    F(timeout_s, INT, false),
+    F(limits, OBJECT, false),
+    F(network, OBJECT, false),
+    F(writable, STRING_ARRAY, false),
+    F(readable, STRING_ARRAY, false),
+    F(env, STRING_ARRAY, false),
+    F(sandbox, OBJECT, false),
+    F(precondition, OBJECT, false),
+    F(verify, OBJECT, false),
+    F(rollback, OBJECT, false),
 };
 #undef F
 
@@ -133,8 +148,7 @@ static int pin_command(struct hale_tool *t, const char *command, hale_diag *rete
         return hale_diag_set(reterr, "command: '%.128s': %s", command, strerror(errno)),
                HALE_ESCHEMA;
     if (strncmp(real, t->dir, dl) != 0 || real[dl] != '/')
-        return hale_diag_set(reterr, "command: '%.128s' resolves outside the tool folder",
-                             command),
+        return hale_diag_set(reterr, "command: '%.128s' resolves outside the tool folder", command),
                HALE_ESCHEMA;
     fd = open(real, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &stb) < 0) {
@@ -145,15 +159,18 @@ static int pin_command(struct hale_tool *t, const char *command, hale_diag *rete
     }
     r = 0;
     if (!S_ISREG(stb.st_mode))
-        r = (hale_diag_set(reterr, "command: '%.128s' is not a regular file", command), HALE_ESCHEMA);
+        r = (hale_diag_set(reterr, "command: '%.128s' is not a regular file", command),
+             HALE_ESCHEMA);
     else if (!(stb.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)))
         r = (hale_diag_set(reterr, "command: '%.128s' is not executable", command), HALE_ESCHEMA);
     else if (stb.st_mode & S_IWOTH)
         r = (hale_diag_set(reterr, "command: '%.128s' is world-writable", command), HALE_ESCHEMA);
     else if ((uint64_t)stb.st_size > HALE_CATALOG_MAX_COMMAND)
-        r = (hale_diag_set(reterr, "command: larger than %u bytes", HALE_CATALOG_MAX_COMMAND), HALE_ELIMIT);
+        r = (hale_diag_set(reterr, "command: larger than %u bytes", HALE_CATALOG_MAX_COMMAND),
+             HALE_ELIMIT);
     if (r == 0 && (r = hash_fd(fd, (size_t)stb.st_size, t->sha256_hex)) == -EIO)
-        r = (hale_diag_set(reterr, "command: '%.128s' changed while it was read", command), HALE_ESCHEMA);
+        r = (hale_diag_set(reterr, "command: '%.128s' changed while it was read", command),
+             HALE_ESCHEMA);
     close(fd);
     if (r == 0 && !(t->path = strdup(real)))
         r = -ENOMEM;
@@ -170,7 +187,7 @@ struct limit_row {
 };
 
 static const struct limit_row limit_rows[] = {
-    {"memory_mb", 16, 65536, 1 << 20}, {"processes", 1, 4096, 1},
+    {"memory_mb", 16, 65536, 1 << 20},   {"processes", 1, 4096, 1},
     {"file_size_mb", 1, 65536, 1 << 20}, {"cpu_s", 1, 3600, 1},
     {"open_files", 4, 65536, 1},         {"output_bytes", 1, HALE_SANDBOX_MAX_OUTPUT, 1},
 };
@@ -178,12 +195,24 @@ static const struct limit_row limit_rows[] = {
 static void set_limit(hale_sandbox_spec *s, size_t row, uint64_t v)
 {
     switch (row) {
-    case 0: s->memory_bytes = v; break;
-    case 1: s->max_processes = (uint32_t)v; break;
-    case 2: s->file_bytes = v; break;
-    case 3: s->cpu_s = (uint32_t)v; break;
-    case 4: s->max_fds = (uint32_t)v; break;
-    default: s->stdout_max = s->stderr_max = (size_t)v; break;
+    case 0:
+        s->memory_bytes = v;
+        break;
+    case 1:
+        s->max_processes = (uint32_t)v;
+        break;
+    case 2:
+        s->file_bytes = v;
+        break;
+    case 3:
+        s->cpu_s = (uint32_t)v;
+        break;
+    case 4:
+        s->max_fds = (uint32_t)v;
+        break;
+    default:
+        s->stdout_max = s->stderr_max = (size_t)v;
+        break;
     }
 }
 
@@ -192,7 +221,8 @@ static int parse_limits(struct hale_tool *t, const json_t *limits, hale_diag *re
     const char *key;
     json_t *v;
 
-    json_object_foreach((json_t *)(uintptr_t)limits, key, v) {
+    json_object_foreach((json_t *)(uintptr_t)limits, key, v)
+    {
         size_t row = 0;
 
         while (row < HALE_ARRAY_SIZE(limit_rows) && strcmp(limit_rows[row].name, key) != 0)
@@ -208,8 +238,7 @@ static int parse_limits(struct hale_tool *t, const json_t *limits, hale_diag *re
             return hale_diag_set(reterr, "limits.%s: expected an integer from %lld to %lld", key,
                                  (long long)limit_rows[row].min, (long long)limit_rows[row].max),
                    HALE_ESCHEMA;
-        set_limit(&t->base, row,
-                  (uint64_t)json_integer_value(v) * (uint64_t)limit_rows[row].scale);
+        set_limit(&t->base, row, (uint64_t)json_integer_value(v) * (uint64_t)limit_rows[row].scale);
     }
     return 0;
 }
@@ -222,7 +251,8 @@ static char **strv_from(const json_t *arr, size_t extra)
 
     if (!v)
         return NULL;
-    json_array_foreach(arr, i, e) {
+    json_array_foreach(arr, i, e)
+    {
         if (!(v[i] = strdup(json_string_value(e)))) {
             hale__strv_free(v);
             return NULL;
@@ -248,7 +278,8 @@ static int parse_network(struct hale_tool *t, const json_t *net, hale_diag *rete
         return hale_diag_set(reterr, "network.connect: more than %u destinations",
                              HALE_CATALOG_MAX_CONNECT),
                HALE_ELIMIT;
-    json_array_foreach(connect, i, e) {
+    json_array_foreach(connect, i, e)
+    {
         snprintf(where, sizeof(where), "network.connect[%zu]", i);
         if (!json_is_string(e))
             return hale_diag_set(reterr, "%s: expected string", where), HALE_ESCHEMA;
@@ -276,7 +307,8 @@ static int parse_paths(struct hale_tool *t, const json_t *arr, const char *what,
 
     if (json_array_size(arr) > max)
         return hale_diag_set(reterr, "%s: more than %zu paths", what, max), HALE_ELIMIT;
-    json_array_foreach(arr, i, e) {
+    json_array_foreach(arr, i, e)
+    {
         const char *s = json_string_value(e);
 
         snprintf(where, sizeof(where), "%s[%zu]", what, i);
@@ -315,12 +347,13 @@ static int parse_env(struct hale_tool *t, const json_t *arr, hale_diag *reterr)
     if (json_array_size(arr) > HALE_SANDBOX_MAX_ENV - 1)
         return hale_diag_set(reterr, "env: more than %d names", HALE_SANDBOX_MAX_ENV - 1),
                HALE_ELIMIT;
-    json_array_foreach(arr, i, e) {
+    json_array_foreach(arr, i, e)
+    {
         const char *s = json_string_value(e);
         size_t len = strlen(s);
 
-        if (len == 0 || len > 128 || (s[0] >= '0' && s[0] <= '9') ||
-            strspn(s, name_chars) != len || strcmp(s, "PATH") == 0)
+        if (len == 0 || len > 128 || (s[0] >= '0' && s[0] <= '9') || strspn(s, name_chars) != len ||
+            strcmp(s, "PATH") == 0)
             return hale_diag_set(reterr,
                                  "env[%zu]: '%.64s', expected a variable name (letters, digits, "
                                  "'_'; PATH is always set by hale)",
@@ -336,17 +369,21 @@ static const struct {
     int bit;
 } cap_names[] = {
     CAP_ROW(CAP_CHOWN) CAP_ROW(CAP_DAC_OVERRIDE) CAP_ROW(CAP_DAC_READ_SEARCH) CAP_ROW(CAP_FOWNER)
-    CAP_ROW(CAP_FSETID) CAP_ROW(CAP_KILL) CAP_ROW(CAP_SETGID) CAP_ROW(CAP_SETUID)
-    CAP_ROW(CAP_SETPCAP) CAP_ROW(CAP_LINUX_IMMUTABLE) CAP_ROW(CAP_NET_BIND_SERVICE)
-    CAP_ROW(CAP_NET_BROADCAST) CAP_ROW(CAP_NET_ADMIN) CAP_ROW(CAP_NET_RAW) CAP_ROW(CAP_IPC_LOCK)
-    CAP_ROW(CAP_IPC_OWNER) CAP_ROW(CAP_SYS_MODULE) CAP_ROW(CAP_SYS_RAWIO) CAP_ROW(CAP_SYS_CHROOT)
-    CAP_ROW(CAP_SYS_PTRACE) CAP_ROW(CAP_SYS_PACCT) CAP_ROW(CAP_SYS_ADMIN) CAP_ROW(CAP_SYS_BOOT)
-    CAP_ROW(CAP_SYS_NICE) CAP_ROW(CAP_SYS_RESOURCE) CAP_ROW(CAP_SYS_TIME)
-    CAP_ROW(CAP_SYS_TTY_CONFIG) CAP_ROW(CAP_MKNOD) CAP_ROW(CAP_LEASE) CAP_ROW(CAP_AUDIT_WRITE)
-    CAP_ROW(CAP_AUDIT_CONTROL) CAP_ROW(CAP_SETFCAP) CAP_ROW(CAP_MAC_OVERRIDE)
-    CAP_ROW(CAP_MAC_ADMIN) CAP_ROW(CAP_SYSLOG) CAP_ROW(CAP_WAKE_ALARM) CAP_ROW(CAP_BLOCK_SUSPEND)
-    CAP_ROW(CAP_AUDIT_READ) CAP_ROW(CAP_PERFMON) CAP_ROW(CAP_BPF) CAP_ROW(CAP_CHECKPOINT_RESTORE)
-};
+        CAP_ROW(CAP_FSETID) CAP_ROW(CAP_KILL) CAP_ROW(CAP_SETGID) CAP_ROW(CAP_SETUID)
+            CAP_ROW(CAP_SETPCAP) CAP_ROW(CAP_LINUX_IMMUTABLE) CAP_ROW(CAP_NET_BIND_SERVICE) CAP_ROW(
+                CAP_NET_BROADCAST) CAP_ROW(CAP_NET_ADMIN) CAP_ROW(CAP_NET_RAW) CAP_ROW(CAP_IPC_LOCK)
+                CAP_ROW(CAP_IPC_OWNER) CAP_ROW(CAP_SYS_MODULE) CAP_ROW(CAP_SYS_RAWIO)
+                    CAP_ROW(CAP_SYS_CHROOT) CAP_ROW(CAP_SYS_PTRACE) CAP_ROW(CAP_SYS_PACCT)
+                        CAP_ROW(CAP_SYS_ADMIN) CAP_ROW(CAP_SYS_BOOT) CAP_ROW(CAP_SYS_NICE)
+                            CAP_ROW(CAP_SYS_RESOURCE) CAP_ROW(CAP_SYS_TIME)
+                                CAP_ROW(CAP_SYS_TTY_CONFIG) CAP_ROW(CAP_MKNOD) CAP_ROW(CAP_LEASE)
+                                    CAP_ROW(CAP_AUDIT_WRITE) CAP_ROW(CAP_AUDIT_CONTROL)
+                                        CAP_ROW(CAP_SETFCAP) CAP_ROW(CAP_MAC_OVERRIDE)
+                                            CAP_ROW(CAP_MAC_ADMIN) CAP_ROW(CAP_SYSLOG)
+                                                CAP_ROW(CAP_WAKE_ALARM) CAP_ROW(CAP_BLOCK_SUSPEND)
+                                                    CAP_ROW(CAP_AUDIT_READ) CAP_ROW(CAP_PERFMON)
+                                                        CAP_ROW(CAP_BPF)
+                                                            CAP_ROW(CAP_CHECKPOINT_RESTORE)};
 #undef CAP_ROW
 
 static int parse_caps(struct hale_tool *t, const json_t *caps, hale_diag *reterr)
@@ -354,7 +391,8 @@ static int parse_caps(struct hale_tool *t, const json_t *caps, hale_diag *reterr
     size_t i, k;
     json_t *e;
 
-    json_array_foreach(caps, i, e) {
+    json_array_foreach(caps, i, e)
+    {
         for (k = 0; k < HALE_ARRAY_SIZE(cap_names); k++)
             if (strcmp(cap_names[k].name, json_string_value(e)) == 0)
                 break;
@@ -398,8 +436,7 @@ static int parse_sandbox(struct hale_tool *t, const json_t *sb, hale_diag *reter
     if (strcmp(f.run_as, "root") == 0)
         t->base.uid = t->base.gid = 0;
     else if (strcmp(f.run_as, "nobody") != 0)
-        return hale_diag_set(reterr, "sandbox.run_as: '%.64s', expected nobody or root",
-                             f.run_as),
+        return hale_diag_set(reterr, "sandbox.run_as: '%.64s', expected nobody or root", f.run_as),
                HALE_ESCHEMA;
     if (f.capabilities && (r = parse_caps(t, f.capabilities, reterr)) < 0)
         return r;
@@ -413,7 +450,8 @@ static int parse_sandbox(struct hale_tool *t, const json_t *sb, hale_diag *reter
         t->base.require &= ~(uint32_t)HALE_SANDBOX_UID;
     if (t->base.keep_caps)
         t->base.require &= ~(uint32_t)HALE_SANDBOX_CAPS;
-    json_array_foreach(f.require, i, e) {
+    json_array_foreach(f.require, i, e)
+    {
         if (strchr(json_string_value(e), ',') ||
             hale_sandbox_layers_parse(json_string_value(e), &bits, &d) < 0)
             return hale_diag_set(reterr,
@@ -438,8 +476,7 @@ static int parse_enums(struct hale_tool *t, const struct top *f, hale_diag *rete
     else if (strcmp(f->kind, "remediation") == 0)
         t->kind = HALE_TOOL_REMEDIATION;
     else
-        return hale_diag_set(reterr, "kind: '%.64s', expected diagnostic or remediation",
-                             f->kind),
+        return hale_diag_set(reterr, "kind: '%.64s', expected diagnostic or remediation", f->kind),
                HALE_ESCHEMA;
     for (i = 0; i < HALE_ARRAY_SIZE(risks) && strcmp(risks[i], f->risk) != 0; i++)
         ;
@@ -466,9 +503,12 @@ static int parse_rollback(struct hale_tool *t, const json_t *rb, hale_diag *rete
     const char *key;
     json_t *v;
 
-    json_object_foreach((json_t *)(uintptr_t)rb, key, v)
-        if (strcmp(key, "tool") != 0 && strcmp(key, "args") != 0)
-            return hale_diag_set(reterr, "rollback.%.64s: unknown member", key), HALE_ESCHEMA;
+    json_object_foreach((json_t *)(uintptr_t)rb, key,
+                        v) if (strcmp(key, "tool") != 0 &&
+                               strcmp(key, "args") !=
+                                   0) return hale_diag_set(reterr, "rollback.%.64s: unknown member",
+                                                           key),
+        HALE_ESCHEMA;
     if (!tool || !hale__name_valid(tool))
         return hale_diag_set(reterr, "rollback.tool: expected a tool name"), HALE_ESCHEMA;
     if (args && !json_is_object(args))
@@ -544,7 +584,8 @@ int hale__tool_parse(const char *name, const char *dir, const char *where, json_
                          reterr);
     if (r == 0 && strcmp(f.name, name) != 0)
         r = (hale_diag_set(reterr, "name: '%.64s' differs from the folder name '%.64s'", f.name,
-                          name), HALE_ESCHEMA);
+                           name),
+             HALE_ESCHEMA);
     if (r == 0 && !hale__name_valid(name))
         r = (hale_diag_set(reterr, "name: expected ^[a-z][a-z0-9_]{0,63}$"), HALE_ESCHEMA);
     if (r == 0 && (!(t->name = strdup(name)) || !(t->description = strdup(f.description)) ||

@@ -74,7 +74,8 @@ static int build_argv(const struct hale_tool *t, hale_tool_run *r, hale_diag *re
         if (!v)
             continue;
         hale_buf_init(&b, HALE_SANDBOX_MAX_ARG);
-        if ((e = hale_buf_printf(&b, "--%s=", t->args[i].name)) < 0 || (e = value_text(v, &b)) < 0) {
+        if ((e = hale_buf_printf(&b, "--%s=", t->args[i].name)) < 0 ||
+            (e = value_text(v, &b)) < 0) {
             hale_buf_release(&b);
             if (e == HALE_ELIMIT)
                 return hale_diag_set(reterr, "args.%s: the argument is longer than %d bytes",
@@ -117,8 +118,8 @@ static int build_env(const struct hale_tool *t, hale_tool_run *r, hale_diag *ret
             continue; /* unset in hale's environment: unset for the tool too */
         len = strlen(t->env[i]) + 1 + strlen(v);
         if (len > HALE_SANDBOX_MAX_ARG)
-            return hale_diag_set(reterr, "env.%s: hale's value is longer than %d bytes",
-                                 t->env[i], HALE_SANDBOX_MAX_ARG),
+            return hale_diag_set(reterr, "env.%s: hale's value is longer than %d bytes", t->env[i],
+                                 HALE_SANDBOX_MAX_ARG),
                    HALE_ESCHEMA;
         if (!(r->env[n] = malloc(len + 1)))
             return -ENOMEM;
@@ -158,11 +159,13 @@ static int fill_list(char *const *src, const json_t *args, const char *what, siz
         json_decref(tmpl);
         if (r == 0 && paths && !hale__abs_path_ok(json_string_value(out)))
             r = (hale_diag_set(reterr, "%s: '%.128s' is not an absolute path below /", where,
-                              json_string_value(out)), HALE_ESCHEMA);
+                               json_string_value(out)),
+                 HALE_ESCHEMA);
         if (r == 0 && !paths &&
             hale_parse_hostport(json_string_value(out), host, sizeof(host), &port) < 0)
             r = (hale_diag_set(reterr, "%s: '%.128s', expected HOST:PORT", where,
-                              json_string_value(out)), HALE_ESCHEMA);
+                               json_string_value(out)),
+                 HALE_ESCHEMA);
         if (r == 0 && !((*ret)[k++] = strdup(json_string_value(out))))
             r = -ENOMEM;
         json_decref(out);
@@ -205,8 +208,7 @@ int hale_tool_prepare(const hale_tool *t, const json_t *args, hale_tool_run **re
     }
     e = hale__args_complete(t, args ? args : none, &r->args, reterr);
     json_decref(none);
-    if (e < 0 ||
-        (e = build_argv(t, r, reterr)) < 0 || (e = build_env(t, r, reterr)) < 0 ||
+    if (e < 0 || (e = build_argv(t, r, reterr)) < 0 || (e = build_env(t, r, reterr)) < 0 ||
         (e = build_spec(t, r, reterr)) < 0) {
         hale_tool_run_free(r);
         return e;

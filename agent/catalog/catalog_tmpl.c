@@ -29,8 +29,8 @@ static bool parse_ref(const char *s, char *ns, char *name, const char **ret_end)
     return true;
 }
 
-int hale__tmpl_scan(const char *s, int (*fn)(void *ud, const char *ns, const char *name),
-                    void *ud, hale_diag *reterr)
+int hale__tmpl_scan(const char *s, int (*fn)(void *ud, const char *ns, const char *name), void *ud,
+                    hale_diag *reterr)
 {
     char ns[REF_NS_MAX], name[REF_NAME_MAX];
     const char *p;
@@ -39,8 +39,7 @@ int hale__tmpl_scan(const char *s, int (*fn)(void *ud, const char *ns, const cha
     while ((p = strstr(s, "{{"))) {
         if (!parse_ref(p + 2, ns, name, &s))
             return hale_diag_set(reterr,
-                                 "malformed template near '%.40s', expected {{NAMESPACE.NAME}}",
-                                 p),
+                                 "malformed template near '%.40s', expected {{NAMESPACE.NAME}}", p),
                    HALE_ESCHEMA;
         if (fn && (r = fn(ud, ns, name)) < 0)
             return r;
@@ -82,10 +81,10 @@ bool hale__abs_path_ok(const char *s)
 }
 
 struct check_ud {
-    const char *const *allowed;  /* namespaces */
-    const struct hale_tool *t;   /* args.* must name one of its arguments, when set */
-    const char *where;           /* error prefix */
-    hale_diag *reterr;           /* where errors go */
+    const char *const *allowed; /* namespaces */
+    const struct hale_tool *t;  /* args.* must name one of its arguments, when set */
+    const char *where;          /* error prefix */
+    hale_diag *reterr;          /* where errors go */
 };
 
 static int check_ref(void *ud, const char *ns, const char *name)
@@ -96,12 +95,12 @@ static int check_ref(void *ud, const char *ns, const char *name)
     for (i = 0; c->allowed[i] && strcmp(c->allowed[i], ns) != 0; i++)
         ;
     if (!c->allowed[i])
-        return hale_diag_set(c->reterr, "%s: template namespace '%s' is not allowed here",
-                             c->where, ns),
+        return hale_diag_set(c->reterr, "%s: template namespace '%s' is not allowed here", c->where,
+                             ns),
                HALE_ESCHEMA;
     if (c->t && strcmp(ns, "args") == 0 && !hale__tool_arg(c->t, name))
-        return hale_diag_set(c->reterr, "%s: {{args.%s}}: %s has no such argument", c->where,
-                             name, c->t->name),
+        return hale_diag_set(c->reterr, "%s: {{args.%s}}: %s has no such argument", c->where, name,
+                             c->t->name),
                HALE_ESCHEMA;
     return 0;
 }
@@ -123,14 +122,16 @@ int hale__tmpl_check(const json_t *v, const char *const *allowed, const struct h
         return r;
     }
     if (json_is_object(v)) {
-        json_object_foreach((json_t *)(uintptr_t)v, key, e) {
+        json_object_foreach((json_t *)(uintptr_t)v, key, e)
+        {
             snprintf(sub, sizeof(sub), "%s.%.64s", where, key);
             if ((r = hale__tmpl_check(e, allowed, t, sub, reterr)) < 0)
                 return r;
         }
     }
     if (json_is_array(v)) {
-        json_array_foreach(v, i, e) {
+        json_array_foreach(v, i, e)
+        {
             snprintf(sub, sizeof(sub), "%s[%zu]", where, i);
             if ((r = hale__tmpl_check(e, allowed, t, sub, reterr)) < 0)
                 return r;
@@ -153,13 +154,9 @@ bool hale__tmpl_uses(const json_t *v, const char *ns)
 
     if (json_is_string(v))
         return hale__tmpl_scan(json_string_value(v), uses_ref, (void *)(uintptr_t)ns, NULL) == -1;
-    json_object_foreach((json_t *)(uintptr_t)v, key, e)
-        if (hale__tmpl_uses(e, ns))
-            return true;
+    json_object_foreach((json_t *)(uintptr_t)v, key, e) if (hale__tmpl_uses(e, ns)) return true;
     if (json_is_array(v))
-        json_array_foreach(v, i, e)
-            if (hale__tmpl_uses(e, ns))
-                return true;
+        json_array_foreach(v, i, e) if (hale__tmpl_uses(e, ns)) return true;
     return false;
 }
 
@@ -177,8 +174,7 @@ static int append_ref(void *ud, const char *ns, const char *name)
     const json_t *v = f->lookup(f->ud, ns, name);
 
     if (!v)
-        return hale_diag_set(f->reterr, "%s: %s.%s is not set", f->where, ns, name),
-               HALE_ESCHEMA;
+        return hale_diag_set(f->reterr, "%s: %s.%s is not set", f->where, ns, name), HALE_ESCHEMA;
     if (json_is_string(v))
         return hale_buf_append(&f->out, json_string_value(v), json_string_length(v));
     if (json_is_integer(v))
@@ -242,14 +238,16 @@ static int fill(const json_t *v, struct fill_ud *f, json_t **ret)
     }
     if (!(out = json_is_object(v) ? json_object() : json_array()))
         return -ENOMEM;
-    json_object_foreach((json_t *)(uintptr_t)v, key, e) {
+    json_object_foreach((json_t *)(uintptr_t)v, key, e)
+    {
         snprintf(sub, sizeof(sub), "%s.%.64s", where, key);
         f->where = sub;
         if ((r = fill(e, f, &x)) < 0 || (r = json_object_set_new(out, key, x)) < 0)
             break;
     }
     if (json_is_array(v) && r == 0)
-        json_array_foreach(v, i, e) {
+        json_array_foreach(v, i, e)
+        {
             snprintf(sub, sizeof(sub), "%s[%zu]", where, i);
             f->where = sub;
             if ((r = fill(e, f, &x)) < 0 || (r = json_array_append_new(out, x)) < 0)
