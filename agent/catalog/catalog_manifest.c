@@ -312,7 +312,7 @@ static int parse_paths(struct hale_tool *t, const json_t *arr, const char *what,
         const char *s = json_string_value(e);
 
         snprintf(where, sizeof(where), "%s[%zu]", what, i);
-        if (strncmp(s, "{{", 2) == 0) {
+        if (strstr(s, "{{")) {
             const struct hale__arg *a = NULL;
             char name[80];
 
