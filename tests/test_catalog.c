@@ -269,6 +269,9 @@ static void every_invalid_field_is_refused(void **state)
         {",\"args\":{\"n\":{\"type\":\"integer\"}},\"writable\":[\"{{args.n}}\"]",
          "writable[0]: a template must be"},
         {",\"readable\":[\"/var/../etc\"]", "readable[0]"},
+        {"{\"name\":\"t\",\"description\":\"d\",\"kind\":\"diagnostic\",\"risk\":\"low\","
+         "\"command\":\"run\",\"writable\":[\"/var/tmp\"]}",
+         "writable: a diagnostic tool is read-only"},
         {",\"readable\":[1]", "readable"},
         {",\"env\":[\"PATH\"]", "env[0]"},
         {",\"env\":[\"1X\"]", "env[0]"},

@@ -530,6 +530,8 @@ static int parse_fields(struct hale_tool *t, const struct top *f, hale_diag *ret
     if (!f->args && json_array_size(f->required))
         return hale_diag_set(reterr, "required: names arguments, but there are no args"),
                HALE_ESCHEMA;
+    if (t->kind == HALE_TOOL_DIAGNOSTIC && json_array_size(f->writable))
+        return (hale_diag_set(reterr, "writable: a diagnostic tool is read-only"), HALE_ESCHEMA);
     if ((f->limits && (r = parse_limits(t, f->limits, reterr)) < 0) ||
         (f->network && (r = parse_network(t, f->network, reterr)) < 0) ||
         (r = parse_paths(t, f->writable, "writable", HALE_SANDBOX_MAX_PATHS, &t->writable,

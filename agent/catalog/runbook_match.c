@@ -118,6 +118,14 @@ static int fill_args(const struct rb_action *a, struct scope *s, json_t *untrust
     return 0;
 }
 
+static bool has_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return true;
+    return false;
+}
+
 /* Target labels are strings, bounded and free of control characters like any label. */
 static int fill_target(const struct rb_action *a, struct scope *s, json_t *untrusted, json_t **ret,
                        hale_diag *reterr)
@@ -133,14 +141,13 @@ static int fill_target(const struct rb_action *a, struct scope *s, json_t *untru
         const char *str = json_string_value(v);
         size_t len = json_string_length(v);
 
-        if (!str || len > HALE_MAX_LABEL_VALUE_BYTES || strlen(str) != len ||
-            strpbrk(str, "\n\r\t")) {
+        if (!str || len > HALE_MAX_LABEL_VALUE_BYTES || strlen(str) != len || has_control(str)) {
+            hale_diag_set(reterr,
+                          "target.%.64s: expected a label value without control characters of "
+                          "at most %u bytes",
+                          key, HALE_MAX_LABEL_VALUE_BYTES);
             json_decref(out);
-            return hale_diag_set(reterr,
-                                 "target.%.64s: expected a label value without control "
-                                 "characters of at most %u bytes",
-                                 key, HALE_MAX_LABEL_VALUE_BYTES),
-                   HALE_ESCHEMA;
+            return HALE_ESCHEMA;
         }
         if (hale__tmpl_uses(json_object_get(a->target, key), "annotations") &&
             push_pointer(untrusted, "/target/labels/", key) < 0) {
