@@ -377,6 +377,77 @@ static void check_reports_every_file(void **state)
     free(dir);
 }
 
+/* ---- Allocation failures ------------------------------------------------------------------ */
+
+static long fail_at = -1;
+static long n_allocs;
+
+static void *failing_malloc(size_t n)
+{
+    if (fail_at >= 0 && n_allocs++ == fail_at)
+        return NULL;
+    return malloc(n);
+}
+
+/* Every JSON allocation of load, propose, prepare and rollback fails in turn: each failure is
+ * an error (never a crash), leaves the out-parameter untouched and leaks nothing (ASan). */
+static void allocation_failures_are_clean(void **state)
+{
+    const char *labels_text = "{\"alertname\": \"HighLatency\", \"service\": \"web\", "
+                              "\"deployment\": \"api\", \"want\": \"5\"}";
+    json_t *labels = json_loads(labels_text, 0, NULL);
+    long i;
+
+    (void)state;
+    assert_non_null(labels);
+    json_set_alloc_funcs(failing_malloc, free);
+    for (i = 0;; i++) {
+        hale_catalog *c = (hale_catalog *)&i;
+        hale_runbooks *s = (hale_runbooks *)&i;
+        json_t *p = NULL, *rargs = NULL, *out = NULL;
+        hale_tool_run *run = NULL;
+        const hale_tool *rt = NULL;
+        int cr, sr = -1, pr = -1;
+        long used;
+
+        fail_at = i;
+        n_allocs = 0;
+        cr = hale_catalog_load(fixture_path("catalog/tools"), &c, NULL);
+        if (cr < 0)
+            assert_ptr_equal(c, (hale_catalog *)&i);
+        if (cr == 0) {
+            sr = hale_runbooks_load(fixture_path("catalog/runbooks"), c, &s, NULL);
+            if (sr < 0)
+                assert_ptr_equal(s, (hale_runbooks *)&i);
+        }
+        if (sr == 0 && (pr = hale_runbooks_propose(s, labels, NULL, &p, NULL)) == 0 &&
+            json_array_size(p) == 1) {
+            const json_t *args =
+                json_object_get(json_object_get(json_array_get(p, 0), "request"), "args");
+
+            if (hale_tool_prepare(hale_catalog_find(c, "scale"), args, &run, NULL) == 0)
+                hale_tool_run_free(run);
+            out = json_pack("{s:i}", "previous_replicas", 3);
+            if (out && hale_tool_rollback(c, hale_catalog_find(c, "scale"), args, out, &rt, &rargs,
+                                          NULL) == 0)
+                json_decref(rargs);
+            json_decref(out);
+        }
+        used = n_allocs;
+        json_decref(p);
+        if (sr == 0)
+            hale_runbooks_unref(s);
+        if (cr == 0)
+            hale_catalog_unref(c);
+        if (pr == 0 && used <= i)
+            break; /* the failure point is past every allocation: all paths were tried */
+    }
+    assert_true(i > 50);
+    fail_at = -1;
+    json_set_alloc_funcs(malloc, free);
+    json_decref(labels);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -389,6 +460,7 @@ int main(void)
         cmocka_unit_test(proposals_are_valid_policy_requests),
         cmocka_unit_test(every_invalid_runbook_is_refused),
         cmocka_unit_test(check_reports_every_file),
+        cmocka_unit_test(allocation_failures_are_clean),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
