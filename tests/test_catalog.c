@@ -196,6 +196,33 @@ static void folder_without_manifest_is_skipped_and_hash_follows_command(void **s
     free(dir);
 }
 
+static void command_change_after_load_is_detected(void **state)
+{
+    char *dir = fixture_tmpdir("catalog");
+    const char *folder = add_tool(dir, "diag", diag_manifest);
+    hale_catalog *c = NULL;
+    hale_diag d = {{0}};
+    char run[1200];
+    const hale_tool *t;
+
+    (void)state;
+    snprintf(run, sizeof(run), "%s/run", folder);
+    assert_int_equal(hale_catalog_load(dir, &c, NULL), 0);
+    t = hale_catalog_find(c, "diag");
+    assert_int_equal(hale_tool_verify_command(t, &d), 0);
+    assert_int_equal(fixture_write(run, "#!/bin/sh\nreboot\n"), 0);
+    assert_int_equal(hale_tool_verify_command(t, &d), HALE_EPOLICY);
+    assert_non_null(strstr(d.msg, "changed since the catalog was loaded"));
+    assert_int_equal(fixture_write(run, script), 0);
+    assert_int_equal(hale_tool_verify_command(t, &d), 0); /* the same bytes again */
+    assert_int_equal(chmod(run, 0777), 0);
+    assert_int_equal(hale_tool_verify_command(t, &d), HALE_ESCHEMA);
+    assert_non_null(strstr(d.msg, "world-writable"));
+    hale_catalog_unref(c);
+    fixture_rmtree(dir);
+    free(dir);
+}
+
 static void error_names_file_and_json_path(void **state)
 {
     hale_diag d;
@@ -910,6 +937,7 @@ int main(void)
         cmocka_unit_test(command_is_pinned_absolute_with_sha256),
         cmocka_unit_test(missing_dir_is_an_empty_catalog),
         cmocka_unit_test(folder_without_manifest_is_skipped_and_hash_follows_command),
+        cmocka_unit_test(command_change_after_load_is_detected),
         cmocka_unit_test(error_names_file_and_json_path),
         cmocka_unit_test(every_invalid_field_is_refused),
         cmocka_unit_test(valid_optional_fields_load),

@@ -438,3 +438,19 @@ uint32_t hale_tool_required_layers(const hale_tool *t)
 {
     return t->base.require;
 }
+
+int hale_tool_verify_command(const hale_tool *t, hale_diag *reterr)
+{
+    char now[65];
+    int r = hale__command_hash(t->path, t->path, now, reterr);
+
+    if (r < 0)
+        return r;
+    if (strcmp(now, t->sha256_hex) != 0)
+        return hale_diag_set(reterr,
+                             "command: '%.256s' changed since the catalog was loaded (sha256 "
+                             "%.16s..., pinned %.16s...)",
+                             t->path, now, t->sha256_hex),
+               HALE_EPOLICY;
+    return 0;
+}

@@ -104,6 +104,9 @@ int hale__tool_parse(const char *name, const char *dir, const char *where, json_
 /* Check the precondition, verify and rollback of t against the other tools of c. */
 int hale__tool_link(const hale_catalog *c, const struct hale_tool *t, hale_diag *reterr);
 void hale__tool_free(struct hale_tool *t); /* NULL is a no-op */
+/* Open path (no link followed), check it is a regular, executable file not writable by others,
+ * and hash it into out_hex; errors name it as shown ("command: 'SHOWN': reason"). */
+int hale__command_hash(const char *path, const char *shown, char out_hex[65], hale_diag *reterr);
 
 /* ---- catalog_args.c ---- */
 

@@ -129,13 +129,41 @@ static int hash_fd(int fd, size_t size, char out_hex[65])
     return 0;
 }
 
+int hale__command_hash(const char *path, const char *shown, char out_hex[65], hale_diag *reterr)
+{
+    struct stat stb;
+    int fd, r;
+
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &stb) < 0) {
+        r = errno;
+        if (fd >= 0)
+            close(fd);
+        return hale_diag_set(reterr, "command: '%.128s': %s", shown, strerror(r)), HALE_ESCHEMA;
+    }
+    r = 0;
+    if (!S_ISREG(stb.st_mode))
+        r = (hale_diag_set(reterr, "command: '%.128s' is not a regular file", shown), HALE_ESCHEMA);
+    else if (!(stb.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)))
+        r = (hale_diag_set(reterr, "command: '%.128s' is not executable", shown), HALE_ESCHEMA);
+    else if (stb.st_mode & S_IWOTH)
+        r = (hale_diag_set(reterr, "command: '%.128s' is world-writable", shown), HALE_ESCHEMA);
+    else if ((uint64_t)stb.st_size > HALE_CATALOG_MAX_COMMAND)
+        r = (hale_diag_set(reterr, "command: larger than %u bytes", HALE_CATALOG_MAX_COMMAND),
+             HALE_ELIMIT);
+    if (r == 0 && (r = hash_fd(fd, (size_t)stb.st_size, out_hex)) == -EIO)
+        r = (hale_diag_set(reterr, "command: '%.128s' changed while it was read", shown),
+             HALE_ESCHEMA);
+    close(fd);
+    return r;
+}
+
 /* Resolve the command inside the folder, refuse what could change under us, and hash it. */
 static int pin_command(struct hale_tool *t, const char *command, hale_diag *reterr)
 {
     char joined[4200], real[4096];
     size_t dl = strlen(t->dir);
-    struct stat stb;
-    int fd, r;
+    int r;
 
     if (!rel_path_ok(command))
         return hale_diag_set(reterr,
@@ -150,28 +178,7 @@ static int pin_command(struct hale_tool *t, const char *command, hale_diag *rete
     if (strncmp(real, t->dir, dl) != 0 || real[dl] != '/')
         return hale_diag_set(reterr, "command: '%.128s' resolves outside the tool folder", command),
                HALE_ESCHEMA;
-    fd = open(real, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &stb) < 0) {
-        r = errno;
-        if (fd >= 0)
-            close(fd);
-        return hale_diag_set(reterr, "command: '%.128s': %s", command, strerror(r)), HALE_ESCHEMA;
-    }
-    r = 0;
-    if (!S_ISREG(stb.st_mode))
-        r = (hale_diag_set(reterr, "command: '%.128s' is not a regular file", command),
-             HALE_ESCHEMA);
-    else if (!(stb.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)))
-        r = (hale_diag_set(reterr, "command: '%.128s' is not executable", command), HALE_ESCHEMA);
-    else if (stb.st_mode & S_IWOTH)
-        r = (hale_diag_set(reterr, "command: '%.128s' is world-writable", command), HALE_ESCHEMA);
-    else if ((uint64_t)stb.st_size > HALE_CATALOG_MAX_COMMAND)
-        r = (hale_diag_set(reterr, "command: larger than %u bytes", HALE_CATALOG_MAX_COMMAND),
-             HALE_ELIMIT);
-    if (r == 0 && (r = hash_fd(fd, (size_t)stb.st_size, t->sha256_hex)) == -EIO)
-        r = (hale_diag_set(reterr, "command: '%.128s' changed while it was read", command),
-             HALE_ESCHEMA);
-    close(fd);
+    r = hale__command_hash(real, command, t->sha256_hex, reterr);
     if (r == 0 && !(t->path = strdup(real)))
         r = -ENOMEM;
     return r;
