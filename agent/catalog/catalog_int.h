@@ -11,12 +11,13 @@
 
 #include "hale/catalog.h"
 #include "hale/diag.h"
+#include "hale/limits.h"
 
-#define HALE_CATALOG_MAX_TOOLS         1024u /* tool folders in one catalog */
-#define HALE_CATALOG_MAX_MANIFEST      (256u * 1024u)
-#define HALE_CATALOG_MAX_COMMAND       (64u * 1024u * 1024u) /* bytes of a pinned command */
+#define HALE_CATALOG_MAX_TOOLS         HALE_MAX_TOOLS
+#define HALE_CATALOG_MAX_MANIFEST      HALE_MAX_MANIFEST_BYTES
+#define HALE_CATALOG_MAX_COMMAND       HALE_MAX_TOOL_COMMAND_BYTES
 #define HALE_CATALOG_MAX_ARGS          HALE_SANDBOX_MAX_ARGS
-#define HALE_CATALOG_MAX_STRING        4096u /* cap of a string argument's max_length */
+#define HALE_CATALOG_MAX_STRING        HALE_MAX_TOOL_STRING_BYTES
 #define HALE_CATALOG_DEFAULT_STRING    256u  /* max_length when the manifest gives none */
 #define HALE_CATALOG_MAX_ENUM          256u  /* values of one enum */
 #define HALE_CATALOG_MAX_PATTERN       4096u /* bytes of one pattern */

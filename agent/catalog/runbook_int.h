@@ -3,10 +3,10 @@
 #include "catalog/catalog_int.h"
 #include "hale/runbook.h"
 
-#define HALE_RUNBOOK_MAX_FILES    1024u                /* *.json files in the runbooks directory */
-#define HALE_RUNBOOK_MAX_BYTES    (4u * 1024u * 1024u) /* one runbook file */
-#define HALE_RUNBOOK_MAX_ACTIONS  64u                  /* actions of one runbook */
-#define HALE_RUNBOOK_MAX_MATCHERS 64u                  /* label matchers of one runbook */
+#define HALE_RUNBOOK_MAX_FILES    HALE_MAX_RUNBOOK_FILES
+#define HALE_RUNBOOK_MAX_BYTES    HALE_MAX_RUNBOOK_FILE_BYTES
+#define HALE_RUNBOOK_MAX_ACTIONS  64u /* actions of one runbook */
+#define HALE_RUNBOOK_MAX_MATCHERS 64u /* label matchers of one runbook */
 
 typedef enum rb_match_kind { RB_EQUALS = 0, RB_REGEX, RB_IN } rb_match_kind;
 
