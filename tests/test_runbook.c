@@ -379,16 +379,6 @@ static void check_reports_every_file(void **state)
 
 /* ---- Allocation failures ------------------------------------------------------------------ */
 
-static long fail_at = -1;
-static long n_allocs;
-
-static void *failing_malloc(size_t n)
-{
-    if (fail_at >= 0 && n_allocs++ == fail_at)
-        return NULL;
-    return malloc(n);
-}
-
 /* Every JSON allocation of load, propose, prepare and rollback fails in turn: each failure is
  * an error (never a crash), leaves the out-parameter untouched and leaks nothing (ASan). */
 static void allocation_failures_are_clean(void **state)
@@ -400,7 +390,6 @@ static void allocation_failures_are_clean(void **state)
 
     (void)state;
     assert_non_null(labels);
-    json_set_alloc_funcs(failing_malloc, free);
     for (i = 0;; i++) {
         hale_catalog *c = (hale_catalog *)&i;
         hale_runbooks *s = (hale_runbooks *)&i;
@@ -410,8 +399,7 @@ static void allocation_failures_are_clean(void **state)
         int cr, sr = -1, pr = -1;
         long used;
 
-        fail_at = i;
-        n_allocs = 0;
+        fixture_json_fail_at(i);
         cr = hale_catalog_load(fixture_path("catalog/tools"), &c, NULL);
         if (cr < 0)
             assert_ptr_equal(c, (hale_catalog *)&i);
@@ -433,7 +421,8 @@ static void allocation_failures_are_clean(void **state)
                 json_decref(rargs);
             json_decref(out);
         }
-        used = n_allocs;
+        used = fixture_json_allocs();
+        fixture_json_fail_at(-1);
         json_decref(p);
         if (sr == 0)
             hale_runbooks_unref(s);
@@ -443,8 +432,6 @@ static void allocation_failures_are_clean(void **state)
             break; /* the failure point is past every allocation: all paths were tried */
     }
     assert_true(i > 50);
-    fail_at = -1;
-    json_set_alloc_funcs(malloc, free);
     json_decref(labels);
 }
 
