@@ -27,26 +27,29 @@ static int write_config(struct env *e, const char *tools_dir)
 static int setup(void **state)
 {
     struct env *e = calloc(1, sizeof(*e));
-    char rb[4400], text[256];
-    char *src;
+    char rb[4400];
+    char *src = NULL;
 
     if (!e || integ_hale_init(&e->h, "integ-tool") < 0)
-        return -1;
+        goto fail;
     snprintf(e->policies, sizeof(e->policies), "%s/policies", e->h.dir);
     snprintf(rb, sizeof(rb), "%s/runbooks", e->policies);
     snprintf(e->tools, sizeof(e->tools), "%s/tools", e->h.dir);
     if (mkdir(e->policies, 0755) < 0 || mkdir(rb, 0755) < 0 || mkdir(e->tools, 0755) < 0)
-        return -1;
+        goto fail;
     src = fixture_read(fixture_path("catalog/runbooks/disk.json"), NULL);
     snprintf(rb, sizeof(rb), "%s/runbooks/disk.json", e->policies);
-    if (!src || fixture_write(rb, src) < 0)
-        return -1;
+    if (!src || fixture_write(rb, src) < 0 || write_config(e, fixture_path("catalog/tools")) < 0)
+        goto fail;
     free(src);
-    snprintf(text, sizeof(text), "%s", fixture_path("catalog/tools"));
-    if (write_config(e, text) < 0)
-        return -1;
     *state = e;
     return 0;
+fail:
+    free(src);
+    if (e)
+        integ_hale_release(&e->h);
+    free(e);
+    return -1;
 }
 
 static int teardown(void **state)
