@@ -23,6 +23,8 @@ static const struct cmd commands[] = {
     {"redact", hale_cmd_redact, "redact secrets and personal data from stdin"},
     {"prompt", hale_cmd_prompt, "preview a rendered, redacted LLM prompt (prompt --help)"},
     {"policy", hale_cmd_policy, "check, evaluate against or test a policy directory"},
+    {"tool", hale_cmd_tool, "check the tool catalog and runbooks, or list the tools"},
+    {"runbook", hale_cmd_runbook, "what the runbooks propose for alert labels (runbook --help)"},
     {"approvals", hale_cmd_approvals, "list or show approvals of proposed actions"},
     {"approve", hale_cmd_approve, "approve a pending action (through the running hale)"},
     {"deny", hale_cmd_deny, "deny a pending action: deny ID --reason TEXT (running hale)"},
