@@ -1194,6 +1194,7 @@ static void root_without_caps(void **s)
     (void)s;
     spec_base(&sp, ARGV("creds"));
     sp.uid = sp.gid = 0;
+    sp.require &= ~(uint32_t)HALE_SANDBOX_UID; /* root has no unprivileged uid */
     run_spec(&sp, &res);
     record("R8", "uid 0, no capability", res.exit_code == 0, "caps + securebits", res.out);
     assert_int_equal(res.exit_code, 0);
@@ -1220,6 +1221,7 @@ static void keep_cap_kill(void **s)
     snprintf(vs, sizeof(vs), "%d", (int)v);
     spec_base(&sp, ARGV("kill", vs));
     sp.uid = sp.gid = 0;
+    sp.require &= ~(uint32_t)HALE_SANDBOX_UID; /* root has no unprivileged uid */
     sp.host_pid = true;
     sp.require &= ~(uint32_t)HALE_SANDBOX_PIDNS;
     run_spec(&sp, &res);
@@ -1231,7 +1233,7 @@ static void keep_cap_kill(void **s)
     hale_sandbox_result_release(&res);
 
     sp.keep_caps = 1ULL << 5; /* CAP_KILL */
-    sp.require = HALE_SANDBOX_REQUIRE_DEFAULT & ~(uint32_t)HALE_SANDBOX_PIDNS;
+    sp.require = HALE_SANDBOX_REQUIRE_DEFAULT & ~(uint32_t)(HALE_SANDBOX_PIDNS | HALE_SANDBOX_UID);
     run_spec(&sp, &res);
     hale_sandbox_caps_str(res.caps_kept, caps, sizeof(caps));
     record("R10", "host_pid, uid 0, CAP_KILL kept: kill uid 12345", res.exit_code == ESCAPED,
@@ -1251,6 +1253,7 @@ static void keep_cap_kill(void **s)
     snprintf(vs, sizeof(vs), "%d", (int)v);
     spec_base(&sp, ARGV("kill", vs));
     sp.uid = sp.gid = 0;
+    sp.require &= ~(uint32_t)HALE_SANDBOX_UID; /* root has no unprivileged uid */
     sp.keep_caps = 1ULL << 5;
     run_spec(&sp, &res);
     assert_int_equal(res.exit_code, 0);
@@ -1294,6 +1297,7 @@ static void keep_sys_admin(void **s)
     need(SECCOMP);
     spec_base(&sp, ARGV("mount"));
     sp.uid = sp.gid = 0;
+    sp.require &= ~(uint32_t)HALE_SANDBOX_UID; /* root has no unprivileged uid */
     sp.keep_caps = 1ULL << 21;
     sp.require |= LANDLOCK;
     run_spec(&sp, &res);
@@ -1333,6 +1337,7 @@ static void writable_sysctl(void **s)
     need(HALE_SANDBOX_MOUNTNS);
     spec_base(&sp, ARGV("sysctl", "/proc/sys/vm/drop_caches", "4"));
     sp.uid = sp.gid = 0;
+    sp.require &= ~(uint32_t)HALE_SANDBOX_UID; /* root has no unprivileged uid */
     sp.writable = rw;
     run_spec(&sp, &res);
     record("R16", "uid 0, writable /proc/sys/vm/drop_caches", res.exit_code == ESCAPED,
@@ -1341,6 +1346,7 @@ static void writable_sysctl(void **s)
     hale_sandbox_result_release(&res);
     spec_base(&sp, ARGV("sysctl", "/proc/sys/vm/overcommit_memory", "0"));
     sp.uid = sp.gid = 0;
+    sp.require &= ~(uint32_t)HALE_SANDBOX_UID; /* root has no unprivileged uid */
     sp.writable = rw;
     run_spec(&sp, &res);
     assert_int_equal(res.exit_code, 0);

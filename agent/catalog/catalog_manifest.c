@@ -448,15 +448,14 @@ static int parse_sandbox(struct hale_tool *t, const json_t *sb, hale_diag *reter
     if (f.capabilities && (r = parse_caps(t, f.capabilities, reterr)) < 0)
         return r;
     t->base.host_pid = f.host_pid;
-    /* The relaxations the manifest declares take their layer out of the default set. */
-    if (t->connect)
-        t->base.require &= ~(uint32_t)HALE_SANDBOX_NETNS;
+    /* The relaxations that replace a layer take it out of the default set: the host's pid view
+     * has no pid namespace and root has no unprivileged uid. Declared destinations keep the
+     * network namespace (the launcher forwards to them) and kept capabilities keep the caps
+     * layer (every other capability is still dropped, the bounding set included). */
     if (t->base.host_pid)
         t->base.require &= ~(uint32_t)HALE_SANDBOX_PIDNS;
     if (t->base.uid == 0)
         t->base.require &= ~(uint32_t)HALE_SANDBOX_UID;
-    if (t->base.keep_caps)
-        t->base.require &= ~(uint32_t)HALE_SANDBOX_CAPS;
     json_array_foreach(f.require, i, e)
     {
         if (strchr(json_string_value(e), ',') ||

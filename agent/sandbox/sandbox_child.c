@@ -235,9 +235,12 @@ void hale__sandbox_child(const struct hale__sandbox_opts *o, uint32_t applied_ns
     /* As root: a dedicated uid. Not root: we already are an unprivileged uid on the host
      * (ns root in our user namespace, mapped to it), and NOROOT keeps exec from granting
      * capabilities. */
-    if (root && !(ns & HALE_SANDBOX_USERNS))
+    if (root && !(ns & HALE_SANDBOX_USERNS)) {
         STEP(HALE_SANDBOX_UID, true, set_ids(o));
-    else if (!(o->disable & HALE_SANDBOX_UID))
+        /* A tool declared to run as root has no unprivileged uid: say so. */
+        if (o->uid == 0)
+            applied &= ~(uint32_t)HALE_SANDBOX_UID;
+    } else if (!(o->disable & HALE_SANDBOX_UID))
         applied |= HALE_SANDBOX_UID;
     if (o->keep_caps && (applied & HALE_SANDBOX_CAPS)) {
         /* Kept capabilities are a declared contract: failing to set exactly them fails. */

@@ -70,8 +70,8 @@ uint64_t hale_tool_timeout_ms(const hale_tool *t);
  * longer a regular executable file, or world-writable), HALE_ELIMIT or -ENOMEM, with reterr.
  * Thread-safe. */
 int hale_tool_verify_command(const hale_tool *t, hale_diag *reterr);
-/* Layers of include/hale/sandbox.h the tool requires (its manifest's "sandbox.require", else
- * HALE_SANDBOX_REQUIRE_DEFAULT minus NETNS when it declares network access). */
+/* Layers of include/hale/sandbox.h the tool requires: HALE_SANDBOX_REQUIRE_DEFAULT, minus PIDNS
+ * for "host_pid" and UID for "run_as": "root", plus its manifest's "sandbox.require". */
 uint32_t hale_tool_required_layers(const hale_tool *t);
 
 /* The manifest as `hale tool list --json` and prompts show it: {"name", "description", "kind",
