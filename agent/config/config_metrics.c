@@ -451,7 +451,7 @@ static int read_small(const struct top_in *in, hale_metrics_config *m, hale_diag
                                        KEY ": drift", reterr) < 0))
         return HALE_ECONFIG;
     if (!in_range(host.interval_s, 1, 3600, KEY ": host", "interval_s", reterr) ||
-        !in_range(drift.window, 10, 10000, KEY ": drift", "window", reterr) ||
+        !in_range(drift.window, 10, 256, KEY ": drift", "window", reterr) ||
         !in_range(in->max_series, 1, 1000000, KEY, "max_series", reterr) ||
         !in_range(in->max_samples_per_request, 1, 100000, KEY, "max_samples_per_request", reterr) ||
         !in_range(in->step_s, 1, 3600, KEY, "step_s", reterr) ||
