@@ -222,3 +222,30 @@ int hale_host_parse_loadavg(const char *text, hale_host_load *ret);
  * mounts passed to cb or -EINVAL. */
 int hale_host_parse_mounts(const char *text,
                            void (*cb)(const char *mnt, const char *fstype, void *ud), void *ud);
+
+/* The Prometheus poller: each configured query runs against <prom_url>/api/v1/query_range
+ * every interval_s, on curl multi driven by the uv loop. The first run fetches range_s of
+ * history, later runs what is new since the last one. A failed run (connection, timeout,
+ * 5xx, malformed answer, an answer over prom_max_response_bytes) is retried up to
+ * prom_retries times with doubling backoff from 500 ms; a 4xx answer (the query is wrong) is
+ * not retried. Loop thread only. */
+typedef struct hale_prom_poller hale_prom_poller;
+
+typedef struct hale_prom_poller_ops {
+    /* A run's samples (taken, possibly empty), named after the query. */
+    void (*samples)(const char *query, hale_sample_set *set, void *ud);
+    /* A run failed: err (HALE_EUPSTREAM, -ETIMEDOUT, HALE_ELIMIT, HALE_ESCHEMA, ...), what
+     * happened in msg; final when no retry follows. */
+    void (*error)(const char *query, int err, const char *msg, bool final, void *ud);
+    int64_t (*now_ms)(void *ud); /* wall clock, unix ms */
+    void *ud;
+} hale_prom_poller_ops;
+
+struct uv_loop_s;
+/* A poller for cfg (copied; a reference is taken). Starts at once: the first runs are due
+ * immediately. Returns 0, -ENOMEM or a uv error. */
+int hale_prom_poller_new(struct uv_loop_s *loop, hale_config *cfg, const hale_prom_poller_ops *ops,
+                         hale_prom_poller **ret);
+/* Stop every query (requests in flight are dropped, no callback runs after this) and free the
+ * poller once its handles are closed; done (may be NULL) runs then. */
+void hale_prom_poller_close(hale_prom_poller *p, void (*done)(void *ud), void *ud);
