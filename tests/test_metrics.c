@@ -372,7 +372,8 @@ static void spike_raises_and_resolves_anomaly(void **state)
 
     (void)state;
     for (int i = 0; i < 400; i++, t += STEP) {
-        hale_sample s = one("latency", l, 1, 10 + gauss(), t);
+        hale_sample s =
+            one("latency", l, 1, 10 + 2 * sin(6.283185307179586 * i / 24) + 0.1 * tanh(gauss()), t);
 
         assert_int_equal(hale_metrics_observe(m, &s), 0);
     }
@@ -386,7 +387,7 @@ static void spike_raises_and_resolves_anomaly(void **state)
     assert_int_equal(log.fired[HALE_METRICS_SIGNAL_ANOMALY], 1);
     assert_string_equal(log.last_series, "latency{service=\"api\"}");
     for (int i = 0; i < 5; i++, t += STEP) {
-        hale_sample s = one("latency", l, 1, 10 + gauss(), t);
+        hale_sample s = one("latency", l, 1, 10 + 2 * sin(6.283185307179586 * (i + 401) / 24), t);
 
         assert_int_equal(hale_metrics_observe(m, &s), 0);
     }
