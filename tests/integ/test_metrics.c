@@ -181,6 +181,28 @@ static void defaults_collect_host_series(void **state)
     }
     assert_true(disk);
     json_decref(doc);
+    /* The same through the CLI, and its errors. */
+    {
+        char *out = NULL, *err = NULL;
+
+        assert_int_equal(
+            integ_hale_cli(h,
+                           (const char *[]){"forecasts", "list", "--config", h->config_path, NULL},
+                           &out, &err),
+            0);
+        assert_non_null(strstr(out, "host_disk_used_ratio{"));
+        assert_non_null(strstr(out, "series with a history"));
+        free(out);
+        free(err);
+        assert_int_equal(integ_hale_cli(h,
+                                        (const char *[]){"forecasts", "list", "--series", "nope",
+                                                         "--config", h->config_path, NULL},
+                                        &out, &err),
+                         1);
+        assert_non_null(strstr(err, "404"));
+        free(out);
+        free(err);
+    }
     assert_int_equal(integ_hale_stop(h, 10000), 0);
 }
 
