@@ -128,7 +128,7 @@ static void eval_done(uv_work_t *w, int status)
     lm->st.jobs++;
     lm->st.job_s = (double)(uv_hrtime() - lm->job_t0) / 1e9;
     if (status < 0)
-        hale_metrics_job_free(j); /* cancelled: the series are not evaluated this time */
+        hale_metrics_job_cancel(lm->reg, j); /* evaluated by a later job */
     else
         hale_metrics_job_apply(lm->reg, j);
 }
@@ -149,7 +149,7 @@ static void on_eval_timer(uv_timer_t *t)
     lm->job_t0 = uv_hrtime();
     if ((r = uv_queue_work(&lm->l->uv, &lm->eval_work, eval_work, eval_done)) < 0) {
         log_warn("cannot queue model fits: %s, retrying next time", uv_strerror(r));
-        hale_metrics_job_apply(lm->reg, lm->job); /* releases the series, evaluates nothing */
+        hale_metrics_job_cancel(lm->reg, lm->job);
         lm->job = NULL;
     }
 }

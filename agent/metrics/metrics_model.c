@@ -189,14 +189,19 @@ int hale_metrics_job_plan(hale_metrics *m, int64_t now_ms, hale_metrics_job **re
     }
     j->n = n;
     if (r < 0 || n == 0) {
-        for (size_t i = 0; i < n; i++)
-            m->series[j->items[i].id]->in_job = false;
-        hale_metrics_job_free(j);
+        hale_metrics_job_cancel(m, j);
         *ret = NULL;
         return r;
     }
     *ret = j;
     return 0;
+}
+
+void hale_metrics_job_cancel(hale_metrics *m, hale_metrics_job *j)
+{
+    for (size_t i = 0; j && i < j->n; i++)
+        m->series[j->items[i].id]->in_job = false;
+    hale_metrics_job_free(j);
 }
 
 void hale_metrics_job_free(hale_metrics_job *j)

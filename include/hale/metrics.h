@@ -155,7 +155,10 @@ typedef struct hale_metrics_job hale_metrics_job;
 int hale_metrics_job_plan(hale_metrics *m, int64_t now_ms, hale_metrics_job **ret);
 void hale_metrics_job_run(hale_metrics_job *j); /* any thread */
 void hale_metrics_job_apply(hale_metrics *m, hale_metrics_job *j);
-void hale_metrics_job_free(hale_metrics_job *j); /* NULL is a no-op; without applying */
+/* Drop a planned job without using it (it was cancelled or could not be queued): its series
+ * are evaluated again by a later job. NULL is a no-op. */
+void hale_metrics_job_cancel(hale_metrics *m, hale_metrics_job *j);
+void hale_metrics_job_free(hale_metrics_job *j); /* NULL is a no-op; after the loop ended */
 
 /* Forecasts as JSON: {"forecasts": [...]} for every series with a history (series NULL), each
  * with its summary; or one series (its key) with every forecast point. HALE_ENOTFOUND when that
