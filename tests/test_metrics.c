@@ -293,6 +293,24 @@ static void registry_caps_series(void **state)
     assert_int_equal(hale_metrics_series_count(m), 3);
     assert_int_equal(c.refused_series, 100);
     assert_int_equal(c.learned, 4);
+    /* Partial snapshots go round: 2, then the third; a failed write makes it due again; then
+     * nothing until they learn again. */
+    {
+        static const size_t want[] = {2, 1, 1};
+        hale_metrics_snap *snaps = NULL;
+        size_t n = 0;
+
+        for (size_t i = 0; i < 3; i++) {
+            assert_int_equal(hale_metrics_snapshot(m, 2, false, &snaps, &n), 0);
+            assert_int_equal(n, want[i]);
+            if (i == 1)
+                hale_metrics_snaps_failed(m, snaps, n); /* its write failed: dirty again */
+            hale_metrics_snaps_free(snaps, n);
+        }
+        assert_int_equal(hale_metrics_snapshot(m, 2, false, &snaps, &n), 0);
+        assert_int_equal(n, 0);
+        hale_metrics_snaps_free(snaps, n);
+    }
     done(m, &log);
 }
 

@@ -35,6 +35,7 @@ struct hale__loop_metrics {
     hale_sample_set *host_set; /* its samples */
     hale_diag host_diag;       /* its error */
     int host_result;           /* its result */
+    double host_dur_s;         /* its duration (written by the work, read after it) */
     bool host_running;         /* host_work is queued or running */
     uv_work_t eval_work;       /* a fitting job on the threadpool */
     hale_metrics_job *job;     /* the job eval_work runs */

@@ -79,7 +79,7 @@ static void host_work(uv_work_t *w)
     if (lm->host_result == 0)
         lm->host_result =
             hale_host_collect(lm->host, hale_time_now_ms(), lm->host_set, &lm->host_diag);
-    lm->st.host_scrape_s = (double)(uv_hrtime() - t0) / 1e9;
+    lm->host_dur_s = (double)(uv_hrtime() - t0) / 1e9;
 }
 
 static void host_done(uv_work_t *w, int status)
@@ -90,6 +90,7 @@ static void host_done(uv_work_t *w, int status)
     lm->host_running = false;
     lm->host_set = NULL;
     lm->st.host_scrapes++;
+    lm->st.host_scrape_s = lm->host_dur_s;
     if (status < 0 || lm->host_result < 0) {
         lm->st.host_errors++;
         log_warn("host collection incomplete: %s, ignoring",

@@ -164,8 +164,8 @@ static int plan_item(hale_metrics *m, struct hale__metrics_series *s, int64_t no
 
 int hale_metrics_job_plan(hale_metrics *m, int64_t now_ms, hale_metrics_job **ret)
 {
+    size_t n = 0, total = m->n_series, start = m->job_cursor, k;
     hale_metrics_job *j;
-    size_t n = 0, total = m->n_series;
     int r = 0;
 
     j = calloc(1, sizeof(*j) + HALE__METRICS_JOB_SERIES * sizeof(j->items[0]));
@@ -173,8 +173,9 @@ int hale_metrics_job_plan(hale_metrics *m, int64_t now_ms, hale_metrics_job **re
         return -ENOMEM;
     j->now_ms = now_ms;
     j->step_ms = hale__metrics_step_ms(m);
-    for (size_t k = 0; r == 0 && k < total && n < HALE__METRICS_JOB_SERIES; k++) {
-        struct hale__metrics_series *s = m->series[(m->job_cursor + k) % total];
+    /* Round robin from where the last job stopped, so no series waits behind a busy set. */
+    for (k = 0; r == 0 && k < total && n < HALE__METRICS_JOB_SERIES; k++) {
+        struct hale__metrics_series *s = m->series[(start + k) % total];
 
         if (!s->ring || s->in_job || (s->version == s->evaluated && !forecast_reason(s, now_ms)))
             continue;
@@ -185,8 +186,9 @@ int hale_metrics_job_plan(hale_metrics *m, int64_t now_ms, hale_metrics_job **re
             s->in_job = true;
             n++;
         }
-        m->job_cursor = (uint32_t)((m->job_cursor + k + 1) % total);
     }
+    if (total)
+        m->job_cursor = (uint32_t)((start + k) % total);
     j->n = n;
     if (r < 0 || n == 0) {
         hale_metrics_job_cancel(m, j);

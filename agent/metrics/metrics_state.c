@@ -242,22 +242,23 @@ int hale_metrics_snapshot(hale_metrics *m, size_t max, bool all, hale_metrics_sn
                           size_t *ret_n)
 {
     size_t total = m->n_series, n = 0, want = all ? total : (max < total ? max : total);
+    size_t start = m->snap_cursor, k;
     hale_metrics_snap *out = calloc(want ? want : 1, sizeof(*out));
     int r = 0;
 
     if (!out)
         return -ENOMEM;
-    for (size_t k = 0; r == 0 && k < total && n < want; k++) {
-        struct hale__metrics_series *s = m->series[(m->snap_cursor + k) % total];
+    for (k = 0; r == 0 && k < total && n < want; k++) {
+        struct hale__metrics_series *s = m->series[(start + k) % total];
 
         if (!s->dirty)
             continue;
         r = snap_one(m, s, &out[n++]);
         if (r == 0)
             s->dirty = false;
-        if (!all)
-            m->snap_cursor = (uint32_t)((m->snap_cursor + k + 1) % total);
     }
+    if (total && !all)
+        m->snap_cursor = (uint32_t)((start + k) % total);
     if (r < 0) {
         hale_metrics_snaps_failed(m, out, n);
         hale_metrics_snaps_free(out, n);
