@@ -505,6 +505,56 @@ static void drift_refits_and_audits(void **state)
     done(m, &log);
 }
 
+static void score_shift_refits_detector(void **state)
+{
+    struct sink_log log;
+    hale_metrics *m = registry(config_with("\"exhaustion\": [{\"match\": {\"metric\": \"jobs\"}, "
+                                           "\"limit\": 1e12}], \"drift\": {\"window\": 50}"),
+                               &log);
+    hale_metrics_counts c;
+    json_t *leaf;
+    int64_t t = T0;
+    double v = 100;
+
+    (void)state;
+    for (int i = 0; i < 600; i++, t += STEP) {
+        hale_sample s = one("jobs", NULL, 0,
+                            100 + 2 * sin(6.283185307179586 * i / 24) + 0.1 * tanh(gauss()), t);
+
+        assert_int_equal(hale_metrics_observe(m, &s), 0);
+    }
+    run_job(m, t);
+    hale_metrics_get_counts(m, &c);
+    assert_int_equal(c.refits, 0); /* a steady series: no shift */
+    /* Growth by 5 % a sample: every value is beyond the range seen, scores stay high. */
+    for (int i = 0; i < 80; i++, t += STEP) {
+        hale_sample s = one("jobs", NULL, 0, v *= 1.05, t);
+
+        assert_int_equal(hale_metrics_observe(m, &s), 0);
+    }
+    run_job(m, t);
+    hale_metrics_get_counts(m, &c);
+    assert_int_equal(c.refits, 1);
+    assert_int_equal(json_array_size(log.refits), 1);
+    leaf = json_array_get(log.refits, 0);
+    assert_string_equal(json_string_value(json_object_get(leaf, "reason")), "score_shift");
+    assert_true(json_integer_value(json_object_get(leaf, "score_recent_bp")) > 2000);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(leaf, "new"), "detector")), "ensemble");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(leaf, "new"), "learned")),
+                     json_integer_value(json_object_get(leaf, "points")));
+    /* Within the cool-down the growth does not refit again. */
+    for (int i = 0; i < 80; i++, t += STEP) {
+        hale_sample s = one("jobs", NULL, 0, v *= 1.05, t);
+
+        assert_int_equal(hale_metrics_observe(m, &s), 0);
+    }
+    run_job(m, t);
+    hale_metrics_get_counts(m, &c);
+    assert_int_equal(c.refits, 1);
+    done(m, &log);
+}
+
 static void snapshot_restores_through_store(void **state)
 {
     const char *cfg = "\"capacity\": [{\"match\": {\"metric\": \"m\"}}]";
@@ -676,6 +726,7 @@ int main(void)
         cmocka_unit_test(spike_raises_and_resolves_anomaly),
         cmocka_unit_test(ramp_predicts_exhaustion_before_limit),
         cmocka_unit_test(drift_refits_and_audits),
+        cmocka_unit_test(score_shift_refits_detector),
         cmocka_unit_test(snapshot_restores_through_store),
         cmocka_unit_test(proc_parsers_on_fixtures),
         cmocka_unit_test(mounts_skip_pseudo_readonly_and_binds),

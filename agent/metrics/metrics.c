@@ -199,6 +199,29 @@ static void signal_anomaly(hale_metrics *m, struct hale__metrics_series *s, cons
         m->sink.signal(&sig, m->sink.ud);
 }
 
+/* Watch the score distribution: a recent mean that stays well above the long-run one for a
+ * whole drift window means the detector no longer describes the series (a series with a
+ * history gets its detector refit from it). */
+static void watch_scores(hale_metrics *m, struct hale__metrics_series *s)
+{
+    const hale_metrics_config *mc = &m->cfg->metrics;
+    double a_short = 1 - exp2(-1 / HALE__METRICS_SHIFT_SHORT);
+    double a_long = 1 - exp2(-1 / HALE__METRICS_SHIFT_LONG);
+    bool shifted;
+
+    if (s->samples < HALE__METRICS_SHIFT_START || !isfinite(s->last_score))
+        return;
+    s->score_short += a_short * (s->last_score - s->score_short);
+    s->score_long += a_long * (s->last_score - s->score_long);
+    shifted = s->score_short > HALE__METRICS_SHIFT_LEVEL &&
+              s->score_short > HALE__METRICS_SHIFT_RATIO * s->score_long;
+    s->shift_run = shifted ? s->shift_run + 1 : 0;
+    if (s->ring && !s->det_refit_due && s->shift_run >= mc->drift_window &&
+        (s->det_refit_at == 0 ||
+         s->samples - s->det_refit_at >= HALE__METRICS_SHIFT_COOL * mc->drift_window))
+        s->det_refit_due = true;
+}
+
 int hale_metrics_observe(hale_metrics *m, const hale_sample *smp)
 {
     const hale_metrics_config *mc = &m->cfg->metrics;
@@ -235,6 +258,7 @@ int hale_metrics_observe(hale_metrics *m, const hale_sample *smp)
     s->last_value = smp->value;
     if (s->ring)
         hale__metrics_ring_add(m, s, smp->t_ms, smp->value);
+    watch_scores(m, s);
     ev = hale_metrics_hyst_step(&s->hyst, s->last_score, smp->t_ms, mc->anomaly_enter,
                                 mc->anomaly_exit, (int64_t)mc->anomaly_min_duration_s * 1000);
     if (ev != HALE_METRICS_HYST_NONE)

@@ -5,14 +5,20 @@
 #include "hale/metrics.h"
 #include "util/hashmap.h"
 
-#define HALE__METRICS_FORECAST_H    24u   /* capacity forecasts look this many hours ahead */
-#define HALE__METRICS_MIN_HISTORY   10u   /* finite buckets before any prediction */
-#define HALE__METRICS_HISTORY_DAYS  2u    /* buckets kept: this many days of step_s */
-#define HALE__METRICS_MAX_BUCKETS   4096u /* and never more */
-#define HALE__METRICS_JOB_SERIES    256u  /* series one job fits at most */
-#define HALE__METRICS_REFIT_H       12u   /* a forecast is refit on schedule after this long */
-#define HALE__METRICS_CLEAR_RUNS    2u    /* evaluations without the prediction that end it */
-#define HALE__METRICS_DRIFT_MIN_PTS 10u   /* checks before drift may be declared */
+#define HALE__METRICS_FORECAST_H    24u    /* capacity forecasts look this many hours ahead */
+#define HALE__METRICS_MIN_HISTORY   10u    /* finite buckets before any prediction */
+#define HALE__METRICS_HISTORY_DAYS  2u     /* buckets kept: this many days of step_s */
+#define HALE__METRICS_MAX_BUCKETS   4096u  /* and never more */
+#define HALE__METRICS_JOB_SERIES    256u   /* series one job fits at most */
+#define HALE__METRICS_REFIT_H       12u    /* a forecast is refit on schedule after this long */
+#define HALE__METRICS_CLEAR_RUNS    2u     /* evaluations without the prediction that end it */
+#define HALE__METRICS_DRIFT_MIN_PTS 10u    /* checks before drift may be declared */
+#define HALE__METRICS_SHIFT_START   500u   /* samples before the score distribution is watched */
+#define HALE__METRICS_SHIFT_SHORT   30.0   /* half-life (samples) of the recent mean score */
+#define HALE__METRICS_SHIFT_LONG    1000.0 /* half-life (samples) of the long-run mean score */
+#define HALE__METRICS_SHIFT_LEVEL   0.2    /* a recent mean above this, and */
+#define HALE__METRICS_SHIFT_RATIO   4.0    /* this many times the long-run mean, is a shift */
+#define HALE__METRICS_SHIFT_COOL    10u    /* drift windows between two detector refits */
 
 /* The bucketed history forecasts use: one value per step_s (the last sample in it), NaN for
  * buckets without samples. */
@@ -59,6 +65,11 @@ struct hale__metrics_series {
     uint32_t drift_pos;       /* next slot */
     const char *refit_reason; /* static; non-NULL when a refit is due */
     double refit_miss_ratio;  /* what triggered it */
+    double score_short;       /* EW mean of recent scores (HALE__METRICS_SHIFT_SHORT) */
+    double score_long;        /* EW mean of scores over the long run */
+    uint32_t shift_run;       /* consecutive samples with the recent mean shifted */
+    uint64_t det_refit_at;    /* samples at the last detector refit (0: none) */
+    bool det_refit_due;       /* the score distribution shifted: refit the detector */
     bool dirty;               /* changed since the last snapshot */
 };
 

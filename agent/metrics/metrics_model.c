@@ -108,6 +108,8 @@ struct job_item {
     hale_forecast_crossing cross;
     int fc_r;                    /* result of the forecast */
     struct hale__metrics_fc *fc; /* made by run, taken by apply */
+    bool refit_det;              /* the score distribution shifted: a new detector */
+    hale_detect *det;            /* made by run from the history, taken by apply */
 };
 
 struct hale_metrics_job {
@@ -150,7 +152,8 @@ static int plan_item(hale_metrics *m, struct hale__metrics_series *s, int64_t no
                             .end_b = r->head_b,
                             .newest_ms = s->newest_ms,
                             .want_exh = s->exh != NULL,
-                            .reason = forecast_reason(s, now_ms)};
+                            .reason = forecast_reason(s, now_ms),
+                            .refit_det = s->det_refit_due};
     if (s->exh) {
         it->limit = s->exh->limit;
         it->horizon_steps = s->exh->horizon_h * 3600000.0 / (double)hale__metrics_step_ms(m);
@@ -177,7 +180,8 @@ int hale_metrics_job_plan(hale_metrics *m, int64_t now_ms, hale_metrics_job **re
     for (k = 0; r == 0 && k < total && n < HALE__METRICS_JOB_SERIES; k++) {
         struct hale__metrics_series *s = m->series[(start + k) % total];
 
-        if (!s->ring || s->in_job || (s->version == s->evaluated && !forecast_reason(s, now_ms)))
+        if (!s->ring || s->in_job ||
+            (s->version == s->evaluated && !forecast_reason(s, now_ms) && !s->det_refit_due))
             continue;
         if (finite_count(s->ring) < HALE__METRICS_MIN_HISTORY)
             continue;
@@ -213,6 +217,7 @@ void hale_metrics_job_free(hale_metrics_job *j)
     for (size_t i = 0; i < j->n; i++) {
         free(j->items[i].y);
         hale__metrics_fc_free(j->items[i].fc);
+        hale_detect_free(j->items[i].det);
     }
     free(j);
 }
@@ -251,6 +256,16 @@ out:
     return r;
 }
 
+/* A fresh detector that learned the history, bucket by bucket at the buckets' times. */
+static void run_detector(struct job_item *it, int64_t step_ms)
+{
+    if (hale_detect_new(NULL, &it->det, NULL) < 0)
+        return;
+    for (size_t i = 0; i < it->n; i++)
+        (void)hale_detect_update(it->det, (it->end_b - (int64_t)(it->n - 1 - i)) * step_ms,
+                                 it->y[i]);
+}
+
 void hale_metrics_job_run(hale_metrics_job *j)
 {
     for (size_t i = 0; i < j->n; i++) {
@@ -271,6 +286,8 @@ void hale_metrics_job_run(hale_metrics_job *j)
             if (it->fc)
                 it->fc->fitted_ms = j->now_ms;
         }
+        if (it->refit_det)
+            run_detector(it, j->step_ms);
         free(work);
     }
 }
@@ -329,6 +346,43 @@ static void apply_forecast(hale_metrics *m, struct hale__metrics_series *s, stru
     s->dirty = true;
 }
 
+static json_t *detector_json(const hale_detect *d)
+{
+    hale_detect_stats st;
+
+    hale_detect_get_stats(d, &st);
+    return json_pack(
+        "{s:s,s:I,s:I,s:I}", "detector", hale_detect_kind_name(hale_detect_get_kind(d)), "learned",
+        (json_int_t)st.learned, "alarms", (json_int_t)st.alarms, "gaps", (json_int_t)st.gaps);
+}
+
+/* The new detector learned the history up to the plan; samples learned since by the old one
+ * are older than nothing it will see next, so it simply continues from the history. */
+static void apply_detector(hale_metrics *m, struct hale__metrics_series *s, struct job_item *it)
+{
+    json_t *leaf = NULL;
+
+    s->det_refit_due = false;
+    if (!it->det)
+        return; /* out of memory: tried again at the next shift */
+    m->counts.refits++;
+    if (m->sink.refit_leaf)
+        leaf = json_pack(
+            "{s:s,s:s,s:I,s:I,s:I,s:o,s:o,s:I}", "series", s->key, "reason", "score_shift",
+            "score_recent_bp", (json_int_t)llround(s->score_short * 1e4), "score_longrun_bp",
+            (json_int_t)llround(s->score_long * 1e4), "samples", (json_int_t)s->shift_run, "old",
+            detector_json(s->det), "new", detector_json(it->det), "points", (json_int_t)it->n);
+    hale_detect_free(s->det);
+    s->det = it->det;
+    it->det = NULL;
+    s->det_refit_at = s->samples;
+    s->score_short = s->score_long = 0;
+    s->shift_run = 0;
+    s->dirty = true;
+    if (leaf)
+        m->sink.refit_leaf(leaf, m->sink.ud);
+}
+
 static void apply_exhaustion(hale_metrics *m, struct hale__metrics_series *s, struct job_item *it)
 {
     const hale_forecast_crossing *c = &it->cross;
@@ -382,6 +436,8 @@ void hale_metrics_job_apply(hale_metrics *m, hale_metrics_job *j)
         s->evaluated = it->version;
         if (it->reason)
             apply_forecast(m, s, it);
+        if (it->refit_det)
+            apply_detector(m, s, it);
         if (it->want_exh && s->exh)
             apply_exhaustion(m, s, it);
     }
