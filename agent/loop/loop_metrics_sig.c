@@ -318,7 +318,9 @@ int hale__loop_metrics_families(hale_loop *l, hale_buf *b)
     if (r == 0)
         r = counter(b, "hale_metrics_fits_total", "Capacity forecasts fitted.", c.fits);
     if (r == 0)
-        r = counter(b, "hale_metrics_refits_total", "Of those, refits for drift.", c.refits);
+        r = counter(b, "hale_metrics_refits_total",
+                    "Models refit for drift (forecast misses or a detector score shift).",
+                    c.refits);
     if (r == 0)
         r = counter(b, "hale_metrics_fit_failures_total", "Forecast fits that failed.",
                     c.fit_failures);

@@ -130,7 +130,7 @@ typedef struct hale_metrics_counts {
     uint64_t anomalies;      /* anomalies begun */
     uint64_t predictions;    /* exhaustion predictions begun */
     uint64_t fits;           /* forecast fits made */
-    uint64_t refits;         /* of those, refits for drift */
+    uint64_t refits;         /* refits for drift: forecasts and detectors */
     uint64_t fit_failures;   /* fits that failed (too little data) */
 } hale_metrics_counts;
 
