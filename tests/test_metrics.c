@@ -56,12 +56,18 @@ struct sink_log {
     int64_t last_expected_ms;
     char last_series[256];
     json_t *refits; /* array of payloads */
+    bool refuse;    /* answer signals as not taken (shutting down) */
+    int refused;    /* signals refused */
 };
 
-static void on_signal(const hale_metrics_signal *s, void *ud)
+static bool on_signal(const hale_metrics_signal *s, void *ud)
 {
     struct sink_log *log = ud;
 
+    if (log->refuse) {
+        log->refused++;
+        return false;
+    }
     if (s->firing)
         log->fired[s->kind]++;
     else
@@ -69,6 +75,7 @@ static void on_signal(const hale_metrics_signal *s, void *ud)
     log->last_probability = s->probability;
     log->last_expected_ms = s->expected_ms;
     snprintf(log->last_series, sizeof(log->last_series), "%s", s->series);
+    return true;
 }
 
 static void on_refit(json_t *payload, void *ud)
@@ -441,6 +448,12 @@ static void ramp_predicts_exhaustion_before_limit(void **state)
 
         assert_int_equal(hale_metrics_observe(m, &s), 0);
     }
+    /* Not taken (hale is stopping): the state stays, the next evaluation raises it. */
+    log.refuse = true;
+    run_job(m, t);
+    assert_int_equal(log.refused, 1);
+    assert_int_equal(log.fired[HALE_METRICS_SIGNAL_EXHAUSTION], 0);
+    log.refuse = false;
     run_job(m, t);
     assert_int_equal(log.fired[HALE_METRICS_SIGNAL_EXHAUSTION], 1);
     assert_true(log.last_probability >= 0.8);

@@ -241,7 +241,8 @@ int hale__loop_api_metrics_ingest(void *ud, hale_sample_set *set, size_t *ret_ac
 size_t hale__loop_api_metrics_max(void *ud);
 int hale__loop_api_forecasts(void *ud, const char *series, json_t **ret);
 /* An event hale raised itself (body taken), committed like a POST /api/v1/events. */
-void hale__loop_submit_internal(hale_loop *l, hale_ingest_batch *batch, char *body, size_t len);
+/* Returns 0, or -ENOMEM (batch and body freed). */
+int hale__loop_submit_internal(hale_loop *l, hale_ingest_batch *batch, char *body, size_t len);
 
 /* loop_metrics.c */
 int hale__loop_metrics(void *ud, hale_buf *out);

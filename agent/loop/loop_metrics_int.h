@@ -54,7 +54,7 @@ struct hale__loop_metrics {
 };
 
 /* loop_metrics_sig.c */
-void hale__loop_metrics_on_signal(const hale_metrics_signal *s, void *ud);
+bool hale__loop_metrics_on_signal(const hale_metrics_signal *s, void *ud);
 void hale__loop_metrics_on_refit(json_t *payload, void *ud);
 /* Learn a set's samples (taken) from src; counts what was accepted and refused. */
 void hale__loop_metrics_learn(struct hale__loop_metrics *lm, hale_sample_set *set,

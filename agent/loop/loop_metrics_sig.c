@@ -19,21 +19,22 @@
 #define EXHAUSTION_ALERT "ExhaustionPredicted"
 #define ANNOTATION_BYTES 1024u
 
-void hale__loop_submit_internal(hale_loop *l, hale_ingest_batch *batch, char *body, size_t len)
+int hale__loop_submit_internal(hale_loop *l, hale_ingest_batch *batch, char *body, size_t len)
 {
     void *arr = l->pending;
     size_t cap = l->cap_pending;
 
     if (hale_grow(&arr, &cap, l->n_pending, sizeof(*l->pending)) < 0) {
-        log_err("out of memory: an event from '%s' is dropped", batch->source);
+        log_err("out of memory: an event from '%s' waits", batch->source);
         hale_ingest_batch_free(batch);
         free(body);
-        return;
+        return -ENOMEM;
     }
     l->pending = arr;
     l->cap_pending = cap;
     l->pending[l->n_pending++] = (struct pending){
         .raw = body, .raw_len = len, .batch = batch, .kind = "event", .raw_owned = body};
+    return 0;
 }
 
 /* Annotations are strings: numbers as their shortest round-trip text, or to digits places. */
@@ -122,7 +123,7 @@ static void prediction_leaf(hale_loop *l, const hale_metrics_signal *s)
         log_err("cannot record a prediction in the audit log: out of memory");
 }
 
-void hale__loop_metrics_on_signal(const hale_metrics_signal *s, void *ud)
+bool hale__loop_metrics_on_signal(const hale_metrics_signal *s, void *ud)
 {
     struct hale__loop_metrics *lm = ud;
     hale_loop *l = lm->l;
@@ -132,30 +133,35 @@ void hale__loop_metrics_on_signal(const hale_metrics_signal *s, void *ud)
     hale_diag d = {{0}};
     json_t *ev;
     char *body;
+    size_t len;
     int r;
 
     if (l->draining || lm->closing)
-        return; /* intake is closed; the state was saved with the series */
+        return false; /* intake is closed: raised again after the restart */
     ev = json_pack("{s:s,s:s,s:s,s:o,s:o}", "source", EVENT_SOURCE, "severity", "warning", "status",
                    s->firing ? "firing" : "resolved", "labels", event_labels(s, alertname),
                    "annotations", anomaly ? anomaly_annotations(s) : exhaustion_annotations(s));
     body = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
     json_decref(ev);
     if (!body) {
-        log_err("out of memory: the %s event of '%s' is dropped", alertname, s->series);
-        return;
+        log_err("out of memory: the %s event of '%s' waits", alertname, s->series);
+        return false;
     }
-    r = hale_ingest_parse_event(body, strlen(body), hale_time_now_ms(), &batch, &d);
+    len = strlen(body);
+    r = hale_ingest_parse_event(body, len, hale_time_now_ms(), &batch, &d);
     if (r < 0) {
-        log_err("cannot raise %s for '%s': %s", alertname, s->series, d.msg);
+        /* Not an event the intake takes (it would never be): said once, not retried. */
+        log_err("cannot raise %s for '%s': %s, dropped", alertname, s->series, d.msg);
         free(body);
-        return;
+        return r != -ENOMEM;
     }
+    if (hale__loop_submit_internal(l, batch, body, len) < 0)
+        return false;
     log_notice("%s %s for '%s'", alertname, s->firing ? "raised" : "resolved", s->series);
     lm->st.events_raised++;
     if (!anomaly && s->firing)
         prediction_leaf(l, s);
-    hale__loop_submit_internal(l, batch, body, strlen(body));
+    return true;
 }
 
 void hale__loop_metrics_on_refit(json_t *payload, void *ud)

@@ -193,10 +193,13 @@ static void signal_anomaly(hale_metrics *m, struct hale__metrics_series *s, cons
                                .score = s->hyst.peak,
                                .since_ms = s->hyst.since_ms};
 
+    if (m->sink.signal && !m->sink.signal(&sig, m->sink.ud)) {
+        s->hyst.active = !firing; /* not raised: the next sample tries again */
+        s->hyst.pending = false;
+        return;
+    }
     if (firing)
         m->counts.anomalies++;
-    if (m->sink.signal)
-        m->sink.signal(&sig, m->sink.ud);
 }
 
 /* Watch the score distribution: a recent mean that stays well above the long-run one for a

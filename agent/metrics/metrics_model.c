@@ -409,7 +409,6 @@ static void apply_exhaustion(hale_metrics *m, struct hale__metrics_series *s, st
             return;
         s->exh_firing = true;
         sig.firing = true;
-        m->counts.predictions++;
     } else {
         if (!s->exh_firing || ++s->exh_clear < HALE__METRICS_CLEAR_RUNS)
             return;
@@ -422,8 +421,14 @@ static void apply_exhaustion(hale_metrics *m, struct hale__metrics_series *s, st
     sig.sample = &now;
     sig.probability = s->exh_probability;
     sig.expected_ms = s->exh_expected_ms;
-    if (m->sink.signal)
-        m->sink.signal(&sig, m->sink.ud);
+    if (m->sink.signal && !m->sink.signal(&sig, m->sink.ud)) {
+        s->exh_firing = !sig.firing; /* not raised: the next evaluation tries again */
+        s->exh_clear = 0;
+        s->evaluated = 0;
+        return;
+    }
+    if (sig.firing)
+        m->counts.predictions++;
 }
 
 void hale_metrics_job_apply(hale_metrics *m, hale_metrics_job *j)

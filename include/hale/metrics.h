@@ -112,9 +112,12 @@ typedef struct hale_metrics_signal {
     int64_t expected_ms;       /* exhaustion: when the trend reaches the limit (unix ms) */
 } hale_metrics_signal;
 
-/* Where signals and model refits go. refit_leaf gets a model_refit audit payload (taken). */
+/* Where signals and model refits go. signal returns whether it took the signal; when it did
+ * not (shutting down, out of memory) the series stays in its previous state, so the signal is
+ * raised again (after a restart, from the saved state). refit_leaf gets a model_refit audit
+ * payload (taken). */
 typedef struct hale_metrics_sink {
-    void (*signal)(const hale_metrics_signal *s, void *ud);
+    bool (*signal)(const hale_metrics_signal *s, void *ud);
     void (*refit_leaf)(json_t *payload, void *ud);
     void *ud;
 } hale_metrics_sink;
