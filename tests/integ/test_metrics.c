@@ -363,6 +363,32 @@ static void restart_restores_models(void **state)
     assert_int_equal(integ_hale_stop(h, 10000), 0);
 }
 
+/* The periodic snapshot, not only the one at shutdown: a SIGKILL after it loses nothing of
+ * what it covered. */
+static void periodic_snapshot_survives_kill(void **state)
+{
+    static const char path[] = "/api/v1/forecasts?series=queue%7Bname%3D%22jobs%22%7D";
+    char keys[sizeof(fast_keys) + 64];
+    integ_hale *h = *state;
+    int64_t now = integ_unix_ms(), t[300];
+    double v[300];
+
+    /* fast_keys with a one-second snapshot interval. */
+    snprintf(keys, sizeof(keys), "%.*s, \"snapshot_interval_s\": 1}", (int)strlen(fast_keys) - 1,
+             fast_keys);
+    start(h, keys);
+    for (int i = 0; i < 300; i++) {
+        t[i] = now - (300 - i) * MINUTE_MS;
+        v[i] = 100 + 5 * gauss();
+    }
+    assert_int_equal(post_series(h, "queue", "name", "jobs", v, t, 300, NULL), 200);
+    assert_true(wait_metric_at_least(h, "hale_metrics_snapshot_rows_total", 1, WAIT_MS));
+    integ_proc_kill(&h->proc);
+    start(h, keys);
+    assert_int_equal(series_samples(h, path, "samples"), 300);
+    assert_int_equal(integ_hale_stop(h, 10000), 0);
+}
+
 /* Debian's Prometheus on a free port, scraping itself every second. */
 static bool start_prometheus(const integ_hale *h, integ_proc *p, uint16_t *ret_port)
 {
@@ -466,6 +492,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(spike_opens_anomaly_that_resolves, setup, teardown),
         cmocka_unit_test_setup_teardown(malformed_body_is_400_and_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(restart_restores_models, setup, teardown),
+        cmocka_unit_test_setup_teardown(periodic_snapshot_survives_kill, setup, teardown),
         cmocka_unit_test_setup_teardown(poller_reads_real_prometheus, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
