@@ -33,6 +33,8 @@ static const struct cmd commands[] = {
     {"detect", hale_cmd_detect, "score a CSV series for anomalies: detect --csv FILE"},
     {"forecast", hale_cmd_forecast,
      "forecast a CSV series or its time to a limit: forecast --csv FILE --horizon N|--limit L"},
+    {"forecasts", hale_cmd_forecasts,
+     "list the running hale's capacity forecasts and exhaustion predictions"},
     {"version", hale_cmd_version, "print the version"},
     {"help", hale_cmd_help, "show help for hale or one command"},
     /* Started by the daemon itself (include/hale/audit_signer.h), never by a person. */
