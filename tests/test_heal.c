@@ -616,15 +616,16 @@ static void metric_check_fails_closed_then_passes(void **state)
     mark_broken(e);
     start(e);
     post_alert(e, "MetricBroken", "auto", "m-1");
-    wait_state(e, "escalated"); /* no prometheus_url: fails closed, no rollback */
+    wait_state(e, "escalated"); /* no Prometheus: fails closed, no rollback */
     why = newest_reason(e);
-    assert_non_null(strstr(why, "no prometheus_url"));
+    assert_non_null(strstr(why, "no Prometheus is configured"));
     free(why);
     stop(e);
     assert_int_equal(runs(e, "mark_metric m-1"), 1);
 
     fake_prom_start(&prom, "0");
-    snprintf(members, sizeof(members), "\"prometheus_url\": \"http://127.0.0.1:%u\"", prom.port);
+    snprintf(members, sizeof(members),
+             "\"metrics\": {\"prometheus\": {\"url\": \"http://127.0.0.1:%u\"}}", prom.port);
     add_config(e, members);
     start(e);
     post_alert(e, "MetricBroken", "auto", "m-2");

@@ -9,6 +9,7 @@
 #include "hale/fwd.h"
 #include "hale/http.h"
 #include "hale/ingest.h"
+#include "hale/metrics.h"
 #include "hale/policy.h"
 #include "util/buf.h"
 
@@ -46,6 +47,15 @@ typedef struct hale_api_ops {
      * The loop answers req itself, once the run ended or was refused. NULL: 503. */
     void (*tool_run)(void *ud, hale_http_req *req, const char *tool, const json_t *args,
                      bool dry_run, const char *actor, const char *on_behalf_of);
+    /* POST /api/v1/metrics: learn set's samples (taken) now. On success *ret_accepted and
+     * *ret_refused count samples learned and refused (series cap). NULL: the route answers
+     * 503. */
+    int (*metrics_ingest)(void *ud, hale_sample_set *set, size_t *ret_accepted,
+                          size_t *ret_refused);
+    /* Largest number of samples one request may carry. */
+    size_t (*metrics_max_samples)(void *ud);
+    /* GET /api/v1/forecasts: as hale_metrics_forecasts_json (series may be NULL). NULL: 503. */
+    int (*forecasts)(void *ud, const char *series, json_t **ret);
 } hale_api_ops;
 
 typedef struct hale_api hale_api;

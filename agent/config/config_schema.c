@@ -99,13 +99,6 @@ static bool check_origin(const char *s, char *got, size_t got_size)
     }
     return true;
 }
-static bool check_prometheus_url(const char *s, char *got, size_t got_size)
-{
-    if (!*s || strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0)
-        return true;
-    quote(got, got_size, "got ", s);
-    return false;
-}
 static const char *const store_sync_choices[] = {"full", "normal", NULL};
 
 #define STR(k_, def_, max_, reload_, check_, expect_)                                              \
@@ -194,15 +187,10 @@ const hale__config_key hale__config_keys[] = {
      .expect = "an array of at most 8 http:// or https:// URLs"},
     {.key = "auth", .type = HALE_CONFIG_CUSTOM, .reloadable = true, .ops = &hale__config_auth_ops},
     {.key = "llm", .type = HALE_CONFIG_CUSTOM, .reloadable = true, .ops = &hale__config_llm_ops},
-    {.key = "prometheus_url",
-     .type = HALE_CONFIG_STRING,
-     .def_str = "",
-     .min = 0,
-     .max = 1024,
-     .offset = offsetof(hale_config, prometheus_url),
-     .reloadable = true,
-     .check_str = check_prometheus_url,
-     .expect = "\"\" or an http:// or https:// URL of a Prometheus server"},
+    {.key = "metrics",
+     .type = HALE_CONFIG_CUSTOM,
+     .reloadable = false,
+     .ops = &hale__config_metrics_ops},
 };
 const size_t hale__config_n_keys = HALE_ARRAY_SIZE(hale__config_keys);
 

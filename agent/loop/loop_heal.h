@@ -93,6 +93,7 @@ struct heal_case {
     int run_result;            /* hale_sandbox_run's return */
     hale_diag run_diag;        /* its message */
     int64_t exec_started_us;   /* unix us when the run was handed to the threadpool */
+    uint64_t query_timeout_ms; /* CHECK_METRIC: metrics.prometheus.timeout_ms */
     double metric_value;       /* CHECK_METRIC: the value read */
     char check_why[512];       /* why the last check did not pass */
     int check_pending;         /* the last check: 1 passed, 0 pending, -1 failed */

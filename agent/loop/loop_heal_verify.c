@@ -316,13 +316,16 @@ void hale__heal_verify_tick(hale_loop *l, struct heal_case *c)
         check_alert(c);
         return;
     case HALE_TOOL_CHECK_METRIC:
-        if (!l->cfg->prometheus_url[0]) {
-            check_result(c, -1, "no prometheus_url is configured: metric checks fail closed");
+        if (!l->cfg->metrics.prom_url || !l->cfg->metrics.prom_url[0]) {
+            check_result(c, -1,
+                         "no Prometheus is configured (metrics.prometheus.url): metric checks "
+                         "fail closed");
             return;
         }
         /* The URL travels in check_why: the job must not read the config, which a reload may
          * swap meanwhile. */
-        snprintf(c->check_why, sizeof(c->check_why), "%s", l->cfg->prometheus_url);
+        snprintf(c->check_why, sizeof(c->check_why), "%s", l->cfg->metrics.prom_url);
+        c->query_timeout_ms = l->cfg->metrics.prom_timeout_ms;
         start_check_work(c);
         return;
     case HALE_TOOL_CHECK_TOOL:

@@ -216,6 +216,7 @@ static void close_handles(hale_loop *l)
     l->closed = true;
     hale__loop_llm_close(l);
     hale__loop_heal_close(l);
+    hale__loop_metrics_close(l);
     if (l->http)
         hale_http_server_close(l->http, on_http_closed, l);
     for (size_t i = 0; i < HALE_ARRAY_SIZE(handles); i++)
@@ -253,6 +254,8 @@ static int start_handles(hale_loop *l)
         r = uv_timer_start(&l->maintenance_timer, on_maintenance, 60000, MAINTENANCE_MS);
     if (r == 0)
         r = uv_timer_start(&l->ckpt_timer, on_checkpoint_timer, CHECKPOINT_MS, CHECKPOINT_MS);
+    if (r == 0)
+        hale__loop_metrics_start(l);
 
     /* Handles keep the loop alive; the lag and maintenance timers must not hold shutdown. */
     return r;
@@ -308,6 +311,7 @@ void hale_loop_free(hale_loop *l)
     hale__loop_heal_free(l); /* its unfinished writes are dropped with the queue below */
     free(l->writes);
     free(l->job.writes);
+    hale__loop_metrics_free(l);
     hale__loop_audit_close(l, l->draining ? "shutdown" : "stopped");
     hale__loop_llm_free(l);
     hale__loop_policy_close(l);

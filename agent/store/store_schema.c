@@ -233,6 +233,17 @@ static const char *const migrations[] = {
     "  updated_ms INTEGER NOT NULL);"
     "CREATE INDEX heal_action_incident ON heal_action(incident_id, id);"
     "CREATE INDEX heal_action_open ON heal_action(state) WHERE state IN ('intent', 'running');",
+    /* 8: model state of each metric series (include/hale/metrics.h): its detector, anomaly
+     * hysteresis and bucketed history, so a restart continues instead of relearning. series is
+     * the identity (name and sorted labels); state is a versioned blob that is checked when
+     * read. Written by the daemon only, in batches off the loop thread. */
+    "CREATE TABLE metric_series_state ("
+    "  series TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  labels TEXT NOT NULL,"
+    "  state BLOB NOT NULL,"
+    "  samples INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 #define INCIDENT_COLS                                                                              \
