@@ -10,12 +10,15 @@
 
 static const char tool_usage[] =
     "usage: hale tool check [DIR] [--config FILE]\n"
-    "       hale tool list [--json] [--config FILE]\n\n"
+    "       hale tool list [--json] [--config FILE]\n"
+    "       hale tool run NAME --args JSON [--dry-run] [--as USER] [--config FILE]\n\n"
     "check  validate every DIR/<name>/manifest.json (DIR defaults to tools_dir of the\n"
     "       configuration) and the runbooks under policies_dir/runbooks against that\n"
     "       catalog; prints each problem as file: field: reason. Exit status 1 when any.\n"
     "list   the tools of the catalog in tools_dir: name, kind, risk, reversible, timeout and\n"
-    "       description; --json prints {\"catalog_sha256\", \"tools\": [manifest views]}.\n";
+    "       description; --json prints {\"catalog_sha256\", \"tools\": [manifest views]}.\n"
+    "run    run one tool by hand through the running hale, judged by policy and audited\n"
+    "       (`hale tool run --help`, docs/heal.md).\n";
 
 static const char runbook_usage[] =
     "usage: hale runbook propose --labels JSON [--annotations JSON] [--json] [--config FILE]\n\n"
@@ -150,6 +153,9 @@ int hale_cmd_tool(int argc, char **argv)
     hale_config *cfg = NULL;
     int n_pos = 0, r;
 
+    /* `run` has options of its own: its own parser (cli_tool_run.c). */
+    if (argc > 1 && strcmp(argv[1], "run") == 0)
+        return hale_cmd_tool_run(argc - 1, argv + 1);
     r = hale_cli_parse(argc, argv, opts, tool_usage, pos, 2, &n_pos);
     if (r != 0)
         return r > 0 ? HALE_EXIT_OK : HALE_EXIT_USAGE;

@@ -201,8 +201,9 @@ int hale__heal_prepare(struct heal_case *c, const hale_approved_action *a, char 
  * its incident escalated. Returns how many, or an error. */
 int hale__heal_reconcile(hale_loop *l);
 
-/* Threadpool: run c->run in the sandbox into c->res, c->run_result and c->run_diag. */
-void hale__heal_sandbox_run(struct heal_case *c);
+/* Threadpool: check t's pinned command, then run c->run (a run of t) in the sandbox into
+ * c->res, c->run_result and c->run_diag. */
+void hale__heal_sandbox_run(struct heal_case *c, const hale_tool *t);
 
 /* loop_heal_manual.c */
 /* Answer a run by hand (c->req) from the case's state; loop thread. */

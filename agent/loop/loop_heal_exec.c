@@ -307,9 +307,14 @@ static void after_result(struct heal_case *c, struct heal_write *w, int result)
 }
 
 /* Threadpool: the sandboxed run, touching only the case's run and result. */
-void hale__heal_sandbox_run(struct heal_case *c)
+void hale__heal_sandbox_run(struct heal_case *c, const hale_tool *t)
 {
     hale_sandbox_spec spec = *hale_tool_run_spec(c->run);
+
+    /* The command pinned at load must still be the one that runs. */
+    c->run_result = hale_tool_verify_command(t, &c->run_diag);
+    if (c->run_result < 0)
+        return;
 
     if (c->l->heal->launcher[0])
         spec.launcher = c->l->heal->launcher;
@@ -318,7 +323,9 @@ void hale__heal_sandbox_run(struct heal_case *c)
 
 static void run_work(uv_work_t *wk)
 {
-    hale__heal_sandbox_run(wk->data);
+    struct heal_case *c = wk->data;
+
+    hale__heal_sandbox_run(c, c->tool);
 }
 
 static void run_done(uv_work_t *wk, int status)

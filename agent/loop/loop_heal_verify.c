@@ -226,7 +226,7 @@ static void check_work(uv_work_t *wk)
     struct heal_case *c = wk->data;
 
     if (hale_tool_check_kind_of(c->check) == HALE_TOOL_CHECK_TOOL) {
-        hale__heal_sandbox_run(c);
+        hale__heal_sandbox_run(c, hale_tool_check_tool(c->check));
         return;
     }
     c->run_result = hale__heal_prom_query(
