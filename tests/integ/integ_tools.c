@@ -48,7 +48,7 @@ static int by_name(const void *a, const void *b)
 }
 
 int integ_tool_run(const char *work_dir, const char *name, const char *const *args,
-                   unsigned timeout_ms, json_t **ret_result, char **ret_out)
+                   unsigned timeout_ms, json_t **ret_result, char **ret_out, char **ret_err)
 {
     const char *argv[MAX_TOOL_ARGS + 2];
     char path[4096];
@@ -61,7 +61,7 @@ int integ_tool_run(const char *work_dir, const char *name, const char *const *ar
         argv[n + 1] = args[n];
     argv[n + 1] = NULL;
     qsort(argv + 1, n, sizeof(argv[0]), by_name);
-    r = integ_run(work_dir, argv, NULL, timeout_ms, &out, NULL);
+    r = integ_run(work_dir, argv, NULL, timeout_ms, &out, ret_err);
     if (ret_result)
         *ret_result = integ_tool_result(out);
     if (ret_out)

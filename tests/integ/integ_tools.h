@@ -13,7 +13,7 @@ json_t *integ_tool_result(const char *out);
 
 /* Run tool name with args ("--NAME=VALUE" strings, NULL-terminated, any order: sorted here)
  * to completion, at most timeout_ms. *ret_result (may be NULL) gets the result object or NULL,
- * *ret_out (may be NULL) the whole stdout (caller frees). Returns the exit code as integ_run()
- * does. */
+ * *ret_out and *ret_err (each may be NULL) the whole stdout and stderr (caller frees). Returns
+ * the exit code as integ_run() does. */
 int integ_tool_run(const char *work_dir, const char *name, const char *const *args,
-                   unsigned timeout_ms, json_t **ret_result, char **ret_out);
+                   unsigned timeout_ms, json_t **ret_result, char **ret_out, char **ret_err);
