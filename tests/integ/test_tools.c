@@ -691,6 +691,12 @@ static void test_kill_process(void **state)
     json_decref(res);
     assert_int_equal(TOOL(res, "kill_process", "--pid=1", "--name=init"), 2);
     json_decref(res);
+    /* Kernel threads (kthreadd is pid 2 on Linux hosts, not in containers) are never signalled. */
+    if (read_proc("/proc/2/comm", self, sizeof(self)) && strcmp(self, "kthreadd\n") == 0) {
+        assert_int_equal(TOOL(res, "kill_process", "--pid=2", "--name=kthreadd"), 3);
+        assert_non_null(strstr(jstr(res, "error"), "kernel thread"));
+        json_decref(res);
+    }
 
     /* The caller is an ancestor of the tool, as hale and its launcher are. */
     assert_true(read_proc("/proc/self/comm", self, sizeof(self)));
