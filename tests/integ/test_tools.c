@@ -313,6 +313,47 @@ static void test_manifests_and_arguments(void **state)
     assert_int_equal(tools, N_TOOLS);
 }
 
+/* The block from "# ---- The shared tool preamble" to "# ---- end of the shared tool preamble"
+ * of the tool's executable, as a new string; NULL when it has none. */
+static char *preamble_of(const char *tool)
+{
+    char path[4096];
+    char *text = fixture_read(integ_tool_path(tool, path, sizeof(path)), NULL), *a, *b, *r = NULL;
+
+    if (!text)
+        return NULL;
+    a = strstr(text, "# ---- The shared tool preamble");
+    b = a ? strstr(a, "# ---- end of the shared tool preamble") : NULL;
+    if (b)
+        r = strndup(a, (size_t)(b - a));
+    free(text);
+    return r;
+}
+
+/* Each tool is one standalone file (the catalog pins it by SHA-256), so the argument checking
+ * and result printing they share is repeated in each: the copies must not drift apart. */
+static void test_shared_preamble_identical(void **state)
+{
+    static const char *const tools[] = {
+        "clean_disk",     "disk_usage",      "drop_caches",     "http_probe",  "kill_process",
+        "recent_logs",    "restart_service", "rollout_restart", "rotate_logs", "scale_deployment",
+        "service_status", "tcp_probe",       "top_processes"};
+    char *first = preamble_of(tools[0]);
+
+    (void)state;
+    assert_non_null(first);
+    assert_non_null(strstr(first, "sub parse_args"));
+    for (size_t i = 1; i < sizeof(tools) / sizeof(tools[0]); i++) {
+        char *p = preamble_of(tools[i]);
+
+        if (!p || strcmp(p, first) != 0)
+            fail_msg("tools/%s/%s: the shared preamble differs from clean_disk's", tools[i],
+                     tools[i]);
+        free(p);
+    }
+    free(first);
+}
+
 static void test_argument_shape(void **state)
 {
     json_t *res = NULL;
@@ -1041,6 +1082,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_manifests_and_arguments),
         cmocka_unit_test(test_argument_shape),
+        cmocka_unit_test(test_shared_preamble_identical),
         cmocka_unit_test(test_service_runit),
         cmocka_unit_test(test_service_pidfile),
         cmocka_unit_test(test_kill_process),
