@@ -588,6 +588,25 @@ static void test_recent_logs(void **state)
     free(out);
     json_decref(res);
 
+    /* Long lines: the newest that fit in 1 MiB are printed, and the result line still comes. */
+    text = malloc(2000 * 3001 + 1);
+    assert_non_null(text);
+    memset(text, 'x', 2000 * 3001);
+    for (int i = 1; i <= 2000; i++)
+        text[i * 3001 - 1] = '\n';
+    text[2000 * 3001] = '\0';
+    snprintf(path, sizeof(path), "%s/big.log", dir);
+    make_file(path, text, 0);
+    free(text);
+    assert_int_equal(
+        TOOL_OUT(res, out, "recent_logs", fmt("--dir=%s", dir), "--name=big.log", "--lines=2000"),
+        0);
+    assert_true(strlen(out) < (1u << 20) + 4096);
+    assert_true(jint(res, "lines") > 100);
+    assert_int_equal(jint(res, "lines") + jint(res, "dropped"), 2000);
+    free(out);
+    json_decref(res);
+
     snprintf(path, sizeof(path), "%s/link.log", dir);
     assert_int_equal(symlink("/etc/passwd", path), 0);
     assert_int_equal(TOOL(res, "recent_logs", fmt("--dir=%s", dir), "--name=link.log"), 3);
