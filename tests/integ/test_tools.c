@@ -652,6 +652,28 @@ static void test_service_runit(void **state)
     assert_true(alive(p1));
     json_decref(res);
 
+    /* Wanted down: the restart brings it up ("u") and reports no old pid. */
+    {
+        int fd = open(fmt("%s/web/supervise/control", dir), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        uint64_t end = integ_now_ms() + 5000;
+
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, "d", 1), 1);
+        close(fd);
+        while (alive(p1) && integ_now_ms() < end)
+            integ_sleep_ms(10);
+        assert_false(alive(p1));
+    }
+    assert_int_equal(TOOL(res, "service_status", "--service=web", d), 0);
+    assert_false(jbool(res, "active"));
+    assert_string_equal(jstr(res, "want"), "down");
+    json_decref(res);
+    assert_int_equal(TOOL(res, "restart_service", "--service=web", d, "--timeout_s=10"), 0);
+    assert_true(json_is_null(json_object_get(res, "old_pid")));
+    assert_true(alive((pid_t)jint(res, "pid")));
+    assert_int_equal(fake_sv_starts(sv), 3);
+    json_decref(res);
+
     /* No supervisor: the status says so, and the restart refuses rather than start it. */
     fake_sv_stop(sv);
     assert_int_equal(TOOL(res, "service_status", "--service=web", d, "--backend=runit"), 0);
