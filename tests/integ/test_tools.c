@@ -152,6 +152,22 @@ static bool alive(pid_t pid)
     return !strstr(stat, ") Z ") && !strstr(stat, ") X ");
 }
 
+/* Wait until pid has exec'd into a program called comm. */
+static void wait_comm(pid_t pid, const char *comm)
+{
+    char path[64], buf[64];
+    uint64_t end = integ_now_ms() + 5000;
+
+    snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+    for (;;) {
+        if (read_proc(path, buf, sizeof(buf)) && strncmp(buf, comm, strlen(comm)) == 0 &&
+            buf[strlen(comm)] == '\n')
+            return;
+        assert_true(integ_now_ms() < end);
+        integ_sleep_ms(5);
+    }
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -516,6 +532,7 @@ static void test_top_processes(void **state)
 
     (void)state;
     assert_int_equal(integ_proc_start(&p, spin, NULL, NULL), 0);
+    wait_comm(p.pid, "sh");
     assert_int_equal(TOOL(res, "top_processes", "--limit=100", "--interval_ms=1000"), 0);
     procs = json_object_get(res, "processes");
     assert_true(json_array_size(procs) > 1);
@@ -774,7 +791,7 @@ static void test_kill_process(void **state)
     (void)state;
     assert_int_equal(integ_proc_start(&p, sleeper, NULL, NULL), 0);
     pid = fmt("--pid=%d", (int)p.pid);
-    integ_sleep_ms(50); /* let it exec, so its name is sleep */
+    wait_comm(p.pid, "sleep");
 
     assert_int_equal(TOOL(res, "kill_process", pid, "--name=sleeq"), 3);
     assert_string_equal(jstr(res, "actual_name"), "sleep");
@@ -816,7 +833,7 @@ static void test_kill_process(void **state)
 
         assert_int_equal(integ_proc_start(&h, argv, NULL, NULL), 0);
     }
-    integ_sleep_ms(50);
+    wait_comm(h.pid, "hale");
     assert_int_equal(TOOL(res, "kill_process", fmt("--pid=%d", (int)h.pid), "--name=hale"), 3);
     assert_true(alive(h.pid));
     json_decref(res);
