@@ -891,6 +891,22 @@ static void test_clean_disk(void **state)
     assert_true(exists(fmt("%s/link", root)));
     assert_true(exists(fmt("%s/victim", out_dir)));
 
+    /* A name with a newline and a byte that is not UTF-8: escaped in the listing, and the
+     * result is still one valid JSON line. */
+    {
+        char *out = NULL;
+
+        make_file(fmt("%s/bad\nname\xff", root), "z\n", 10);
+        assert_int_equal(TOOL_OUT(res, out, "clean_disk", r, "--dry_run=true"), 0);
+        assert_int_equal(jint(res, "would_delete"), 1);
+        assert_non_null(strstr(out, "bad\\x0aname\xff"));
+        free(out);
+        json_decref(res);
+    }
+    assert_int_equal(TOOL(res, "clean_disk", r), 0);
+    assert_int_equal(jint(res, "deleted"), 1);
+    json_decref(res);
+
     /* Idempotent: nothing left to delete. */
     assert_int_equal(TOOL(res, "clean_disk", r), 0);
     assert_int_equal(jint(res, "deleted"), 0);
