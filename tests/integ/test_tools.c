@@ -482,6 +482,20 @@ static void test_http_probe(void **state)
     close(lfd);
 }
 
+/* Accepts every connection and closes it at once, as a forwarder whose upstream refused. */
+static void *accept_and_close(void *arg)
+{
+    int lfd = *(int *)arg;
+
+    for (;;) {
+        int c = accept(lfd, NULL, NULL);
+
+        if (c < 0)
+            return NULL;
+        close(c);
+    }
+}
+
 static void test_tcp_probe(void **state)
 {
     uint16_t port;
@@ -502,6 +516,21 @@ static void test_tcp_probe(void **state)
     assert_false(jbool(res, "open"));
     assert_non_null(strstr(jstr(res, "error"), "refused"));
     json_decref(res);
+
+    /* Accepted and closed at once: nothing serves there. */
+    {
+        pthread_t th;
+
+        lfd = listener(&port);
+        assert_int_equal(pthread_create(&th, NULL, accept_and_close, &lfd), 0);
+        assert_int_equal(TOOL(res, "tcp_probe", "--host=127.0.0.1", fmt("--port=%u", port)), 1);
+        assert_false(jbool(res, "open"));
+        assert_non_null(strstr(jstr(res, "error"), "closed at once"));
+        json_decref(res);
+        shutdown(lfd, SHUT_RDWR);
+        pthread_join(th, NULL);
+        close(lfd);
+    }
 }
 
 /* ---- diagnostics ------------------------------------------------------------------------- */
