@@ -37,7 +37,7 @@ layer_of() {
   store | http | net) echo 1 ;;
   detect | forecast | rca | redact | policy | audit | kb | merkle | note) echo 2 ;;
   audit_signer | audit_verify | audit_query) echo 2 ;;
-  ingest | llm | chat | escalate | sandbox | catalog | runbook | witness) echo 3 ;;
+  ingest | llm | chat | escalate | sandbox | catalog | runbook | witness | metrics) echo 3 ;;
   cli | api | loop | incident | main) echo 4 ;;
   *) echo "" ;;
   esac

@@ -3,6 +3,7 @@
 #include "fixture.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <arpa/inet.h>
@@ -162,4 +163,29 @@ int fixture_http_ex(unsigned port, const char *method, const char *path, const c
     }
     free(resp);
     return r < 0 ? r : status;
+}
+
+static long json_fail_at = -1; /* index of the JSON allocation to fail, -1: none */
+static long json_allocs;       /* JSON allocations since fixture_json_fail_at() */
+
+static void *json_failing_malloc(size_t n)
+{
+    if (json_fail_at >= 0 && json_allocs++ == json_fail_at)
+        return NULL;
+    return malloc(n);
+}
+
+void fixture_json_fail_at(long n)
+{
+    json_fail_at = n;
+    json_allocs = 0;
+    if (n < 0)
+        json_set_alloc_funcs(malloc, free);
+    else
+        json_set_alloc_funcs(json_failing_malloc, free);
+}
+
+long fixture_json_allocs(void)
+{
+    return json_allocs;
 }

@@ -38,3 +38,9 @@ int fixture_http(unsigned port, const char *method, const char *path, const char
  * ret_head is non-NULL, the status line and response headers (caller frees). */
 int fixture_http_ex(unsigned port, const char *method, const char *path, const char *headers,
                     const char *content_type, const char *body, char **ret_head, char **ret_body);
+
+/* Fault injection for jansson: from now on, allocation number n (0-based) of every JSON
+ * function fails; n < 0 restores plain malloc. fixture_json_allocs() counts the allocations
+ * since the last call, so a loop can stop once n is past all of them. */
+void fixture_json_fail_at(long n);
+long fixture_json_allocs(void);

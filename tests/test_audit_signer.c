@@ -96,6 +96,23 @@ static void stop(struct env *e)
         fail_msg("stop: %s: %s", hale_strerror(r), d.msg);
 }
 
+/* A process that was itself started as a signer starts none: were the signer executable not
+ * hale (a test binary, another program embedding the loop), it would run its own main, start
+ * signers of its own, and so on without end. */
+static void signer_child_starts_no_signer(void **state)
+{
+    struct env *e = *state;
+    hale_diag d = {{0}};
+
+    assert_int_equal(setenv("HALE_AUDIT_SIGNER_CHILD", "1", 1), 0);
+    assert_int_equal(hale_audit_signer_start(e->dir, ORIGIN, &opts, &e->s, &d), -ELOOP);
+    assert_null(e->s);
+    assert_non_null(strstr(d.msg, "is the signer executable hale?"));
+    assert_int_equal(unsetenv("HALE_AUDIT_SIGNER_CHILD"), 0);
+    start(e);
+    stop(e);
+}
+
 static hale_hash root_of(const hale_hash *leaves, uint64_t n)
 {
     hale_hash h;
@@ -862,6 +879,7 @@ int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(signs_a_growing_log, setup, teardown),
+        cmocka_unit_test_setup_teardown(signer_child_starts_no_signer, setup, teardown),
         cmocka_unit_test_setup_teardown(refuses_inconsistent_heads, setup, teardown),
         cmocka_unit_test_setup_teardown(first_head_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(state_survives_restart, setup, teardown),

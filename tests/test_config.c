@@ -172,8 +172,8 @@ static void file_errors(void **state)
 
     expect_error_sep(t, "{\"listen\": \"\xff\"}", ":", "1:13: invalid UTF-8 at byte 12");
     expect_error_sep(t, "{\"store_sync\": \"full\", \"store_sync\": \"normal\"}", ":",
-                     "1:35: duplicate object key near '\"store_sync\"'");
-    expect_error_sep(t, "", ":", "1:0: '[' or '{' expected near end of file");
+                     "1:24: duplicate object key near '\"store_sync\"'");
+    expect_error_sep(t, "", ":", "1:1: '[' or '{' expected near end of file");
     big = malloc(n + 1);
     assert_non_null(big);
     memset(big, ' ', n);
@@ -245,7 +245,53 @@ static void unknown_key(void **state)
                  "max_connections, idle_timeout_s, request_timeout_s, shutdown_timeout_s, "
                  "store_sync, event_retention_days, audit_origin, audit_checkpoint_interval_ms, "
                  "audit_rotate_interval_s, audit_anchor_files, audit_anchor_interval_s, "
-                 "audit_witness_urls, auth, llm)");
+                 "audit_witness_urls, auth, llm, metrics)");
+}
+
+static void metrics_key(void **state)
+{
+    static const struct {
+        const char *text, *want;
+    } bad[] = {
+        {"{\"metrics\": []}", "key 'metrics': expected an object, got array"},
+        {"{\"metrics\": {\"hosts\": {}}}", "key 'metrics': unknown field 'hosts'"},
+        {"{\"metrics\": {\"max_series\": 0}}",
+         "key 'metrics'.max_series: expected 1 to 1000000, got 0"},
+        {"{\"metrics\": {\"anomaly\": {\"enter\": 0.2, \"exit\": 0.5}}}",
+         "key 'metrics': anomaly: expected 0 < enter <= 1 and 0 <= exit <= enter"},
+        {"{\"metrics\": {\"prometheus\": {\"queries\": [{\"name\": \"up\", \"query\": \"up\"}]}}}",
+         "key 'metrics': prometheus.queries: need prometheus.url"},
+        {"{\"metrics\": {\"exhaustion\": [{\"match\": {\"metric\": \"d\"}, \"limit\": 1, "
+         "\"probability\": 2}]}}",
+         "key 'metrics': exhaustion[0].probability: expected more than 0 and at most 1"},
+        {"{\"metrics\": {\"capacity\": [{\"match\": {\"job\": \"x\"}}]}}",
+         "key 'metrics': capacity[0].match: expected an object with a \"metric\" name"},
+    };
+    hale_config *c = NULL;
+    hale_diag d;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(load_text(*state, bad[i].text, &c, &d), HALE_ECONFIG);
+        if (!strstr(d.msg, bad[i].want))
+            fail_msg("for %s\n got: %s\nwant: %s", bad[i].text, d.msg, bad[i].want);
+    }
+    assert_int_equal(
+        load_text(*state,
+                  "{\"metrics\": {\"host\": {\"enabled\": false}, \"prometheus\": "
+                  "{\"url\": \"http://127.0.0.1:9090\", \"queries\": [{\"name\": "
+                  "\"up\", \"query\": \"up\", \"step_s\": 5, \"range_s\": 600}]}, "
+                  "\"exhaustion\": [{\"match\": {\"metric\": \"d\", \"mount\": \"/\"}, "
+                  "\"limit\": 0.9}]}}",
+                  &c, &d),
+        0);
+    assert_false(c->metrics.host_enabled);
+    assert_int_equal(c->metrics.n_queries, 1);
+    assert_int_equal(c->metrics.queries[0].step_s, 5);
+    assert_int_equal(c->metrics.n_exhaustion, 1);
+    assert_string_equal(c->metrics.exhaustion[0].match[0], "mount");
+    assert_true(c->metrics.exhaustion[0].probability == 0.8);
+    assert_int_equal(c->metrics.n_capacity, 3); /* the defaults stay */
+    hale_config_unref(c);
 }
 
 static void wrong_types(void **state)
@@ -559,6 +605,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(empty_object_gives_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(file_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(metrics_key, setup, teardown),
         cmocka_unit_test_setup_teardown(wrong_types, setup, teardown),
         cmocka_unit_test_setup_teardown(ranges, setup, teardown),
         cmocka_unit_test_setup_teardown(sizes_and_edges_accepted, setup, teardown),

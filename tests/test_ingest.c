@@ -424,7 +424,7 @@ static void am_too_deep(void **state)
     for (i = 0; i < 40; i++)
         assert_int_equal(hale_buf_putc(&buf, ']'), 0);
     assert_int_equal(hale_buf_putc(&buf, '}'), 0);
-    am_err(buf.data, HALE_EPARSE, "nesting deeper than 32 levels");
+    am_err(buf.data, HALE_EPARSE, "line 1 column 63: nesting deeper than 32 levels");
     hale_buf_release(&buf);
 }
 

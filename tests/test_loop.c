@@ -546,6 +546,23 @@ static void llm_calls_are_audited(void **state)
                                  &n),
                      0);
     assert_int_equal(n, 1);
+    /* The day's spend outlives the process: with a daily budget the call above used up, the
+     * restarted controller starts degraded (local only); with a larger one it does not. */
+    for (int budget = 1; budget <= 2; budget++) {
+        snprintf(text, sizeof(text),
+                 "{\"listen\": \"127.0.0.1:0\", \"data_dir\": \"%s/var\", \"log_level\": "
+                 "\"warn\", \"policies_dir\": \"%s/policies\", \"llm\": {\"day_max_tokens\": "
+                 "%d, \"gateways\": [{\"name\": \"local\", \"kind\": \"openai\", "
+                 "\"base_url\": \"%s\", \"model\": \"m\"}]}}",
+                 e->dir, HALE_SOURCE_DIR, budget == 1 ? 1 : 1000000, url);
+        assert_int_equal(fixture_write(e->config, text), 0);
+        assert_int_equal(hale_config_load(e->config, &cfg, &diag), 0);
+        assert_int_equal(hale_loop_new(cfg, e->config, &e->loop, &diag), 0);
+        hale_config_unref(cfg);
+        assert_int_equal(hale_loop_llm_degraded(e->loop, NULL), budget == 1);
+        hale_loop_free(e->loop);
+        e->loop = NULL;
+    }
     hale_prompt_free(llm_probe.prompt);
     fake_llm_stop(f);
 }

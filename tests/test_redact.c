@@ -316,7 +316,7 @@ struct bad_rules {
     "{\"version\":1,\"rules\":[{\"id\":\"r1\",\"type\":\"T\",\"pattern\":\"x\"" extra "}]}"
 
 static const struct bad_rules bad[] = {
-    {"[", "bad.json: line 1 column 1:"},
+    {"[", "bad.json: line 1 column 2: value expected near end of file"},
     {"{\"rules\":[]}", "bad.json: version: missing"},
     {"{\"version\":2,\"rules\":[]}", "bad.json: version: 2 is not supported, expected 1"},
     {"{\"version\":1,\"rules\":[],\"match_limit\":99999999}", "bad.json: match_limit: must be 1"},

@@ -9,8 +9,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -720,6 +728,13 @@ static void layer_names(void **s)
     assert_int_equal(m, HALE_SANDBOX_REQUIRE_DEFAULT);
     assert_int_equal(hale_sandbox_layers_parse("seccomp,bogus", &m, &d), HALE_EPARSE);
     assert_non_null(strstr(d.msg, "'bogus'"));
+    assert_string_equal(
+        hale_sandbox_caps_str((1ULL << 5) | (1ULL << 21) | (1ULL << 40), buf, sizeof(buf)),
+        "cap_kill,cap_sys_admin,cap_checkpoint_restore");
+    assert_string_equal(hale_sandbox_caps_str(1ULL << 50, buf, sizeof(buf)), "cap_50");
+    assert_string_equal(hale_sandbox_caps_str(0, buf, sizeof(buf)), "");
+    assert_string_equal(hale_sandbox_relax_str(7, buf, sizeof(buf)), "connect,caps,host_pid");
+    assert_string_equal(hale_sandbox_caps_str(1ULL << 5, buf, 4), "");
 }
 
 static int listen_on(int fd, const struct sockaddr *a, socklen_t len)
@@ -727,6 +742,692 @@ static int listen_on(int fd, const struct sockaddr *a, socklen_t len)
     if (fd < 0 || bind(fd, a, len) < 0 || listen(fd, 16) < 0)
         return -1;
     return fd;
+}
+
+/* ---- Relaxations: what a manifest may declare, and that it gets exactly that ------------- */
+
+/* The host service a declared destination stands for: on every address (so 127.0.0.2 reaches
+ * it from the host too), it answers "pong:" and what it read, and notes who connected. */
+static struct {
+    int fd;             /* listener on :: (dual-stack) or 0.0.0.0 */
+    bool v6;            /* it is the IPv6 one */
+    unsigned port;      /* its port */
+    pthread_t thread;   /* serve() */
+    atomic_bool stop;   /* teardown */
+    atomic_int conns;   /* connections served */
+    char peer_caps[96]; /* CapEff and CapBnd of the last peer process, "NoNewPrivs" */
+} echo;
+static char echo_port_str[16], echo_dest[64], hostname_dest[300], host_name[256], marker2[600];
+
+/* Capability lines of /proc/PID/status, for the forwarder check. */
+static void peer_caps(pid_t pid, char *out, size_t size)
+{
+    char path[64], line[256];
+    FILE *f;
+    size_t off = 0;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    out[0] = '\0';
+    f = fopen(path, "r");
+    if (!f)
+        return;
+    while (fgets(line, sizeof(line), f) && off < size)
+        if (strncmp(line, "CapEff:", 7) == 0 || strncmp(line, "CapBnd:", 7) == 0 ||
+            strncmp(line, "NoNewPrivs:", 11) == 0) {
+            int n = snprintf(out + off, size - off, "%.*s ", (int)strcspn(line, "\n"), line);
+
+            off += n > 0 ? (size_t)n : 0;
+        }
+    fclose(f);
+}
+
+/* The launcher running now: the test's child named hale-sandbox (SO_PEERCRED is for unix
+ * sockets only, so the TCP peer is found this way). */
+static pid_t running_launcher(void)
+{
+    char path[96], buf[512], comm[32];
+    char *save = NULL;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)getpid(), (int)getpid());
+    f = fopen(path, "r");
+    if (!f)
+        return -1;
+    buf[0] = '\0';
+    if (!fgets(buf, sizeof(buf), f))
+        buf[0] = '\0';
+    fclose(f);
+    for (char *t = strtok_r(buf, " \n", &save); t; t = strtok_r(NULL, " \n", &save)) {
+        snprintf(path, sizeof(path), "/proc/%s/comm", t);
+        f = fopen(path, "r");
+        if (!f)
+            continue;
+        if (fgets(comm, sizeof(comm), f) && strncmp(comm, "hale-sandbox", 12) == 0) {
+            fclose(f);
+            return (pid_t)strtol(t, NULL, 10);
+        }
+        fclose(f);
+    }
+    return -1;
+}
+
+static void *serve(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&echo.stop)) {
+        struct pollfd p = {.fd = echo.fd, .events = POLLIN};
+        char buf[64], reply[80];
+        pid_t launcher;
+        size_t len = 0;
+        ssize_t n;
+        int c;
+
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        c = accept4(echo.fd, NULL, NULL, SOCK_CLOEXEC);
+        if (c < 0)
+            continue;
+        launcher = running_launcher();
+        if (launcher > 0)
+            peer_caps(launcher, echo.peer_caps, sizeof(echo.peer_caps));
+        while (len < sizeof(buf) && (n = read(c, buf + len, sizeof(buf) - len)) > 0)
+            len += (size_t)n;
+        n = snprintf(reply, sizeof(reply), "pong:%.*s", (int)len, buf);
+        (void)!write(c, reply, (size_t)n);
+        close(c);
+        atomic_fetch_add(&echo.conns, 1);
+    }
+    return NULL;
+}
+
+static int echo_start(void)
+{
+    struct sockaddr_in6 in6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT};
+    struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY)};
+    socklen_t len = sizeof(in6);
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), zero = 0;
+
+    /* Dual-stack where IPv6 exists, so the IPv6 destinations can be tried as well. */
+    if (fd >= 0 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) == 0)
+        echo.fd = listen_on(fd, (struct sockaddr *)&in6, sizeof(in6));
+    else
+        echo.fd = -1;
+    if (echo.fd < 0) {
+        if (fd >= 0)
+            close(fd);
+        echo.fd = listen_on(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), (struct sockaddr *)&in,
+                            sizeof(in));
+        len = sizeof(in);
+        if (echo.fd < 0 || getsockname(echo.fd, (struct sockaddr *)&in, &len) < 0)
+            return -1;
+        echo.port = ntohs(in.sin_port);
+    } else {
+        if (getsockname(echo.fd, (struct sockaddr *)&in6, &len) < 0)
+            return -1;
+        echo.port = ntohs(in6.sin6_port);
+        echo.v6 = true;
+    }
+    snprintf(echo_port_str, sizeof(echo_port_str), "%u", echo.port);
+    snprintf(echo_dest, sizeof(echo_dest), "127.0.0.1:%u", echo.port);
+    /* The machine's own name, when the host resolves it (the "listed host name" case). */
+    if (gethostname(host_name, sizeof(host_name) - 1) == 0 &&
+        getaddrinfo(host_name, echo_port_str, &hints, &ai) == 0) {
+        snprintf(hostname_dest, sizeof(hostname_dest), "%s:%u", host_name, echo.port);
+        freeaddrinfo(ai);
+    }
+    return pthread_create(&echo.thread, NULL, serve, NULL) == 0 ? 0 : -1;
+}
+
+static void echo_stop(void)
+{
+    atomic_store(&echo.stop, true);
+    pthread_join(echo.thread, NULL);
+    close(echo.fd);
+}
+
+/* A host process of another uid, for the signal tests: the caller reaps it. */
+static pid_t victim_of(uid_t uid)
+{
+    pid_t p = fork();
+
+    if (p == 0) {
+        if (setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
+            _exit(2);
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL); /* after the uid change, which clears it */
+        for (;;)
+            pause();
+    }
+    return p;
+}
+
+static void spec_connect(hale_sandbox_spec *s, const char *const *argv, const char *const *dest)
+{
+    spec_base(s, argv);
+    s->connect = dest;
+}
+
+static void run_spec(hale_sandbox_spec *s, hale_sandbox_result *res)
+{
+    hale_diag d = {{0}};
+    int r = hale_sandbox_run(s, res, &d);
+
+    if (r < 0)
+        fail_msg("hale_sandbox_run: %s: %s", hale_strerror(r), d.msg);
+}
+
+static void connect_declared(void **s)
+{
+    hale_sandbox_spec sp;
+    hale_sandbox_result res;
+    const char *dest[] = {echo_dest, NULL};
+    char want[128], relax[64];
+
+    (void)s;
+    need(HALE_SANDBOX_NETNS);
+    spec_connect(&sp, ARGV("tcp", "127.0.0.1", echo_port_str), dest);
+    run_spec(&sp, &res);
+    record("R1", "connect: declared 127.0.0.1:PORT, both ways", res.exit_code == ESCAPED,
+           "(allowed: forwarder)", res.out);
+    assert_int_equal(res.exit_code, ESCAPED);
+    assert_string_equal(res.out, "reached reply=[pong:ping|]\n");
+    /* Recorded: the relaxation, the address granted, one connection, 5 + 10 bytes; the
+     * network namespace still applied. */
+    snprintf(want, sizeof(want), "%s 127.0.0.1\n", echo_dest);
+    assert_string_equal(res.granted, want);
+    assert_int_equal(res.relax, HALE_SANDBOX_RELAX_CONNECT);
+    assert_string_equal(hale_sandbox_relax_str(res.relax, relax, sizeof(relax)), "connect");
+    assert_int_equal(res.conns, 1);
+    assert_int_equal(res.conns_refused, 0);
+    assert_int_equal(res.relay_bytes, 15);
+    assert_true(res.layers & HALE_SANDBOX_NETNS);
+    assert_int_equal(res.layers & HALE_SANDBOX_REQUIRE_DEFAULT, HALE_SANDBOX_REQUIRE_DEFAULT);
+    hale_sandbox_result_release(&res);
+}
+
+/* What the forwarder runs with: it is the process the host service sees connecting. */
+static void forwarder_caps(void **s)
+{
+    hale_sandbox_spec sp;
+    hale_sandbox_result res;
+    const char *dest[] = {echo_dest, NULL};
+
+    (void)s;
+    need(HALE_SANDBOX_NETNS);
+    echo.peer_caps[0] = '\0';
+    spec_connect(&sp, ARGV("tcp", "127.0.0.1", echo_port_str), dest);
+    run_spec(&sp, &res);
+    assert_int_equal(res.exit_code, ESCAPED);
+    record("R2", "forwarder: CAP_KILL only, no_new_privs",
+           strstr(echo.peer_caps, "CapEff:\t0000000000000020") &&
+               strstr(echo.peer_caps, "CapBnd:\t0000000000000020") &&
+               strstr(echo.peer_caps, "NoNewPrivs:\t1"),
+           "(launcher after set-up)", "CapEff, CapBnd 0x20");
+    if (!strstr(echo.peer_caps, "CapEff:\t0000000000000020"))
+        fail_msg("the forwarder runs with '%s'", echo.peer_caps);
+    assert_non_null(strstr(echo.peer_caps, "CapBnd:\t0000000000000020"));
+    assert_non_null(strstr(echo.peer_caps, "NoNewPrivs:\t1"));
+    hale_sandbox_result_release(&res);
+}
+
+/* Not declared: another port of the same address, another address of the same port (which
+ * the host does serve: 127.0.0.2 reaches the service from outside). */
+static void connect_undeclared(void **s)
+{
+    hale_sandbox_spec sp;
+    hale_sandbox_result res;
+    const char *dest[] = {echo_dest, NULL};
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)echo.port)};
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    (void)s;
+    need(HALE_SANDBOX_NETNS);
+    a.sin_addr.s_addr = htonl(0x7f000002);
+    assert_int_equal(connect(c, (struct sockaddr *)&a, sizeof(a)), 0); /* the control */
+    close(c);
+    spec_connect(&sp, ARGV("tcp", "127.0.0.2", echo_port_str), dest);
+    run_spec(&sp, &res);
+    record("R3", "connect: undeclared address, declared port", res.exit_code == 0, "netns",
+           res.out);
+    assert_int_equal(res.exit_code, 0);
+    assert_non_null(strstr(res.out, "ECONNREFUSED"));
+    hale_sandbox_result_release(&res);
+    /* Another port: Landlock (ABI >= 4) refuses it before the empty namespace would. */
+    spec_connect(&sp, ARGV("tcp", "127.0.0.1", port_str), dest);
+    run_spec(&sp, &res);
+    record("R4", "connect: declared address, undeclared port", res.exit_code == 0,
+           res.landlock_abi >= 4 ? "landlock (port) + netns" : "netns", res.out);
+    assert_int_equal(res.exit_code, 0);
+    assert_non_null(strstr(res.out, res.landlock_abi >= 4 ? "EACCES" : "ECONNREFUSED"));
+    hale_sandbox_result_release(&res);
+    if (res.landlock_abi >= 4) { /* without Landlock the namespace still refuses it */
+        sp.disable = LANDLOCK;
+        sp.require &= ~(uint32_t)LANDLOCK;
+        run_spec(&sp, &res);
+        assert_int_equal(res.exit_code, 0);
+        assert_non_null(strstr(res.out, "ECONNREFUSED"));
+        hale_sandbox_result_release(&res);
+    }
+}
+
+static void connect_by_name(void **s)
+{
+    hale_sandbox_spec sp;
+    hale_sandbox_result res;
+    const char *dest[] = {hostname_dest, NULL};
+
+    (void)s;
+    need(HALE_SANDBOX_NETNS);
+    if (!hostname_dest[0]) {
+        printf("[  SKIP    ] the host name '%s' does not resolve here\n", host_name);
+        skip();
+    }
+    spec_connect(&sp, ARGV("tcp", host_name, echo_port_str), dest);
+    run_spec(&sp, &res);
+    record("R5", "connect: declared host name (private /etc/hosts)", res.exit_code == ESCAPED,
+           "(allowed: hosts + forwarder)", res.out);
+    assert_int_equal(res.exit_code, ESCAPED);
+    assert_string_equal(res.out, "reached reply=[pong:ping|]\n");
+    assert_non_null(strstr(res.granted, hostname_dest));
+    hale_sandbox_result_release(&res);
+    /* A name not declared has no entry: no DNS inside. */
+    spec_connect(&sp, ARGV("tcp", "hale-undeclared.example", echo_port_str), dest);
+    run_spec(&sp, &res);
+    assert_int_equal(res.exit_code, 0);
+    assert_non_null(strstr(res.out, "blocked resolve"));
+    hale_sandbox_result_release(&res);
+}
+
+/* Addresses that are not lo's already: the child adds them to lo in the tool's namespace
+ * (netlink), so the tool reaches the machine's own non-loopback addresses, and IPv6 ones. */
+static void connect_other_addresses(void **s)
+{
+    struct ifaddrs *ifa = NULL;
+    char addrs[3][INET6_ADDRSTRLEN + 2] = {"", "", ""}, dests[3][INET6_ADDRSTRLEN + 16];
+    unsigned tried = 0;
+
+    (void)s;
+    need(HALE_SANDBOX_NETNS);
+    if (echo.v6)
+        snprintf(addrs[0], sizeof(addrs[0]), "::1");
+    if (getifaddrs(&ifa) == 0) {
+        for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+            char t[INET6_ADDRSTRLEN];
+
+            if (!i->ifa_addr || (i->ifa_flags & IFF_LOOPBACK) || !(i->ifa_flags & IFF_UP))
+                continue;
+            if (i->ifa_addr->sa_family == AF_INET && !addrs[1][0]) {
+                inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, t, sizeof(t));
+                snprintf(addrs[1], sizeof(addrs[1]), "%s", t);
+            } else if (i->ifa_addr->sa_family == AF_INET6 && echo.v6 && !addrs[2][0] &&
+                       !IN6_IS_ADDR_LINKLOCAL(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr)) {
+                inet_ntop(AF_INET6, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, t, sizeof(t));
+                snprintf(addrs[2], sizeof(addrs[2]), "%s", t);
+            }
+        }
+        freeifaddrs(ifa);
+    }
+    for (unsigned i = 0; i < 3; i++) {
+        hale_sandbox_spec sp;
+        hale_sandbox_result res;
+        const char *dest[] = {dests[i], NULL};
+        bool v6 = strchr(addrs[i], ':') != NULL;
+        static char what[3][256]; /* record() keeps the pointer */
+
+        if (!addrs[i][0])
+            continue;
+        snprintf(dests[i], sizeof(dests[i]), v6 ? "[%s]:%u" : "%s:%u", addrs[i], echo.port);
+        spec_connect(&sp, ARGV("tcp", addrs[i], echo_port_str), dest);
+        run_spec(&sp, &res);
+        static const char *const ids[] = {"R5a", "R5b", "R5c"};
+
+        snprintf(what[i], sizeof(what[i]), "connect: declared %s", dests[i]);
+        record(ids[i], what[i], res.exit_code == ESCAPED, "(allowed: lo address + forwarder)",
+               res.out);
+        if (res.exit_code != ESCAPED || strcmp(res.out, "reached reply=[pong:ping|]\n") != 0)
+            fail_msg("%s: exit %d: %s%s", dests[i], res.exit_code, res.out, res.err);
+        hale_sandbox_result_release(&res);
+        tried++;
+    }
+    if (!tried) {
+        printf("[  SKIP    ] no IPv6 and no non-loopback address here\n");
+        skip();
+    }
+}
+
+/* The forwarder's caps: connections per run and bytes per connection and direction. */
+static void connect_caps(void **s)
+{
+    hale_sandbox_spec sp;
+    hale_sandbox_result res;
+    const char *dest[] = {echo_dest, NULL};
+
+    (void)s;
+    need(HALE_SANDBOX_NETNS);
+    spec_connect(&sp, ARGV("tcp", "127.0.0.1", echo_port_str, "2"), dest);
+    sp.connect_max_conns = 1;
+    run_spec(&sp, &res);
+    record("R6", "forwarder: connection cap (1 of 2)", res.conns == 1 && res.conns_refused == 1,
+           "forwarder cap", res.out);
+    /* The second is accepted inside and closed at once: the tool sees an empty reply or a
+     * reset, never the service. */
+    assert_true(strncmp(res.out, "reached reply=[pong:ping|]\n", 27) == 0);
+    assert_null(strstr(res.out + 27, "pong"));
+    assert_int_equal(res.conns, 1);
+    assert_int_equal(res.conns_refused, 1);
+    hale_sandbox_result_release(&res);
+    spec_connect(&sp, ARGV("tcp", "127.0.0.1", echo_port_str), dest);
+    sp.connect_max_bytes = 4;
+    run_spec(&sp, &res);
+    record("R7", "forwarder: 4-byte cap each way", strcmp(res.out, "reached reply=[pong]\n") == 0,
+           "forwarder cap", res.out);
+    assert_string_equal(res.out, "reached reply=[pong]\n");
+    assert_int_equal(res.relay_bytes, 8);
+    hale_sandbox_result_release(&res);
+}
+
+/* The declared service is down: the connection is accepted inside, the forwarder's connect
+ * fails, the tool sees it closed, and the result counts it refused. */
+static void connect_upstream_down(void **s)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    hale_sandbox_spec sp;
+    hale_sandbox_result res;
+    char dest_s[32], port_s[8];
+    const char *dest[] = {dest_s, NULL};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    (void)s;
+    need(HALE_SANDBOX_NETNS);
+    /* A port nothing listens on: bound (so it was free), never listened on, closed. */
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    snprintf(port_s, sizeof(port_s), "%u", ntohs(a.sin_port));
+    snprintf(dest_s, sizeof(dest_s), "127.0.0.1:%s", port_s);
+    spec_connect(&sp, ARGV("tcp", "127.0.0.1", port_s), dest);
+    run_spec(&sp, &res);
+    record("R7b", "forwarder: declared service down", res.conns_refused == 1 && res.conns == 0,
+           "(closed, counted)", res.out);
+    assert_int_equal(res.conns, 0);
+    assert_int_equal(res.conns_refused, 1);
+    assert_null(strstr(res.out, "pong"));
+    hale_sandbox_result_release(&res);
+}
+
+static void connect_rejected(void **s)
+{
+    hale_sandbox_spec sp;
+    hale_sandbox_result res;
+    hale_diag d = {{0}};
+    const char *bad[][2] = {{"127.0.0.1", NULL}, {"127.0.0.1:0", NULL}, {"127.0.0.1:70000", NULL},
+                            {"a b:80", NULL},    {"[::1:80", NULL},     {"host/x:80", NULL}};
+    const char *nine[] = {"a:1", "a:2", "a:3", "a:4", "a:5", "a:6", "a:7", "a:8", "a:9", NULL};
+    const char *unknown[] = {"hale-nonexistent.invalid:80", NULL};
+
+    (void)s;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        spec_connect(&sp, ARGV("true"), bad[i]);
+        assert_int_equal(hale_sandbox_run(&sp, &res, &d), HALE_ESCHEMA);
+        assert_non_null(strstr(d.msg, "connect[0]"));
+    }
+    spec_connect(&sp, ARGV("true"), nine);
+    assert_int_equal(hale_sandbox_run(&sp, &res, &d), HALE_ESCHEMA);
+    spec_connect(&sp, ARGV("true"), (const char *[]){echo_dest, NULL});
+    sp.disable = HALE_SANDBOX_NETNS; /* never the host's network */
+    sp.require &= ~(uint32_t)HALE_SANDBOX_NETNS;
+    assert_int_equal(hale_sandbox_run(&sp, &res, &d), HALE_ESCHEMA);
+    assert_non_null(strstr(d.msg, "netns"));
+    /* A name that does not resolve fails the run before the tool starts. */
+    spec_connect(&sp, ARGV("true"), unknown);
+    assert_true(hale_sandbox_run(&sp, &res, &d) < 0);
+    assert_non_null(strstr(d.msg, "connect:hale-nonexistent.invalid:80"));
+}
+
+/* uid 0 with no capability (a manifest's run_as root) works and holds nothing. */
+static void root_without_caps(void **s)
+{
+    hale_sandbox_spec sp;
+    hale_sandbox_result res;
+
+    (void)s;
+    spec_base(&sp, ARGV("creds"));
+    sp.uid = sp.gid = 0;
+    sp.require &= ~(uint32_t)HALE_SANDBOX_UID; /* root has no unprivileged uid */
+    run_spec(&sp, &res);
+    record("R8", "uid 0, no capability", res.exit_code == 0, "caps + securebits", res.out);
+    assert_int_equal(res.exit_code, 0);
+    assert_non_null(strstr(res.out, "uid 0 "));
+    assert_non_null(strstr(res.out, "CapEff=0000000000000000"));
+    assert_non_null(strstr(res.out, "CapBnd=0000000000000000"));
+    assert_int_equal(res.relax, 0);
+    assert_int_equal(res.caps_kept, 0);
+    hale_sandbox_result_release(&res);
+}
+
+/* CAP_KILL kept: a root tool with the host's pid view signals a process of another uid; the
+ * same run without it gets EPERM. Without host_pid the process is not even visible. */
+static void keep_cap_kill(void **s)
+{
+    hale_sandbox_spec sp;
+    hale_sandbox_result res;
+    pid_t v = victim_of(12345);
+    char vs[16], caps[64];
+    int st = 0;
+
+    (void)s;
+    assert_true(v > 0);
+    snprintf(vs, sizeof(vs), "%d", (int)v);
+    spec_base(&sp, ARGV("kill", vs));
+    sp.uid = sp.gid = 0;
+    sp.require &= ~(uint32_t)HALE_SANDBOX_UID; /* root has no unprivileged uid */
+    sp.host_pid = true;
+    sp.require &= ~(uint32_t)HALE_SANDBOX_PIDNS;
+    run_spec(&sp, &res);
+    record("R9", "host_pid, uid 0, no CAP_KILL: kill uid 12345", res.exit_code == 0,
+           "caps (uid differs)", res.out);
+    assert_int_equal(res.exit_code, 0);
+    assert_non_null(strstr(res.out, "EPERM"));
+    assert_int_equal(kill(v, 0), 0);
+    hale_sandbox_result_release(&res);
+
+    sp.keep_caps = 1ULL << 5; /* CAP_KILL */
+    sp.require = HALE_SANDBOX_REQUIRE_DEFAULT & ~(uint32_t)(HALE_SANDBOX_PIDNS | HALE_SANDBOX_UID);
+    run_spec(&sp, &res);
+    hale_sandbox_caps_str(res.caps_kept, caps, sizeof(caps));
+    record("R10", "host_pid, uid 0, CAP_KILL kept: kill uid 12345", res.exit_code == ESCAPED,
+           "(allowed: declared)", caps);
+    assert_int_equal(res.exit_code, ESCAPED);
+    assert_int_equal(waitpid(v, &st, 0), v);
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    assert_int_equal(res.relax, HALE_SANDBOX_RELAX_CAPS | HALE_SANDBOX_RELAX_HOSTPID);
+    assert_int_equal(res.caps_kept, 1ULL << 5);
+    assert_string_equal(caps, "cap_kill");
+    assert_int_equal(res.layers & HALE_SANDBOX_PIDNS, 0);
+    assert_true(res.layers & HALE_SANDBOX_CAPS);
+    hale_sandbox_result_release(&res);
+
+    /* In its own pid namespace the same capability reaches nothing outside. */
+    v = victim_of(12345);
+    snprintf(vs, sizeof(vs), "%d", (int)v);
+    spec_base(&sp, ARGV("kill", vs));
+    sp.uid = sp.gid = 0;
+    sp.require &= ~(uint32_t)HALE_SANDBOX_UID; /* root has no unprivileged uid */
+    sp.keep_caps = 1ULL << 5;
+    run_spec(&sp, &res);
+    assert_int_equal(res.exit_code, 0);
+    assert_non_null(strstr(res.out, "ESRCH"));
+    assert_int_equal(kill(v, 0), 0);
+    kill(v, SIGKILL);
+    waitpid(v, NULL, 0);
+    hale_sandbox_result_release(&res);
+}
+
+/* The tool holds exactly what it declared, in every set, as a non-root uid too. */
+static void keep_caps_exact(void **s)
+{
+    hale_sandbox_spec sp;
+    hale_sandbox_result res;
+
+    (void)s;
+    spec_base(&sp, ARGV("creds"));
+    sp.keep_caps = (1ULL << 5) | (1ULL << 1); /* CAP_KILL, CAP_DAC_OVERRIDE */
+    run_spec(&sp, &res);
+    record("R11", "keep CAP_KILL+CAP_DAC_OVERRIDE as uid 65534", res.exit_code == 0,
+           "caps (exactly these)", res.out);
+    assert_non_null(strstr(res.out, "uid 65534 "));
+    assert_non_null(strstr(res.out, "CapPrm=0000000000000022"));
+    assert_non_null(strstr(res.out, "CapEff=0000000000000022"));
+    assert_non_null(strstr(res.out, "CapBnd=0000000000000022"));
+    assert_non_null(strstr(res.out, "CapAmb=0000000000000022"));
+    assert_int_equal(res.caps_kept, 0x22);
+    hale_sandbox_result_release(&res);
+}
+
+/* CAP_SYS_ADMIN kept still cannot mount (seccomp), and may only be kept with seccomp,
+ * Landlock and the mount view required. */
+static void keep_sys_admin(void **s)
+{
+    hale_sandbox_spec sp;
+    hale_sandbox_result res;
+    hale_diag d = {{0}};
+
+    (void)s;
+    need(SECCOMP);
+    spec_base(&sp, ARGV("mount"));
+    sp.uid = sp.gid = 0;
+    sp.require &= ~(uint32_t)HALE_SANDBOX_UID; /* root has no unprivileged uid */
+    sp.keep_caps = 1ULL << 21;
+    sp.require |= LANDLOCK;
+    run_spec(&sp, &res);
+    record("R12", "CAP_SYS_ADMIN kept: mount a tmpfs", res.exit_code == 0, "seccomp", res.out);
+    assert_int_equal(res.exit_code, 0);
+    assert_int_equal(res.caps_kept, 1ULL << 21);
+    hale_sandbox_result_release(&res);
+    spec_base(&sp, ARGV("remount"));
+    sp.keep_caps = 1ULL << 21;
+    sp.require |= LANDLOCK;
+    run_spec(&sp, &res);
+    assert_int_equal(res.exit_code, 0);
+    hale_sandbox_result_release(&res);
+    sp.disable = SECCOMP;
+    sp.require &= ~(uint32_t)SECCOMP;
+    assert_int_equal(hale_sandbox_run(&sp, &res, &d), HALE_ESCHEMA);
+    assert_non_null(strstr(d.msg, "cap_sys_admin"));
+    spec_base(&sp, ARGV("true"));
+    sp.keep_caps = 1ULL << 21; /* Landlock not required: refused too */
+    assert_int_equal(hale_sandbox_run(&sp, &res, &d), HALE_ESCHEMA);
+    spec_base(&sp, ARGV("true"));
+    sp.keep_caps = 1ULL << 63;
+    assert_int_equal(hale_sandbox_run(&sp, &res, &d), HALE_ESCHEMA);
+    assert_non_null(strstr(d.msg, "keep_caps"));
+}
+
+/* A drop_caches tool: uid 0, no capability, /proc/sys/vm/drop_caches declared writable. It
+ * writes 4 (only silences the kernel's message: harmless here); every other tunable stays
+ * read-only, and uid 65534 may not write it at all. */
+static void writable_sysctl(void **s)
+{
+    hale_sandbox_spec sp;
+    hale_sandbox_result res;
+    const char *rw[] = {"/proc/sys/vm/drop_caches", NULL};
+
+    (void)s;
+    need(HALE_SANDBOX_MOUNTNS);
+    spec_base(&sp, ARGV("sysctl", "/proc/sys/vm/drop_caches", "4"));
+    sp.uid = sp.gid = 0;
+    sp.require &= ~(uint32_t)HALE_SANDBOX_UID; /* root has no unprivileged uid */
+    sp.writable = rw;
+    run_spec(&sp, &res);
+    record("R16", "uid 0, writable /proc/sys/vm/drop_caches", res.exit_code == ESCAPED,
+           "(allowed: declared)", res.out);
+    assert_int_equal(res.exit_code, ESCAPED);
+    hale_sandbox_result_release(&res);
+    spec_base(&sp, ARGV("sysctl", "/proc/sys/vm/overcommit_memory", "0"));
+    sp.uid = sp.gid = 0;
+    sp.require &= ~(uint32_t)HALE_SANDBOX_UID; /* root has no unprivileged uid */
+    sp.writable = rw;
+    run_spec(&sp, &res);
+    assert_int_equal(res.exit_code, 0);
+    assert_non_null(strstr(res.out, "EROFS"));
+    hale_sandbox_result_release(&res);
+    spec_base(&sp, ARGV("sysctl", "/proc/sys/vm/drop_caches", "4"));
+    sp.writable = rw;
+    run_spec(&sp, &res);
+    assert_int_equal(res.exit_code, 0);
+    assert_non_null(strstr(res.out, "EACCES"));
+    hale_sandbox_result_release(&res);
+}
+
+static void spec_host_pid(hale_sandbox_spec *sp, const char *const *argv)
+{
+    spec_base(sp, argv);
+    sp->host_pid = true;
+    sp->require &= ~(uint32_t)HALE_SANDBOX_PIDNS;
+}
+
+static void host_pid_sees(void **s)
+{
+    hale_sandbox_spec sp;
+    hale_sandbox_result res;
+    hale_diag d = {{0}};
+
+    (void)s;
+    spec_host_pid(&sp, ARGV("see", victim_str));
+    run_spec(&sp, &res);
+    record("R13", "host_pid: see a host process", res.exit_code == ESCAPED, "(allowed: declared)",
+           res.out);
+    assert_int_equal(res.exit_code, ESCAPED);
+    assert_int_equal(res.relax, HALE_SANDBOX_RELAX_HOSTPID);
+    assert_int_equal(res.layers & HALE_SANDBOX_PIDNS, 0);
+    hale_sandbox_result_release(&res);
+    /* Still not: killing a process of another uid, reading its memory (Landlock keeps ptrace
+     * access, which /proc/PID/mem and environ need, inside the sandbox). */
+    spec_host_pid(&sp, ARGV("kill", victim_str));
+    run_spec(&sp, &res);
+    assert_int_equal(res.exit_code, 0);
+    assert_int_equal(kill(h.victim, 0), 0);
+    hale_sandbox_result_release(&res);
+    spec_host_pid(&sp, ARGV("see", victim_str));
+    sp.require |= HALE_SANDBOX_PIDNS; /* a contradiction: refused */
+    assert_int_equal(hale_sandbox_run(&sp, &res, &d), HALE_ESCHEMA);
+    assert_non_null(strstr(d.msg, "host_pid"));
+}
+
+/* The wall clock still ends the whole tree, a child in its own session and its grandchild
+ * included; and a daemonised grandchild of a tool that exits does not outlive the run. */
+static void host_pid_tree(void **s)
+{
+    hale_sandbox_spec sp;
+    hale_sandbox_result res;
+    struct timespec t = {2, 0};
+    struct stat st;
+    char detail[64];
+
+    (void)s;
+    spec_host_pid(&sp, ARGV("hangtree", marker2));
+    sp.timeout_ms = 500;
+    run_spec(&sp, &res);
+    assert_true(res.timed_out);
+    assert_string_equal(res.out, "tree started\n");
+    snprintf(detail, sizeof(detail), "killed after %llu ms, no marker after 2 s",
+             (unsigned long long)res.wall_ms);
+    hale_sandbox_result_release(&res);
+    nanosleep(&t, NULL);
+    record("R14", "host_pid: hang with a setsid'd tree past the timeout", stat(marker2, &st) < 0,
+           "subreaper + kill of the tree", detail);
+    assert_true(stat(marker2, &st) < 0 && errno == ENOENT);
+
+    spec_host_pid(&sp, ARGV("daemon", marker));
+    run_spec(&sp, &res);
+    hale_sandbox_result_release(&res);
+    t.tv_sec = 1;
+    t.tv_nsec = 500 * 1000 * 1000;
+    nanosleep(&t, NULL);
+    record("R15", "host_pid: daemonise and outlive the run", stat(marker, &st) < 0,
+           "subreaper + kill of the tree", "no marker after 1.5 s");
+    assert_true(stat(marker, &st) < 0 && errno == ENOENT);
 }
 
 static int setup(void **s)
@@ -750,6 +1451,7 @@ static int setup(void **s)
     *slash = '\0';
     snprintf(data_secret, sizeof(data_secret), "%s/audit.key", h.data);
     snprintf(marker, sizeof(marker), "%s/marker", h.work);
+    snprintf(marker2, sizeof(marker2), "%s/marker2", h.work);
     snprintf(fill_path, sizeof(fill_path), "%s/fill", h.work);
     snprintf(input_path, sizeof(input_path), "%s/input", h.work);
     if (fixture_write(data_secret, "secret key material\n") < 0 || chmod(data_secret, 0600) < 0 ||
@@ -800,7 +1502,7 @@ static int setup(void **s)
         _exit(0);
     }
     snprintf(victim_str, sizeof(victim_str), "%d", (int)h.victim);
-    if (h.abstract < 0 || h.unix_fd < 0 || h.secret_fd < 0 || h.victim < 0)
+    if (h.abstract < 0 || h.unix_fd < 0 || h.secret_fd < 0 || h.victim < 0 || echo_start() < 0)
         return -1;
     /* What this machine offers: one run that requires nothing. */
     spec_base(&sp, ARGV("true"));
@@ -833,6 +1535,7 @@ static int teardown(void **s)
         kill(h.victim, SIGKILL);
         waitpid(h.victim, NULL, 0);
     }
+    echo_stop();
     close(h.listener);
     close(h.abstract);
     close(h.unix_fd);
@@ -906,6 +1609,21 @@ int main(void)
         cmocka_unit_test(required_layer_missing),
         cmocka_unit_test(launcher_missing),
         cmocka_unit_test(from_threadpool),
+        cmocka_unit_test(connect_declared),
+        cmocka_unit_test(forwarder_caps),
+        cmocka_unit_test(connect_undeclared),
+        cmocka_unit_test(connect_by_name),
+        cmocka_unit_test(connect_other_addresses),
+        cmocka_unit_test(connect_caps),
+        cmocka_unit_test(connect_upstream_down),
+        cmocka_unit_test(connect_rejected),
+        cmocka_unit_test(root_without_caps),
+        cmocka_unit_test(keep_cap_kill),
+        cmocka_unit_test(keep_caps_exact),
+        cmocka_unit_test(keep_sys_admin),
+        cmocka_unit_test(writable_sysctl),
+        cmocka_unit_test(host_pid_sees),
+        cmocka_unit_test(host_pid_tree),
     };
 
     if (geteuid() != 0) {

@@ -782,11 +782,89 @@ static void json_parse_rules(void **state)
     free(s);
     s = nested(HALE_MAX_JSON_DEPTH + 1);
     assert_int_equal(parse_str(s, strlen(s), &d), HALE_EPARSE);
-    assert_string_equal(d.msg, "nesting deeper than 32 levels");
+    assert_string_equal(d.msg, "line 1 column 33: nesting deeper than 32 levels");
     free(s);
     s = nested(5000); /* beyond jansson's own limit: still a clean error */
     assert_int_equal(parse_str(s, strlen(s), &d), HALE_EPARSE);
     free(s);
+}
+
+/* The reader gives exactly the values jansson's decoder gives, and refuses what it refuses. */
+static void json_reader_matches_jansson(void **state)
+{
+    static const char *const valid[] = {
+        "{}",
+        "[]",
+        " \t\r\n[ 1 , -0 , 0.5 , -2.5e-3 , 1E2 , 1e+2 ]\n",
+        "[9223372036854775807, -9223372036854775808]",
+        "[1.7976931348623157e308, 4.9e-324, 1e-400]",
+        "{\"a\":{\"b\":[true,false,null,{}]},\"c\":\"\"}",
+        "[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\", \"\\u00e9\\u20ac\", \"\\ud83d\\ude00\", \"x\\u0041y\"]",
+        "{\"\\u0061\":1,\"b\\n\":{\"\\u00e9\":[\"\xc3\xa9\"]}}",
+        "[123456789012345678901.5]",
+        "{\"k\":\"a long string without escapes, borrowed straight from the input\"}"};
+    static const char *const invalid[] = {"[01]",
+                                          "[1.]",
+                                          "[.5]",
+                                          "[-]",
+                                          "[1e]",
+                                          "[+1]",
+                                          "[tru]",
+                                          "[truex]",
+                                          "[nul]",
+                                          "[1,]",
+                                          "{\"a\"}",
+                                          "{\"a\":}",
+                                          "{,}",
+                                          "{\"a\":1,}",
+                                          "{'a':1}",
+                                          "[\"\\x\"]",
+                                          "[\"\\u12\"]",
+                                          "[\"\\ud800\"]",
+                                          "[\"\\udc00\"]",
+                                          "[\"\\ud800\\u0041\"]",
+                                          "[\"a\nb\"]",
+                                          "[\"abc",
+                                          "[9223372036854775808]",
+                                          "[-9223372036854775809]",
+                                          "[1e400]",
+                                          "[] x",
+                                          "{\"a\":1}}",
+                                          "[",
+                                          "{\"a\":1,\"a\":1}",
+                                          "{\"\\u0061\":1,\"a\":2}",
+                                          "[\"\\u0000\"]"};
+    hale_diag d;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
+        json_t *ours = NULL, *theirs = json_loads(valid[i], JSON_REJECT_DUPLICATES, NULL);
+
+        if (hale_json_parse(valid[i], strlen(valid[i]), &ours, &d) != 0)
+            fail_msg("valid[%zu] %s refused: %s", i, valid[i], d.msg);
+        assert_non_null(theirs);
+        if (!json_equal(ours, theirs))
+            fail_msg("valid[%zu] %s: values differ from jansson's", i, valid[i]);
+        json_decref(ours);
+        json_decref(theirs);
+    }
+    for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
+        json_t *ours = NULL, *theirs = json_loads(invalid[i], JSON_REJECT_DUPLICATES, NULL);
+
+        if (hale_json_parse(invalid[i], strlen(invalid[i]), &ours, &d) != HALE_EPARSE)
+            fail_msg("invalid[%zu] %s accepted", i, invalid[i]);
+        assert_null(ours);
+        assert_true(strncmp(d.msg, "line 1 column ", 14) == 0);
+        if (theirs)
+            fail_msg("invalid[%zu] %s: jansson accepts it", i, invalid[i]);
+    }
+    /* Where the fault is, and what it says. */
+    assert_int_equal(parse_str("{\"a\": [1, 2,, 3]}", 17, &d), HALE_EPARSE);
+    assert_string_equal(d.msg, "line 1 column 13: invalid token near ','");
+    assert_int_equal(parse_str("{\"a\": 1 \"b\": 2}", 15, &d), HALE_EPARSE);
+    assert_string_equal(d.msg, "line 1 column 9: ',' or '}' expected near '\"b\"'");
+    assert_int_equal(parse_str("[1e400]", 7, &d), HALE_EPARSE);
+    assert_string_equal(d.msg, "line 1 column 2: real number overflow");
 }
 
 static void json_parse_positions(void **state)
@@ -812,8 +890,8 @@ static void json_parse_positions(void **state)
         hale_json_parse_pos("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
                             66, &v, &line, &column, &d),
         HALE_EPARSE);
-    assert_int_equal(line, 0);
-    assert_int_equal(column, 0);
+    assert_int_equal(line, 1);
+    assert_int_equal(column, 33); /* the container one level too deep */
     assert_null(v);
     assert_int_equal(hale_json_parse_pos("{\"ok\":true}", 11, &v, &line, &column, &d), 0);
     assert_true(json_is_true(json_object_get(v, "ok")));
@@ -1119,6 +1197,7 @@ int main(void)
         cmocka_unit_test(json_fields_errors),
         cmocka_unit_test(json_type_names),
         cmocka_unit_test(json_parse_rules),
+        cmocka_unit_test(json_reader_matches_jansson),
         cmocka_unit_test(json_parse_positions),
         cmocka_unit_test(json_canonical_dump),
         cmocka_unit_test(never_returns_cond),

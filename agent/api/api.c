@@ -32,6 +32,8 @@ static void on_metrics(hale_api *api, hale_http_req *req, const char *rest);
 static const struct route routes[] = {
     {"POST", "/api/v1/alerts", "alerts", on_alerts, HALE__API_INTAKE},
     {"POST", "/api/v1/events", "events", on_events, HALE__API_INTAKE},
+    {"POST", "/api/v1/metrics", "metrics_samples", hale__api_on_metrics_post, HALE__API_INTAKE},
+    {"GET", "/api/v1/forecasts", "forecasts", hale__api_on_forecasts, HALE__API_READ},
     {"GET", "/api/v1/incidents", "incidents", on_incidents, HALE__API_READ},
     {"GET", "/api/v1/incidents/", "incident", on_incident, HALE__API_READ},
     {"GET", "/api/v1/audit", "audit", hale__api_on_audit, HALE__API_AUDIT},

@@ -9,6 +9,7 @@
 #include "hale/fwd.h"
 #include "hale/http.h"
 #include "hale/ingest.h"
+#include "hale/metrics.h"
 #include "hale/policy.h"
 #include "util/buf.h"
 
@@ -41,6 +42,15 @@ typedef struct hale_api_ops {
      * and reterr the reason. */
     int (*vote)(void *ud, int64_t id, const hale_approval_vote *vote, json_t **ret,
                 int *reterr_status, hale_diag *reterr);
+    /* POST /api/v1/metrics: learn set's samples (taken) now. On success *ret_accepted and
+     * *ret_refused count samples learned and refused (series cap). NULL: the route answers
+     * 503. */
+    int (*metrics_ingest)(void *ud, hale_sample_set *set, size_t *ret_accepted,
+                          size_t *ret_refused);
+    /* Largest number of samples one request may carry. */
+    size_t (*metrics_max_samples)(void *ud);
+    /* GET /api/v1/forecasts: as hale_metrics_forecasts_json (series may be NULL). NULL: 503. */
+    int (*forecasts)(void *ud, const char *series, json_t **ret);
 } hale_api_ops;
 
 typedef struct hale_api hale_api;

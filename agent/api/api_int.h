@@ -69,6 +69,10 @@ void hale__api_on_approval(hale_api *api, hale_http_req *req, const char *rest);
 void hale__api_on_approval_vote(hale_api *api, hale_http_req *req, const char *rest);
 bool hale__api_is_json(const char *content_type);
 
+/* Routes of api_metrics.c. */
+void hale__api_on_metrics_post(hale_api *api, hale_http_req *req, const char *rest);
+void hale__api_on_forecasts(hale_api *api, hale_http_req *req, const char *rest);
+
 /* Routes of api_audit.c. */
 void hale__api_on_audit(hale_api *api, hale_http_req *req, const char *rest);
 void hale__api_on_audit_checkpoint(hale_api *api, hale_http_req *req, const char *rest);

@@ -6,7 +6,9 @@
  * the leaves between two of them are ever read for one hash. */
 #include "internal.h"
 
+#include "merkle_int.h"
 #include "query_int.h"
+#include "verify_int.h"
 
 /* The lowest set bit's position of a (a > 0). */
 static unsigned trailing_zeros(uint64_t a)
@@ -17,15 +19,6 @@ static unsigned trailing_zeros(uint64_t a)
         a >>= 1;
         n++;
     }
-    return n;
-}
-
-static unsigned popcount(uint64_t v)
-{
-    unsigned n = 0;
-
-    for (; v; v &= v - 1)
-        n++;
     return n;
 }
 
@@ -69,7 +62,8 @@ static int seed_from_checkpoint(sqlite3 *db, uint64_t a, uint64_t b, hale_merkle
             r = HALE_EPROOF; /* a frontier that does not describe its own checkpoint */
             break;
         }
-        keep = popcount(c - a); /* the nodes after a are the last ones, one per bit of c - a */
+        keep =
+            merkle_popcount(c - a); /* the nodes after a are the last ones, one per bit of c - a */
         rel->size = c - a;
         rel->n_nodes = keep;
         memcpy(rel->nodes, f.nodes + (f.n_nodes - keep), keep * sizeof(f.nodes[0]));
@@ -144,7 +138,7 @@ static int left_child_node(sqlite3 *db, uint64_t a, unsigned h, hale_hash *ret)
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         uint64_t c = (uint64_t)sqlite3_column_int64(st, 0);
-        unsigned i = popcount(c >> (h + 1));
+        unsigned i = merkle_popcount(c >> (h + 1));
         hale_merkle_frontier f;
 
         if (hale_merkle_frontier_decode(sqlite3_column_blob(st, 1),
@@ -162,8 +156,7 @@ static int left_child_node(sqlite3 *db, uint64_t a, unsigned h, hale_hash *ret)
     return r;
 }
 
-/* The head of leaves [a, b), where b - a <= 2^tz(a) (an aligned range). */
-static int range_head(sqlite3 *db, uint64_t a, uint64_t b, hale_hash *ret)
+int hale__audit_range_head(sqlite3 *db, uint64_t a, uint64_t b, hale_hash *ret)
 {
     hale_merkle_frontier rel;
     int r;
@@ -183,22 +176,27 @@ static int range_head(sqlite3 *db, uint64_t a, uint64_t b, hale_hash *ret)
     return r;
 }
 
-/* range_head through the cache. */
-static int cached_head(sqlite3 *db, uint64_t a, uint64_t b, hale__audit_head_cache *cache,
-                       hale_hash *ret)
+struct prove_ctx {
+    sqlite3 *db;
+    hale__audit_head_cache *cache;
+};
+
+/* hale__audit_range_head through the cache. */
+static int cached_head(void *ud, uint64_t a, uint64_t b, hale_hash *ret)
 {
+    struct prove_ctx *x = ud;
     size_t i = (size_t)((a * UINT64_C(0x9e3779b97f4a7c15) ^ b) % HALE__AUDIT_HEAD_CACHE);
     int r;
 
-    if (cache && cache->slot[i].b == b && cache->slot[i].a == a) {
-        *ret = cache->slot[i].head;
+    if (x->cache && x->cache->slot[i].b == b && x->cache->slot[i].a == a) {
+        *ret = x->cache->slot[i].head;
         return 0;
     }
-    r = range_head(db, a, b, ret);
-    if (r == 0 && cache) {
-        cache->slot[i].a = a;
-        cache->slot[i].b = b;
-        cache->slot[i].head = *ret;
+    r = hale__audit_range_head(x->db, a, b, ret);
+    if (r == 0 && x->cache) {
+        x->cache->slot[i].a = a;
+        x->cache->slot[i].b = b;
+        x->cache->slot[i].head = *ret;
     }
     return r;
 }
@@ -206,33 +204,7 @@ static int cached_head(sqlite3 *db, uint64_t a, uint64_t b, hale__audit_head_cac
 int hale__audit_prove(sqlite3 *db, uint64_t index, uint64_t size, hale_hash *proof,
                       hale__audit_head_cache *cache)
 {
-    hale_hash top_down[HALE_MERKLE_MAX_PROOF];
-    uint64_t lo = 0, hi = size;
-    unsigned n = 0;
-    int r = 0;
+    struct prove_ctx x = {db, cache};
 
-    if (index >= size || size > HALE_MERKLE_MAX_SIZE)
-        return -EINVAL;
-    /* RFC 9162 2.1.3.1 PATH(m, D[lo:hi]), unrolled: split at the largest power of two below
-     * the width; the sibling side's head joins the proof. */
-    while (r == 0 && hi - lo > 1) {
-        uint64_t k = UINT64_C(1) << 63;
-
-        while (k >= hi - lo)
-            k >>= 1;
-        if (HALE_NEVER(n >= HALE_MERKLE_MAX_PROOF))
-            return HALE_EPROOF;
-        if (index < lo + k) {
-            r = cached_head(db, lo + k, hi, cache, &top_down[n++]);
-            hi = lo + k;
-        } else {
-            r = cached_head(db, lo, lo + k, cache, &top_down[n++]);
-            lo += k;
-        }
-    }
-    if (r < 0)
-        return r;
-    for (unsigned i = 0; i < n; i++)
-        proof[i] = top_down[n - 1 - i];
-    return (int)n;
+    return hale__audit_inclusion_path(index, size, cached_head, &x, proof, HALE_MERKLE_MAX_PROOF);
 }

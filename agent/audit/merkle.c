@@ -63,15 +63,6 @@ void hale_merkle_root(const hale_hash *leaves, uint64_t n, hale_hash *ret)
     hale_merkle_node_hash(&left, &right, ret);
 }
 
-static unsigned popcount64(uint64_t v)
-{
-    unsigned n = 0;
-
-    for (; v; v &= v - 1)
-        n++;
-    return n;
-}
-
 void hale_merkle_frontier_init(hale_merkle_frontier *f)
 {
     memset(f, 0, sizeof(*f));
@@ -86,7 +77,7 @@ int hale_merkle_frontier_append(hale_merkle_frontier *f, const hale_hash *leaf)
         return HALE_ELIMIT;
     /* A frontier from _init, _append or _decode always holds one node per set bit; anything
      * else was built by hand and would overrun nodes[]. */
-    if (HALE_NEVER(f->n_nodes != popcount64(size)))
+    if (HALE_NEVER(f->n_nodes != merkle_popcount(size)))
         return HALE_ESCHEMA;
     /* Binary increment: every trailing 1 bit of size is a perfect subtree of the same height as
      * the carry, so the two merge into one twice as tall. */
@@ -105,7 +96,7 @@ void hale_merkle_frontier_root(const hale_merkle_frontier *f, hale_hash *ret)
     hale_hash r;
     unsigned i;
 
-    if (f->size == 0 || HALE_NEVER(f->n_nodes != popcount64(f->size))) {
+    if (f->size == 0 || HALE_NEVER(f->n_nodes != merkle_popcount(f->size))) {
         hale_merkle_empty_root(ret);
         return;
     }
@@ -119,7 +110,7 @@ void hale_merkle_frontier_root(const hale_merkle_frontier *f, hale_hash *ret)
 
 size_t hale_merkle_frontier_encoded_len(const hale_merkle_frontier *f)
 {
-    return 1u + 8u + (size_t)popcount64(f->size) * HALE_MERKLE_HASH_BYTES;
+    return 1u + 8u + (size_t)merkle_popcount(f->size) * HALE_MERKLE_HASH_BYTES;
 }
 
 int hale_merkle_frontier_encode(const hale_merkle_frontier *f, uint8_t *out, size_t cap)
@@ -129,7 +120,7 @@ int hale_merkle_frontier_encode(const hale_merkle_frontier *f, uint8_t *out, siz
 
     if (len > cap)
         return -ENOBUFS;
-    if (HALE_NEVER(f->n_nodes != popcount64(f->size)))
+    if (HALE_NEVER(f->n_nodes != merkle_popcount(f->size)))
         return HALE_ESCHEMA;
     out[0] = HALE_MERKLE_FRONTIER_VERSION;
     for (i = 0; i < 8; i++)
@@ -151,7 +142,7 @@ int hale_merkle_frontier_decode(const uint8_t *buf, size_t len, hale_merkle_fron
         f.size = (f.size << 8) | buf[1 + i];
     if (f.size > HALE_MERKLE_MAX_SIZE)
         return HALE_ESCHEMA;
-    f.n_nodes = popcount64(f.size);
+    f.n_nodes = merkle_popcount(f.size);
     if (len != 9u + (size_t)f.n_nodes * HALE_MERKLE_HASH_BYTES)
         return HALE_ESCHEMA;
     for (i = 0; i < f.n_nodes; i++)

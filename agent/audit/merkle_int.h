@@ -12,6 +12,16 @@
 void hale__merkle_hash_children(const void *left, size_t left_len, const void *right,
                                 size_t right_len, hale_hash *ret);
 
+/* Set bits of v: the number of perfect subtrees (frontier nodes) of a tree of v leaves. */
+static inline unsigned merkle_popcount(uint64_t v)
+{
+    unsigned n = 0;
+
+    for (; v; v &= v - 1)
+        n++;
+    return n;
+}
+
 /* The RFC 6962 split of n > 1 leaves: the largest power of two strictly smaller than n. */
 static inline uint64_t merkle_split(uint64_t n)
 {

@@ -39,6 +39,13 @@ typedef struct hale__audit_head_cache {
     } slot[HALE__AUDIT_HEAD_CACHE];
 } hale__audit_head_cache;
 
+/* The head (Merkle root) of the stored leaves [a, b), an aligned range (b - a <= 2^tz(a), as
+ * every range of an RFC 9162 inclusion or consistency path is): a stored checkpoint frontier
+ * node when one is that subtree, else the part of the nearest checkpoint frontier inside the
+ * range plus the leaf hashes after it, streamed. Returns 0, HALE_EPROOF (a gap, a damaged
+ * hash or frontier), HALE_ESTORE. */
+int hale__audit_range_head(sqlite3 *db, uint64_t a, uint64_t b, hale_hash *ret);
+
 /* Inclusion proof of leaf index in the tree of the first size leaves (size: a checkpoint
  * size), bottom-up into proof (HALE_MERKLE_MAX_PROOF entries). Uses checkpoint frontiers and
  * streams only the leaf hashes between them; cache (may be NULL; zero it before first use, and

@@ -179,13 +179,17 @@ static int parse_hello(hale_audit_signer *s, const uint8_t *p, size_t len)
     return n2 > 0 ? parse_vkey(p + off + 2, n2, &s->pending) : 0;
 }
 
+/* In the signer's environment, which is otherwise empty. */
+#define SIGNER_ENV "HALE_AUDIT_SIGNER_CHILD"
+
 static int spawn_child(hale_audit_signer *s, const char *exe, const char *data_dir,
                        const char *origin, int child_fd)
 {
     char arg0[] = "hale", arg1[] = HALE_AUDIT_SIGNER_COMMAND;
     char *dir = strdup(data_dir), *org = strdup(origin);
     char *argv[] = {arg0, arg1, dir, org, NULL};
-    char *envp[] = {NULL};
+    char env0[] = SIGNER_ENV "=1";
+    char *envp[] = {env0, NULL};
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     sigset_t none;
@@ -324,6 +328,16 @@ int hale_audit_signer_start(const char *data_dir, const char *origin,
     if (!data_dir || !origin || !hale_note_name_is_valid(origin, strlen(origin))) {
         hale_diag_set(reterr, "audit signer: the origin is not a valid key name");
         return -EINVAL;
+    }
+    /* A program started as the signer that is not hale (a wrong exe: a test binary, another
+     * program embedding the loop) would run its own main and start signers of its own: one
+     * level only, never a fork bomb. */
+    if (getenv(SIGNER_ENV)) {
+        hale_diag_set(reterr,
+                      "audit signer: this process was started as the audit signer of "
+                      "another (%s is set): is the signer executable hale?",
+                      SIGNER_ENV);
+        return -ELOOP;
     }
     s = calloc(1, sizeof(*s));
     if (!s)

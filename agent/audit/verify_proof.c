@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "audit/merkle_int.h"
+#include "audit/query_int.h"
 #include "audit/verify_int.h"
 #include "hale/audit_verify.h"
 
@@ -86,10 +87,8 @@ int hale__audit_consistency_path(uint64_t size1, uint64_t size2, hale__audit_ran
 
 /* The stored log as a source of subtree roots. */
 struct db_source {
-    sqlite3 *db;            /* read-only connection */
-    sqlite3_stmt *leaves;   /* leaf hashes of a seq range */
-    sqlite3_stmt *frontier; /* the first checkpoint frontier in a size range */
-    hale_diag *why;         /* failure details */
+    sqlite3 *db;    /* read-only connection */
+    hale_diag *why; /* failure details */
 };
 
 static int db_error(struct db_source *s, const char *what)
@@ -98,97 +97,23 @@ static int db_error(struct db_source *s, const char *what)
     return HALE_ESTORE;
 }
 
-/* The perfect subtree [a, a + n) from a checkpoint frontier that holds it: 0, 1 when none
- * does, or an error. Only left children appear in frontiers: a must be a multiple of 2n. */
-static int from_frontier(struct db_source *s, uint64_t a, uint64_t n, hale_hash *ret)
-{
-    sqlite3_stmt *st = s->frontier;
-    hale_merkle_frontier f;
-    unsigned h = 0, idx = 0;
-    int rc, r = 1;
-
-    if (n > (UINT64_C(1) << 62) || a % (2 * n) != 0)
-        return 1;
-    while ((UINT64_C(1) << h) < n)
-        h++;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)(a + n));
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)(a + 2 * n));
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && sqlite3_column_type(st, 1) == SQLITE_BLOB &&
-        hale_merkle_frontier_decode(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
-                                    &f) == 0 &&
-        f.size == (uint64_t)sqlite3_column_int64(st, 0)) {
-        for (unsigned b = 63; b > h; b--)
-            idx += (unsigned)((f.size >> b) & 1);
-        if (((f.size >> h) & 1) && idx < f.n_nodes) {
-            *ret = f.nodes[idx];
-            r = 0;
-        }
-    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        r = db_error(s, "reading audit_checkpoint");
-    }
-    sqlite3_reset(st);
-    return r;
-}
-
-/* Stream the stored leaf hashes of [a, b). */
-static int from_leaves(struct db_source *s, uint64_t a, uint64_t b, hale_hash *ret)
-{
-    sqlite3_stmt *st = s->leaves;
-    hale_merkle_frontier f;
-    int rc, r = 0;
-
-    hale_merkle_frontier_init(&f);
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)a);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)b);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        hale_hash h;
-
-        if (sqlite3_column_int64(st, 0) != (sqlite3_int64)(a + f.size) ||
-            sqlite3_column_type(st, 1) != SQLITE_BLOB || sqlite3_column_bytes(st, 1) != 32) {
-            hale_diag_set(s->why, "leaf %" PRIu64 " is missing or damaged", a + f.size);
-            r = HALE_EPROOF;
-            break;
-        }
-        memcpy(h.b, sqlite3_column_blob(st, 1), 32);
-        hale_merkle_frontier_append(&f, &h);
-    }
-    if (r == 0 && rc != SQLITE_DONE)
-        r = db_error(s, "reading audit_leaf");
-    if (r == 0 && f.size != b - a) {
-        hale_diag_set(s->why, "leaves %" PRIu64 " to %" PRIu64 " are missing", a + f.size, b - 1);
-        r = HALE_EPROOF;
-    }
-    sqlite3_reset(st);
-    if (r == 0)
-        hale_merkle_frontier_root(&f, ret);
-    return r;
-}
-
 static int db_range(void *ud, uint64_t a, uint64_t b, hale_hash *ret)
 {
     struct db_source *s = ud;
-    uint64_t n = b - a, k;
-    hale_hash left, right;
-    int r;
+    int r = hale__audit_range_head(s->db, a, b, ret);
 
-    if ((n & (n - 1)) == 0) {
-        r = from_frontier(s, a, n, ret);
-        return r == 1 ? from_leaves(s, a, b, ret) : r;
-    }
-    k = merkle_split(n);
-    r = db_range(ud, a, a + k, &left);
-    if (r == 0)
-        r = db_range(ud, a + k, b, &right);
-    if (r == 0)
-        hale_merkle_node_hash(&left, &right, ret);
+    if (r == HALE_ESTORE)
+        return db_error(s, "reading the audit tables");
+    if (r == HALE_EPROOF)
+        hale_diag_set(s->why,
+                      "leaves %" PRIu64 " to %" PRIu64 " are missing or damaged, or a stored "
+                      "checkpoint frontier does not match them",
+                      a, b - 1);
     return r;
 }
 
 static void source_close(struct db_source *s)
 {
-    sqlite3_finalize(s->leaves);
-    sqlite3_finalize(s->frontier);
     if (s->db) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         sqlite3_close(s->db);
@@ -209,15 +134,7 @@ static int source_open(const char *path, struct db_source *s, hale_diag *why)
             SQLITE_OK ||
         sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL) != SQLITE_OK ||
         sqlite3_busy_timeout(s->db, 10000) != SQLITE_OK ||
-        sqlite3_exec(s->db, "PRAGMA query_only = 1; BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db,
-                           "SELECT seq, leaf_hash FROM audit_leaf WHERE seq >= ?1 AND seq < ?2 "
-                           "ORDER BY seq",
-                           -1, &s->leaves, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db,
-                           "SELECT size, frontier FROM audit_checkpoint WHERE size >= ?1 AND "
-                           "size < ?2 ORDER BY size LIMIT 1",
-                           -1, &s->frontier, NULL) != SQLITE_OK) {
+        sqlite3_exec(s->db, "PRAGMA query_only = 1; BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
         int r = db_error(s, path);
 
         source_close(s);

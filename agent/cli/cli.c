@@ -23,6 +23,8 @@ static const struct cmd commands[] = {
     {"redact", hale_cmd_redact, "redact secrets and personal data from stdin"},
     {"prompt", hale_cmd_prompt, "preview a rendered, redacted LLM prompt (prompt --help)"},
     {"policy", hale_cmd_policy, "check, evaluate against or test a policy directory"},
+    {"tool", hale_cmd_tool, "check the tool catalog and runbooks, or list the tools"},
+    {"runbook", hale_cmd_runbook, "what the runbooks propose for alert labels (runbook --help)"},
     {"approvals", hale_cmd_approvals, "list or show approvals of proposed actions"},
     {"approve", hale_cmd_approve, "approve a pending action (through the running hale)"},
     {"deny", hale_cmd_deny, "deny a pending action: deny ID --reason TEXT (running hale)"},
@@ -31,6 +33,8 @@ static const struct cmd commands[] = {
     {"detect", hale_cmd_detect, "score a CSV series for anomalies: detect --csv FILE"},
     {"forecast", hale_cmd_forecast,
      "forecast a CSV series or its time to a limit: forecast --csv FILE --horizon N|--limit L"},
+    {"forecasts", hale_cmd_forecasts,
+     "list the running hale's capacity forecasts and exhaustion predictions"},
     {"version", hale_cmd_version, "print the version"},
     {"help", hale_cmd_help, "show help for hale or one command"},
     /* Started by the daemon itself (include/hale/audit_signer.h), never by a person. */

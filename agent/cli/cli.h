@@ -78,7 +78,10 @@ int hale_cmd_approvals(int argc, char **argv);
 int hale_cmd_approve(int argc, char **argv);
 int hale_cmd_deny(int argc, char **argv);
 int hale_cmd_detect(int argc, char **argv);
+int hale_cmd_forecasts(int argc, char **argv); /* cli_forecasts.c: `hale forecasts list` */
 int hale_cmd_forecast(int argc, char **argv);
+int hale_cmd_tool(int argc, char **argv);    /* cli_tool.c: `hale tool check|list` */
+int hale_cmd_runbook(int argc, char **argv); /* cli_tool.c: `hale runbook propose` */
 
 /* Open the database of --db FILE or --config FILE (hale_cli_audit_db_path) read-only, and put
  * its directory (where audit.pub lives) into dir_out. cmd is the subcommand ("query") for

@@ -85,8 +85,8 @@ static int base_url(const char *listen, char *out, size_t size)
     return 0;
 }
 
-int hale_cli_daemon_open(const char *config, const char *token_file, const char *what,
-                         hale_cli_daemon *ret)
+static int daemon_open(const char *config, const char *token_file, const char *what, bool reader,
+                       hale_cli_daemon *ret)
 {
     hale_cli_daemon d = {0};
     hale_config *cfg = NULL;
@@ -99,10 +99,16 @@ int hale_cli_daemon_open(const char *config, const char *token_file, const char 
     snprintf(lock, sizeof(lock), "%s/hale.lock", cfg->data_dir);
     r = hale_lockfile_holder(lock, &pid);
     if (r == 0) {
-        fprintf(stderr,
-                "hale %s: no hale is running on data_dir '%s'; start it (`hale run`) first: only "
-                "the running controller records %s in the audit log\n",
-                what, cfg->data_dir, what);
+        if (reader)
+            fprintf(stderr,
+                    "hale %s: no hale is running on data_dir '%s'; start it (`hale run`) first: "
+                    "only the running controller holds %s\n",
+                    what, cfg->data_dir, what);
+        else
+            fprintf(stderr,
+                    "hale %s: no hale is running on data_dir '%s'; start it (`hale run`) first: "
+                    "only the running controller records %s in the audit log\n",
+                    what, cfg->data_dir, what);
         hale_config_unref(cfg);
         return HALE_EXIT_FAILURE;
     }
@@ -113,13 +119,26 @@ int hale_cli_daemon_open(const char *config, const char *token_file, const char 
     }
     r = base_url(cfg->listen, d.base, sizeof(d.base));
     hale_config_unref(cfg);
-    if (r == 0)
+    /* A reader goes without a token when none is given: reads are open until tokens exist. */
+    if (r == 0 && (!reader || token_file || (getenv("HALE_TOKEN") && *getenv("HALE_TOKEN"))))
         r = read_token(token_file, &d.token);
     if (r != 0)
         return r;
     d.pid = (long)pid;
     *ret = d;
     return 0;
+}
+
+int hale_cli_daemon_open(const char *config, const char *token_file, const char *what,
+                         hale_cli_daemon *ret)
+{
+    return daemon_open(config, token_file, what, false, ret);
+}
+
+int hale_cli_daemon_open_reader(const char *config, const char *token_file, const char *what,
+                                hale_cli_daemon *ret)
+{
+    return daemon_open(config, token_file, what, true, ret);
 }
 
 void hale_cli_daemon_release(hale_cli_daemon *d)
@@ -141,7 +160,7 @@ int hale_cli_daemon_call(hale_cli_daemon *d, const char *method, const char *pat
 {
     struct curl_slist *hdrs = NULL;
     char url[700], *auth = NULL, *text = NULL;
-    size_t auth_len = strlen(d->token) + 32;
+    size_t auth_len = (d->token ? strlen(d->token) : 0) + 32;
     long status = 0;
     hale_buf b;
     CURL *c;
@@ -155,7 +174,10 @@ int hale_cli_daemon_call(hale_cli_daemon *d, const char *method, const char *pat
     text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     if (!c || !auth || (body && !text))
         goto out;
-    snprintf(auth, auth_len, "Authorization: Bearer %s", d->token);
+    if (d->token)
+        snprintf(auth, auth_len, "Authorization: Bearer %s", d->token);
+    else
+        snprintf(auth, auth_len, "Accept: application/json");
     hdrs = curl_slist_append(NULL, auth);
     if (hdrs && body)
         hdrs = curl_slist_append(hdrs, "Content-Type: application/json");

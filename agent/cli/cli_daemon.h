@@ -15,6 +15,10 @@ typedef struct hale_cli_daemon {
  * change in the messages ("pause"). */
 int hale_cli_daemon_open(const char *config, const char *token_file, const char *what,
                          hale_cli_daemon *ret);
+/* The same for commands that only read what the controller holds in memory (forecasts): the
+ * token is optional (token NULL: requests carry none), what names the data in messages. */
+int hale_cli_daemon_open_reader(const char *config, const char *token_file, const char *what,
+                                hale_cli_daemon *ret);
 void hale_cli_daemon_release(hale_cli_daemon *d);
 
 /* One request; body (may be NULL) is sent as JSON. On an answer returns 0 with the status in

@@ -33,6 +33,8 @@ typedef struct hale__config_ops {
 extern const hale__config_ops hale__config_auth_ops;
 /* The "llm" key (config_llm.c). */
 extern const hale__config_ops hale__config_llm_ops;
+/* The "metrics" key (config_metrics.c). */
+extern const hale__config_ops hale__config_metrics_ops;
 
 /* Extra checks on a value of the right type and size. They return true when it is acceptable;
  * otherwise false with "got ..." (what was wrong, user text quoted) in got. */

@@ -187,6 +187,10 @@ const hale__config_key hale__config_keys[] = {
      .expect = "an array of at most 8 http:// or https:// URLs"},
     {.key = "auth", .type = HALE_CONFIG_CUSTOM, .reloadable = true, .ops = &hale__config_auth_ops},
     {.key = "llm", .type = HALE_CONFIG_CUSTOM, .reloadable = true, .ops = &hale__config_llm_ops},
+    {.key = "metrics",
+     .type = HALE_CONFIG_CUSTOM,
+     .reloadable = false,
+     .ops = &hale__config_metrics_ops},
 };
 const size_t hale__config_n_keys = HALE_ARRAY_SIZE(hale__config_keys);
 

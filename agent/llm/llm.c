@@ -334,6 +334,13 @@ void hale__llm_charge(hale_llm *c, const char *incident, uint64_t tokens, double
     s->usd += usd;
 }
 
+void hale_llm_charge_restored(hale_llm *c, const char *incident_id, uint64_t tokens, double usd,
+                              int64_t at_ms)
+{
+    if (at_ms / 86400000 == hale_time_now_ms() / 86400000)
+        hale__llm_charge(c, incident_id, tokens, usd);
+}
+
 bool hale_llm_is_degraded(const hale_llm *c, const char *incident_id)
 {
     return hale__llm_over_budget(c, incident_id);

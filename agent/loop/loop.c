@@ -156,7 +156,10 @@ static int open_http(hale_loop *l, hale_diag *reterr)
                         .pause_get = api_pause_get,
                         .pause_set = api_pause_set,
                         .approvals = api_approvals,
-                        .vote = api_vote};
+                        .vote = api_vote,
+                        .metrics_ingest = hale__loop_api_metrics_ingest,
+                        .metrics_max_samples = hale__loop_api_metrics_max,
+                        .forecasts = hale__loop_api_forecasts};
     hale_http_limits lim;
     char host[256];
     uint16_t port;
@@ -210,6 +213,8 @@ int hale_loop_new(hale_config *cfg, const char *config_path, hale_loop **ret, ha
         hale_diag_prefix(reterr, "llm");
     if (r == 0)
         r = hale__loop_policy_open(l, reterr);
+    if (r == 0 && (r = hale__loop_metrics_open(l, reterr)) < 0)
+        hale_diag_prefix(reterr, "metrics");
     if (r == 0)
         r = open_http(l, reterr);
     if (r < 0)

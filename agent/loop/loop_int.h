@@ -22,6 +22,7 @@ struct pending {
     hale_ingest_batch *batch; /* owned */
     const char *kind;         /* "alertmanager" or "event", static */
     int64_t event_id;         /* its events row, once the commit job stored it */
+    char *raw_owned;          /* an event hale made itself (req NULL): its body, owned */
 };
 
 #define HALE_LOOP_MAX_WITNESSES  8     /* the most audit_witness_urls entries */
@@ -169,6 +170,7 @@ struct hale_loop {
     char pause_reason[HALE_LOOP_MAX_PAUSE_TEXT + 1]; /* why */
     int64_t pause_since_ms;                          /* when, unix ms; 0: never set */
     int64_t started_ms;                              /* unix ms */
+    struct hale__loop_metrics *metrics;              /* metric sources and models (NULL: off) */
     bool draining;                                   /* shutdown began */
     bool closed;                                     /* handles are closing */
 };
@@ -224,6 +226,23 @@ hale_approvals *hale__loop_approvals(hale_loop *l);
 int hale__loop_llm_open(hale_loop *l, hale_diag *reterr);
 void hale__loop_llm_close(hale_loop *l); /* cancels calls; before the loop's handles close */
 void hale__loop_llm_free(hale_loop *l);
+
+/* loop_metrics_src.c, loop_metrics_sig.c: metric sources, predictions and their events. */
+#define HALE_AUDIT_KIND_MODEL_REFIT "model_refit"
+#define HALE_AUDIT_KIND_PREDICTION  "prediction"
+int hale__loop_metrics_open(hale_loop *l, hale_diag *reterr); /* after the store */
+void hale__loop_metrics_start(hale_loop *l);                  /* with the other handles */
+void hale__loop_metrics_close(hale_loop *l);                  /* stop sources and timers */
+void hale__loop_metrics_free(hale_loop *l); /* last snapshot; before the store closes */
+int hale__loop_metrics_families(hale_loop *l, hale_buf *out);
+/* The api ops of POST /api/v1/metrics and GET /api/v1/forecasts. */
+int hale__loop_api_metrics_ingest(void *ud, hale_sample_set *set, size_t *ret_accepted,
+                                  size_t *ret_refused);
+size_t hale__loop_api_metrics_max(void *ud);
+int hale__loop_api_forecasts(void *ud, const char *series, json_t **ret);
+/* An event hale raised itself (body taken), committed like a POST /api/v1/events. */
+/* Returns 0, or -ENOMEM (batch and body freed). */
+int hale__loop_submit_internal(hale_loop *l, hale_ingest_batch *batch, char *body, size_t len);
 
 /* loop_metrics.c */
 int hale__loop_metrics(void *ud, hale_buf *out);

@@ -198,7 +198,14 @@ static void answer(struct commit_job *job, struct loop_stats *st)
         char body[96];
         int n;
 
-        if (job->result < 0) {
+        if (!p->req) { /* raised by hale itself: nobody to answer */
+            if (job->result < 0)
+                log_err("cannot commit an event from '%s': %s, dropped", p->batch->source,
+                        hale_strerror(job->result));
+            else
+                st->alerts_accepted += p->batch->n_alerts;
+            free(p->raw_owned);
+        } else if (job->result < 0) {
             (void)hale_http_respond_error(p->req, 503, "store_unavailable",
                                           "the alert could not be stored; retry later");
         } else {

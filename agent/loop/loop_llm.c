@@ -8,11 +8,13 @@
 #include <math.h>
 
 #define HALE_LOG_MODULE "llm"
+#include "hale/audit_query.h"
 #include "hale/llm.h"
 #include "hale/log.h"
 #include "hale/redact.h"
 #include "loop/loop_int.h"
 #include "util/strparse.h"
+#include "util/timeutil.h"
 
 #define LLM_CACHE_FILE "llm-cache.db"
 #define RULES_FILE     "redact/rules.json"
@@ -35,6 +37,55 @@ static int kind_of(const char *s, hale_llm_kind *ret)
     else
         return HALE_ECONFIG;
     return 0;
+}
+
+static int restore_row(const hale_audit_row *row, void *ud)
+{
+    hale_loop *l = ud;
+    json_t *b = json_loadb(row->body, row->body_len, 0, NULL);
+    json_int_t in = json_integer_value(json_object_get(b, "tokens_in"));
+    json_int_t out = json_integer_value(json_object_get(b, "tokens_out"));
+    json_int_t micro = json_integer_value(json_object_get(b, "cost_micro_usd"));
+    const char *ref = json_string_value(json_object_get(b, "incident_ref"));
+    char id[32];
+
+    if (row->incident_id > 0) {
+        snprintf(id, sizeof(id), "%lld", (long long)row->incident_id);
+        ref = id;
+    }
+    if (b && in >= 0 && out >= 0 && micro >= 0)
+        hale_llm_charge_restored(l->llm, ref, (uint64_t)in + (uint64_t)out, (double)micro / 1e6,
+                                 row->ts_ns / 1000000);
+    json_decref(b);
+    return 0;
+}
+
+/* The budgets count from the day's llm_call and llm_output_rejected leaves (a discarded
+ * answer was paid for too), so a restart does not grant a new day. */
+static void restore_spend(hale_loop *l)
+{
+    static const char *const kinds[] = {HALE_AUDIT_KIND_LLM_CALL, HALE_AUDIT_KIND_LLM_REJECTED};
+    int64_t now_ms = hale_time_now_ms();
+    hale_diag d = {{0}};
+    int r = 0;
+
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]) && r >= 0; k++) {
+        hale_audit_filter f = {.since_ns = (now_ms - now_ms % 86400000) * 1000000,
+                               .kind = kinds[k],
+                               .limit = HALE_AUDIT_QUERY_MAX_LIMIT};
+        uint64_t next = 0;
+        bool more = true;
+
+        for (size_t page = 0; more && r >= 0; page++) {
+            f.has_cursor = page > 0;
+            f.cursor_seq = next;
+            r = hale_audit_query(l->store, &f, restore_row, l, &next, &more, &d);
+        }
+    }
+    if (r < 0)
+        log_warn("cannot read today's LLM spend back from the audit log (%s): budgets count from "
+                 "now",
+                 d.msg);
 }
 
 int hale__loop_llm_open(hale_loop *l, hale_diag *reterr)
@@ -91,6 +142,8 @@ int hale__loop_llm_open(hale_loop *l, hale_diag *reterr)
         o.cache = l->llm_cache;
     }
     r = hale_llm_new(&l->uv, &o, l->llm_rules, &l->llm, reterr);
+    if (r == 0)
+        restore_spend(l);
     if (r == 0)
         log_info("LLM client with %zu gateways, first '%s'", lc->n_gateways, lc->gateways[0].name);
     return r;

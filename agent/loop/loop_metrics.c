@@ -131,6 +131,8 @@ int hale__loop_metrics(void *ud, hale_buf *b)
         r = gauge(b, "hale_paused", "1 while the global kill switch (hale pause) is on.",
                   l->paused ? 1 : 0);
     if (r == 0)
+        r = hale__loop_metrics_families(l, b);
+    if (r == 0)
         r = gauge(b, "process_start_time_seconds", "Start time of the process, unix seconds.",
                   (double)l->started_ms / 1000.0);
     if (r == 0)

@@ -213,6 +213,7 @@ static void close_handles(hale_loop *l)
         return;
     l->closed = true;
     hale__loop_llm_close(l);
+    hale__loop_metrics_close(l);
     if (l->http)
         hale_http_server_close(l->http, on_http_closed, l);
     for (size_t i = 0; i < HALE_ARRAY_SIZE(handles); i++)
@@ -250,6 +251,8 @@ static int start_handles(hale_loop *l)
         r = uv_timer_start(&l->maintenance_timer, on_maintenance, 60000, MAINTENANCE_MS);
     if (r == 0)
         r = uv_timer_start(&l->ckpt_timer, on_checkpoint_timer, CHECKPOINT_MS, CHECKPOINT_MS);
+    if (r == 0)
+        hale__loop_metrics_start(l);
 
     /* Handles keep the loop alive; the lag and maintenance timers must not hold shutdown. */
     return r;
@@ -300,6 +303,7 @@ void hale_loop_free(hale_loop *l)
         log_warn("event loop closed with handles still open, ignoring");
     if (l->store && l->incidents && write_last_pairs(l) < 0)
         log_warn("cannot write incident membership at exit (rebuilt at next start), ignoring");
+    hale__loop_metrics_free(l);
     hale__loop_audit_close(l, l->draining ? "shutdown" : "stopped");
     hale__loop_llm_free(l);
     hale__loop_policy_close(l);

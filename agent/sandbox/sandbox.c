@@ -8,6 +8,7 @@
 
 #include "hale/diag.h"
 #include "sandbox/sandbox_int.h"
+#include "util/strparse.h"
 
 static const struct {
     uint32_t bit;
@@ -33,7 +34,77 @@ void hale_sandbox_spec_init(hale_sandbox_spec *spec)
         .stdout_max = 1u << 20,
         .stderr_max = 1u << 20,
         .require = HALE_SANDBOX_REQUIRE_DEFAULT,
+        .connect_max_bytes = 16u << 20,
+        .connect_max_conns = 64,
     };
+}
+
+/* Names of capabilities 0 through HALE__SANDBOX_CAP_LAST, as capabilities(7) spells them. */
+/* clang-format off */
+static const char *const cap_names[HALE__SANDBOX_CAP_LAST + 1] = {
+    "cap_chown", "cap_dac_override", "cap_dac_read_search", "cap_fowner",
+    "cap_fsetid", "cap_kill", "cap_setgid", "cap_setuid",
+    "cap_setpcap", "cap_linux_immutable", "cap_net_bind_service", "cap_net_broadcast",
+    "cap_net_admin", "cap_net_raw", "cap_ipc_lock", "cap_ipc_owner",
+    "cap_sys_module", "cap_sys_rawio", "cap_sys_chroot", "cap_sys_ptrace",
+    "cap_sys_pacct", "cap_sys_admin", "cap_sys_boot", "cap_sys_nice",
+    "cap_sys_resource", "cap_sys_time", "cap_sys_tty_config", "cap_mknod",
+    "cap_lease", "cap_audit_write", "cap_audit_control", "cap_setfcap",
+    "cap_mac_override", "cap_mac_admin", "cap_syslog", "cap_wake_alarm",
+    "cap_block_suspend", "cap_audit_read", "cap_perfmon", "cap_bpf",
+    "cap_checkpoint_restore",
+};
+/* clang-format on */
+
+const char *hale_sandbox_caps_str(uint64_t mask, char *buf, size_t size)
+{
+    size_t off = 0;
+
+    if (size == 0)
+        return buf;
+    buf[0] = '\0';
+    for (unsigned c = 0; c < 64; c++) {
+        char num[16];
+        const char *name = num;
+        int n;
+
+        if (!(mask & (1ULL << c)))
+            continue;
+        if (c < HALE_ARRAY_SIZE(cap_names))
+            name = cap_names[c];
+        else
+            snprintf(num, sizeof(num), "cap_%u", c);
+        n = snprintf(buf + off, size - off, "%s%s", off ? "," : "", name);
+        if (n < 0 || (size_t)n >= size - off) {
+            buf[off] = '\0'; /* whole names only */
+            break;
+        }
+        off += (size_t)n;
+    }
+    return buf;
+}
+
+const char *hale_sandbox_relax_str(uint32_t relax, char *buf, size_t size)
+{
+    static const char *const names[] = {"connect", "caps", "host_pid"};
+    size_t off = 0;
+
+    if (size == 0)
+        return buf;
+    buf[0] = '\0';
+    for (unsigned i = 0; i < HALE_ARRAY_SIZE(names); i++) {
+        int n;
+
+        if (!(relax & (1u << i)))
+            continue;
+        n = snprintf(buf + off, size - off, "%s%s", off ? "," : "", names[i]);
+        if (n < 0 || (size_t)n >= size - off) {
+            buf[off] = '\0'; /* whole names only */
+            break;
+        }
+        off += (size_t)n;
+    }
+    return buf;
 }
 
 const char *hale_sandbox_layers_str(uint32_t mask, char *buf, size_t size)
@@ -49,8 +120,10 @@ const char *hale_sandbox_layers_str(uint32_t mask, char *buf, size_t size)
         if (!(mask & layer_names[i].bit))
             continue;
         n = snprintf(buf + off, size - off, "%s%s", off ? "," : "", layer_names[i].name);
-        if (n < 0 || (size_t)n >= size - off)
+        if (n < 0 || (size_t)n >= size - off) {
+            buf[off] = '\0'; /* whole names only */
             break;
+        }
         off += (size_t)n;
     }
     return buf;
@@ -95,7 +168,8 @@ void hale_sandbox_result_release(hale_sandbox_result *r)
         return;
     free(r->out);
     free(r->err);
-    r->out = r->err = NULL;
+    free(r->granted);
+    r->out = r->err = r->granted = NULL;
 }
 
 /* Absolute, no "." or ".." component, no newline, not too long. */
@@ -124,9 +198,65 @@ static size_t count(const char *const *v)
     return n;
 }
 
+/* HOST:PORT with a host name, IPv4 or [IPv6] and a port of 1-65535. */
+static bool dest_ok(const char *d)
+{
+    char host[256];
+    uint16_t port = 0;
+
+    if (strlen(d) > 300 || hale_parse_hostport(d, host, sizeof(host), &port) < 0 || port == 0 ||
+        host[0] == '\0')
+        return false;
+    return strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.:") ==
+           strlen(host);
+}
+
+static int check_relaxations(const hale_sandbox_spec *s, hale_diag *reterr)
+{
+    const uint32_t guards = HALE_SANDBOX_SECCOMP | HALE_SANDBOX_LANDLOCK | HALE_SANDBOX_MOUNTNS;
+    char names[256];
+
+    if (count(s->connect) > HALE_SANDBOX_MAX_CONNECT)
+        return hale_diag_set(reterr, "connect: more than %d destinations",
+                             HALE_SANDBOX_MAX_CONNECT),
+               HALE_ESCHEMA;
+    for (size_t i = 0; i < count(s->connect); i++)
+        if (!dest_ok(s->connect[i]))
+            return hale_diag_set(reterr,
+                                 "connect[%zu]: '%.64s' is not HOST:PORT with a host name, "
+                                 "IPv4 or [IPv6] address and a port of 1-65535",
+                                 i, s->connect[i]),
+                   HALE_ESCHEMA;
+    if (s->connect && s->connect[0] &&
+        (s->connect_max_bytes == 0 || s->connect_max_conns == 0 ||
+         (s->disable & HALE_SANDBOX_NETNS)))
+        return hale_diag_set(reterr, "connect: needs netns and non-zero connect_max_bytes and "
+                                     "connect_max_conns"),
+               HALE_ESCHEMA;
+    if (s->keep_caps >> (HALE__SANDBOX_CAP_LAST + 1))
+        return hale_diag_set(reterr, "keep_caps: bits above %d (%s) are no capability",
+                             HALE__SANDBOX_CAP_LAST, cap_names[HALE__SANDBOX_CAP_LAST]),
+               HALE_ESCHEMA;
+    /* Capabilities whose known escapes only seccomp, Landlock and the mount view stop. */
+    if ((s->keep_caps & HALE__SANDBOX_CAPS_GUARDED) &&
+        ((s->require & guards) != guards || (s->disable & guards)))
+        return hale_diag_set(reterr,
+                             "keep_caps: %s need seccomp, landlock and mountns required and "
+                             "not disabled",
+                             hale_sandbox_caps_str(s->keep_caps & HALE__SANDBOX_CAPS_GUARDED, names,
+                                                   sizeof(names))),
+               HALE_ESCHEMA;
+    if (s->host_pid && (s->require & HALE_SANDBOX_PIDNS))
+        return hale_diag_set(reterr, "host_pid: the host's pid view asked for, but pidns is "
+                                     "required; drop pidns from require"),
+               HALE_ESCHEMA;
+    return 0;
+}
+
 int hale__sandbox_check_spec(const hale_sandbox_spec *s, hale_diag *reterr)
 {
     size_t n_w = count(s->writable), n_r = count(s->readable);
+    int r;
 
     if (!clean_path(s->path))
         return hale_diag_set(reterr, "path: '%s' is not an absolute path without '.' or '..'",
@@ -166,6 +296,9 @@ int hale__sandbox_check_spec(const hale_sandbox_spec *s, hale_diag *reterr)
                                  i < n_w ? "writable" : "readable", p),
                    HALE_ESCHEMA;
     }
+    r = check_relaxations(s, reterr);
+    if (r < 0)
+        return r;
     if (s->timeout_ms == 0 || s->timeout_ms > 24 * 3600 * 1000ULL || s->max_processes == 0 ||
         s->memory_bytes == 0 || s->cpu_s == 0 || s->max_fds < 4 || s->tmp_bytes == 0 ||
         s->stdout_max > HALE_SANDBOX_MAX_OUTPUT || s->stderr_max > HALE_SANDBOX_MAX_OUTPUT)

@@ -28,13 +28,22 @@
 #define LL_TRUNCATE   (1ULL << 14)       /* ABI 3 */
 #define LL_IOCTL_DEV  (1ULL << 15)       /* ABI 5 */
 #define LL_NET_TCP    3ULL               /* ABI 4: BIND_TCP | CONNECT_TCP */
+#define LL_CONNECT    2ULL               /* ABI 4: CONNECT_TCP */
+#define LL_RULE_PORT  2                  /* LANDLOCK_RULE_NET_PORT */
 #define LL_SCOPE_ALL  3ULL               /* ABI 6: ABSTRACT_UNIX_SOCKET | SIGNAL */
+#define LL_SCOPE_UNIX 1ULL               /* ABI 6: ABSTRACT_UNIX_SOCKET */
 
 #define LL_READ  (LL_READ_FILE | LL_READ_DIR)
 #define LL_RX    (LL_READ | LL_EXECUTE)
 #define LL_RW_NX (LL_FS_ABI1 & ~LL_EXECUTE) /* everything on files and dirs but running them */
 
 /* struct landlock_ruleset_attr as of ABI 6; older kernels get a prefix of it. */
+/* struct landlock_net_port_attr, ABI 4 (the kernel's is packed to 16 bytes too). */
+struct ll_port {
+    uint64_t allowed_access;
+    uint64_t port;
+};
+
 struct ll_ruleset {
     uint64_t fs;     /* handled_access_fs */
     uint64_t net;    /* handled_access_net, ABI 4 */
@@ -88,7 +97,10 @@ int hale__sandbox_landlock(const struct hale__sandbox_opts *o)
     if (abi >= 5)
         ra.fs |= LL_IOCTL_DEV;
     if (abi >= 6) {
-        ra.scoped = LL_SCOPE_ALL;
+        /* With the host's pid view, signals to host processes are the point (what reaches
+         * them is then the uid's and CAP_KILL's business); ptrace stays confined to the
+         * sandbox at every ABI. */
+        ra.scoped = o->host_pid ? LL_SCOPE_UNIX : LL_SCOPE_ALL;
         size = sizeof(ra);
     }
     rw = (LL_RW_NX | LL_REFER | LL_TRUNCATE);
@@ -109,6 +121,16 @@ int hale__sandbox_landlock(const struct hale__sandbox_opts *o)
     for (unsigned i = 0; i < o->n_rw; i++)
         if ((r = add_path(rs, o->rw[i], rw, ra.fs)) < 0)
             goto out;
+    /* TCP connect to the declared ports only (binding stays refused); which addresses is
+     * the network namespace's part. */
+    for (unsigned i = 0; abi >= 4 && i < o->n_dest; i++) {
+        struct ll_port np = {.allowed_access = LL_CONNECT, .port = o->dest[i].port};
+
+        if (syscall(SYS_landlock_add_rule, rs, LL_RULE_PORT, &np, 0) < 0) {
+            r = -errno;
+            goto out;
+        }
+    }
     if (syscall(SYS_landlock_restrict_self, rs, 0) < 0)
         r = -errno;
 out:

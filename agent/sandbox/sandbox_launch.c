@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -21,6 +22,9 @@
 
 #ifndef CLONE_NEWCGROUP
 #define CLONE_NEWCGROUP 0x02000000
+#endif
+#ifndef PR_SET_CHILD_SUBREAPER
+#define PR_SET_CHILD_SUBREAPER 36
 #endif
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
@@ -40,11 +44,17 @@ static const char usage[] =
     "                    " HALE__SANDBOX_ENV_PREFIX "NAME=VALUE (repeatable)\n"
     "  --require=LAYERS  fail unless these layers apply (default: 'default')\n"
     "  --disable=LAYERS  skip these layers (diagnosis)\n"
+    "Relaxations (docs/sandbox.md), each reported on the status descriptor:\n"
+    "  --connect=HOST:PORT  let the tool reach this TCP destination through a forwarder\n"
+    "                    in the host's network (repeatable, at most 8)\n"
+    "  --connect-max-bytes=BYTES --connect-max-conns=N   the forwarder's caps (16m, 64)\n"
+    "  --keep-caps=MASK  keep these capabilities (bit 1<<CAP_X), drop the rest\n"
+    "  --host-pid        no pid namespace: the host's processes are visible\n"
     "Exit status: the tool's, 128+signal when killed, 125 when the sandbox failed.\n";
 
 void hale__sandbox_status(int fd, const char *fmt, ...)
 {
-    char line[256];
+    char line[512];
     va_list ap;
     int n;
 
@@ -130,6 +140,20 @@ static int parse_one(struct hale__sandbox_opts *o, const char *a)
     if ((r = opt_layers(a, "--require", &o->require)) ||
         (r = opt_layers(a, "--disable", &o->disable)))
         return r;
+    if ((r = opt_u64(a, "--keep-caps", &o->keep_caps, false)) ||
+        (r = opt_u64(a, "--connect-max-bytes", &o->connect_max_bytes, true)) ||
+        (r = opt_u64(a, "--connect-max-conns", &o->connect_max_conns, false)))
+        return r;
+    if (strncmp(a, "--connect=", 10) == 0) {
+        if (o->n_dest >= HALE_SANDBOX_MAX_CONNECT || a[10] == '\0')
+            return -EINVAL;
+        o->dest[o->n_dest++].spec = a + 10;
+        return 1;
+    }
+    if (strcmp(a, "--host-pid") == 0) {
+        o->host_pid = true;
+        return 1;
+    }
     return 0;
 }
 
@@ -159,6 +183,9 @@ static int parse_args(int argc, char **argv, struct hale__sandbox_opts *o)
         .max_fds = 64,
         .tmp_bytes = 16u << 20,
         .require = HALE_SANDBOX_REQUIRE_DEFAULT,
+        .connect_max_bytes = 16u << 20,
+        .connect_max_conns = 64,
+        .relay_fd = -1,
     };
     for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
         int r = parse_one(o, argv[i]);
@@ -183,6 +210,11 @@ static int parse_args(int argc, char **argv, struct hale__sandbox_opts *o)
     for (unsigned k = 0; k < o->n_ro; k++)
         if (!path_ok(o->ro[k]))
             return -EINVAL;
+    if (o->keep_caps >> (HALE__SANDBOX_CAP_LAST + 1) ||
+        (o->n_dest && (o->connect_max_bytes == 0 || o->connect_max_conns == 0))) {
+        fprintf(stderr, "hale-sandbox: bad --keep-caps or --connect-max-* value\n%s", usage);
+        return -EINVAL;
+    }
     o->argv = argv + i + 1;
     return 0;
 }
@@ -238,35 +270,133 @@ static pid_t clone_child(unsigned long flags, int *ret_pidfd)
     return (pid_t)pid;
 }
 
-/* Wait for the child up to the deadline; SIGKILL it (and so its pid namespace) after. */
-static int supervise(pid_t pid, int pidfd, uint64_t timeout_ms, bool *timed_out)
+static volatile sig_atomic_t stop_requested; /* SIGTERM: the daemon died or asked us to stop */
+
+static void on_term(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* The launcher's children (with --host-pid it is the subreaper of the tool's tree, so every
+ * process the tool left behind ends up here). Returns how many pids were put in kids. */
+static unsigned list_children(pid_t *kids, unsigned max)
+{
+    char path[64], buf[4096];
+    unsigned n = 0;
+    ssize_t len;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    len = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (len <= 0)
+        return 0;
+    buf[len] = '\0';
+    for (char *p = buf; *p && n < max;) {
+        size_t w = strspn(p, "0123456789");
+        uint64_t v;
+
+        if (w == 0) {
+            p++;
+            continue;
+        }
+        p[w] = '\0';
+        if (hale_parse_u64(p, &v) == 0 && v > 0 && v < INT32_MAX)
+            kids[n++] = (pid_t)v;
+        p += w + 1;
+        if (p > buf + len)
+            break;
+    }
+    return n;
+}
+
+/* Kill and reap every child until none is left: a killed process's children come to us (the
+ * subreaper) before we can reap it, so the next round sees them. A process that never shows
+ * in the children list (a kernel without it) is waited for at most about 2 s. */
+static void kill_tree(void)
+{
+    unsigned idle = 0;
+
+    for (;;) {
+        pid_t kids[256], w;
+        unsigned n = list_children(kids, HALE_ARRAY_SIZE(kids));
+        int st;
+
+        for (unsigned i = 0; i < n; i++)
+            (void)kill(kids[i], SIGKILL);
+        w = waitpid(-1, &st, n ? 0 : WNOHANG);
+        if (w < 0 && errno == ECHILD)
+            return;
+        if (w == 0) {
+            struct timespec tick = {0, 1000 * 1000};
+
+            if (++idle > 2000)
+                return;
+            nanosleep(&tick, NULL);
+        }
+    }
+}
+
+/* After set-up the launcher only waits, signals and relays: it keeps CAP_KILL (the tool runs
+ * as another uid) and nothing else. It never executes anything again, so the permitted set is
+ * what matters and one capset() suffices; with a forwarder, which handles the tool's bytes,
+ * the bounding set goes too and no_new_privs is set, for whatever the future holds. Root only:
+ * a launcher that is not root has no capability on the host to drop. */
+static int drop_launcher_caps(bool forwarder)
+{
+    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct d[2];
+
+    if (geteuid() != 0)
+        return 0;
+    for (int c = 0; forwarder && c < 64; c++)
+        if (c != CAP_KILL && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+            return -errno;
+    memset(d, 0, sizeof(d));
+    d[0].permitted = d[0].effective = 1u << CAP_KILL;
+    if (syscall(SYS_capset, &h, d) < 0 || (forwarder && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0))
+        return -errno;
+    return 0;
+}
+
+/* Wait for the tool up to the deadline, relaying its connections meanwhile; SIGKILL it (and
+ * so its pid namespace, or with --host-pid its process group) after, or on SIGTERM. */
+static int supervise(pid_t pid, int pidfd, uint64_t timeout_ms, struct hale__sandbox_relay *relay,
+                     bool *timed_out)
 {
     uint64_t deadline = mono_ms() + timeout_ms;
     int status = 0;
 
     *timed_out = false;
     for (;;) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        uint64_t now = mono_ms();
+        struct pollfd p[1 + HALE_SANDBOX_MAX_CONNECT * HALE_SANDBOX_MAX_ADDRS + 64];
+        uint64_t now = mono_ms(), left;
+        unsigned n = 0, first;
+        pid_t w;
 
-        if (w == pid)
-            return status;
+        /* Reap whatever ended: with --host-pid, orphans the launcher adopted as well. */
+        while ((w = waitpid(-1, &status, WNOHANG)) > 0)
+            if (w == pid)
+                return status;
         if (w < 0 && errno != EINTR)
             return -errno;
-        if (now >= deadline)
+        if (now >= deadline || stop_requested)
             break;
-        if (pidfd >= 0) {
-            struct pollfd p = {.fd = pidfd, .events = POLLIN};
-            uint64_t left = deadline - now;
-
-            (void)poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left);
-        } else {
-            struct timespec tick = {0, 2 * 1000 * 1000};
-
-            nanosleep(&tick, NULL);
-        }
+        left = deadline - now;
+        if (pidfd >= 0)
+            p[n++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
+        else if (left > 2)
+            left = 2; /* no pidfd: poll the child every 2 ms */
+        first = n;
+        n += hale__sandbox_relay_fill(relay, p + n, (unsigned)HALE_ARRAY_SIZE(p) - n);
+        if (poll(p, n, left > INT32_MAX ? INT32_MAX : (int)left) > 0)
+            hale__sandbox_relay_events(relay, p + first, n - first);
     }
-    *timed_out = true;
+    *timed_out = !stop_requested;
     if (pidfd < 0 || syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) < 0)
         (void)kill(pid, SIGKILL);
     (void)kill(-pid, SIGKILL); /* without a pid namespace: its session's process group */
@@ -274,6 +404,24 @@ static int supervise(pid_t pid, int pidfd, uint64_t timeout_ms, bool *timed_out)
         if (errno != EINTR)
             return -errno;
     return status;
+}
+
+/* Resolve the destinations and make the socket the child passes its listeners on. */
+static int prepare_connect(struct hale__sandbox_opts *o, int pair[2])
+{
+    const char *what = NULL;
+    int r = hale__sandbox_resolve(o, &what);
+
+    if (r < 0) {
+        hale__sandbox_status(o->status_fd, "error connect:%.48s %d", what ? what : "?", -r);
+        return r;
+    }
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
+        hale__sandbox_status(o->status_fd, "error socketpair %d", errno);
+        return -errno;
+    }
+    o->relay_fd = pair[1];
+    return 0;
 }
 
 int hale__sandbox_launcher_main(int argc, char **argv)
@@ -286,10 +434,12 @@ int hale__sandbox_launcher_main(int argc, char **argv)
         {CLONE_NEWNET, HALE_SANDBOX_NETNS},  {CLONE_NEWIPC, HALE_SANDBOX_IPCNS},
         {CLONE_NEWUTS, HALE_SANDBOX_UTSNS},  {CLONE_NEWCGROUP, HALE_SANDBOX_CGROUPNS},
     };
+    struct sigaction sa = {.sa_handler = on_term};
+    struct hale__sandbox_relay *relay = NULL;
     struct hale__sandbox_opts o;
     uint32_t applied = 0;
     bool root = geteuid() == 0, timed_out;
-    int sync[2], pidfd = -1, status;
+    int sync[2], pair[2] = {-1, -1}, pidfd = -1, status;
     unsigned long flags = 0;
     pid_t pid;
     char go = 'g';
@@ -305,8 +455,17 @@ int hale__sandbox_launcher_main(int argc, char **argv)
         fprintf(stderr, "hale-sandbox: --status-fd=%d: %s\n", o.status_fd, strerror(errno));
         return HALE__SANDBOX_EXIT_SETUP;
     }
-    /* The daemon's death ends the launcher, whose death ends the tool (PDEATHSIG below). */
-    (void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    /* The daemon's death ends the launcher, which first kills the tool's whole tree (SIGTERM
+     * is caught for that; the tool has PR_SET_PDEATHSIG(SIGKILL) besides). */
+    sigemptyset(&sa.sa_mask);
+    (void)sigaction(SIGTERM, &sa, NULL);
+    (void)prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+    if (o.host_pid && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
+        hale__sandbox_status(o.status_fd, "error subreaper %d", errno);
+        return HALE__SANDBOX_EXIT_SETUP;
+    }
+    if (o.n_dest && prepare_connect(&o, pair) < 0)
+        return HALE__SANDBOX_EXIT_SETUP;
     if (pipe2(sync, O_CLOEXEC) < 0) {
         hale__sandbox_status(o.status_fd, "error pipe %d", errno);
         return HALE__SANDBOX_EXIT_SETUP;
@@ -316,10 +475,12 @@ int hale__sandbox_launcher_main(int argc, char **argv)
     for (size_t i = 0; i < HALE_ARRAY_SIZE(ns_map); i++)
         if (!(o.disable & ns_map[i].layer))
             flags |= ns_map[i].flag;
+    if (o.host_pid)
+        flags &= ~(unsigned long)CLONE_NEWPID;
     if (flags && !root)
         flags |= CLONE_NEWUSER;
     pid = clone_child(flags, &pidfd);
-    if (pid < 0 && flags) { /* no namespaces here (a container, a sysctl): degrade, loudly */
+    if (pid < 0 && flags && !o.n_dest) { /* no namespaces here (a container): degrade, loudly */
         flags = 0;
         pid = clone_child(0, &pidfd);
     }
@@ -333,7 +494,10 @@ int hale__sandbox_launcher_main(int argc, char **argv)
     if (flags & CLONE_NEWUSER)
         applied |= HALE_SANDBOX_USERNS;
     if (pid == 0) {
+        (void)signal(SIGTERM, SIG_DFL);
         close(sync[1]);
+        if (pair[0] >= 0)
+            close(pair[0]);
         if (read(sync[0], &go, 1) != 1)
             _exit(HALE__SANDBOX_EXIT_SETUP); /* the launcher died or failed to map ids */
         close(sync[0]);
@@ -341,6 +505,8 @@ int hale__sandbox_launcher_main(int argc, char **argv)
         _exit(HALE__SANDBOX_EXIT_SETUP);
     }
     close(sync[0]);
+    if (pair[1] >= 0)
+        close(pair[1]);
     if ((flags & CLONE_NEWUSER) && map_ids(pid) < 0) {
         hale__sandbox_status(o.status_fd, "error uid_map %d", errno);
         (void)kill(pid, SIGKILL);
@@ -352,7 +518,25 @@ int hale__sandbox_launcher_main(int argc, char **argv)
         (void)kill(pid, SIGKILL);
     }
     close(sync[1]);
-    status = supervise(pid, pidfd, o.timeout_ms, &timed_out);
+    if (pair[0] >= 0) {
+        int r = hale__sandbox_relay_start(&o, pair[0], o.timeout_ms, &relay);
+
+        close(pair[0]);
+        if (r < 0) {
+            hale__sandbox_status(o.status_fd, "error relay %d", -r);
+            (void)kill(pid, SIGKILL);
+        }
+    }
+    if (drop_launcher_caps(relay != NULL) < 0) {
+        hale__sandbox_status(o.status_fd, "error launcher-caps %d", errno);
+        (void)kill(pid, SIGKILL);
+    }
+    status = supervise(pid, pidfd, o.timeout_ms, relay, &timed_out);
+    /* The tool is gone: so are its connections, and with --host-pid whatever it left. */
+    if (o.n_dest)
+        hale__sandbox_relay_free(relay, o.status_fd);
+    if (o.host_pid)
+        kill_tree();
     if (pidfd >= 0)
         close(pidfd);
     if (status < 0) {

@@ -45,7 +45,13 @@ static int mkdirs(const char *path, bool last_is_file)
         *s = '/';
     }
     if (last_is_file) {
-        int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        struct stat st;
+        int fd;
+
+        /* Already there (a file of the fresh /proc a writable bind covers): mount over it. */
+        if (lstat(p, &st) == 0 && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode))
+            return 0;
+        fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 
         if (fd < 0)
             return errno == EEXIST ? 0 : -errno;
@@ -96,7 +102,7 @@ out:
     return r;
 }
 
-static int bind(const char *path, unsigned long extra)
+static int bind_path(const char *path, unsigned long extra)
 {
     int fd = open(path, O_PATH | O_CLOEXEC);
 
@@ -116,7 +122,7 @@ static int system_entry(const char *path)
     if (lstat(path, &st) < 0)
         return errno == ENOENT ? 0 : -errno;
     if (!S_ISLNK(st.st_mode))
-        return bind(path, MS_RDONLY);
+        return bind_path(path, MS_RDONLY);
     n = readlink(path, target, sizeof(target) - 1);
     if (n < 0)
         return -errno;
@@ -164,11 +170,21 @@ static int make_dev(void)
                : 0;
 }
 
-static int make_proc(void)
+/* A fresh proc shows the pid namespace of the mounter: the tool's own, or with host_pid the
+ * host's. A launcher that is not root may not mount the host's (its user namespace does not
+ * own that pid namespace): it binds the host's /proc instead, read-only. */
+static int make_proc(bool host_pid)
 {
-    if (mkdir(STAGE "/proc", 0555) < 0 ||
-        mount("proc", STAGE "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+    if (mkdir(STAGE "/proc", 0555) < 0)
         return -errno;
+    if (mount("proc", STAGE "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+        if (!host_pid || errno != EPERM)
+            return -errno;
+        if (mount("/proc", STAGE "/proc", NULL, MS_BIND | MS_REC, NULL) < 0 ||
+            mount(NULL, STAGE "/proc", NULL,
+                  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+            return -errno;
+    }
     /* Kernel tunables stay readable, never writable, even for a root that slipped through. */
     if (mount(STAGE "/proc/sys", STAGE "/proc/sys", NULL, MS_BIND | MS_REC, NULL) < 0 ||
         mount(NULL, STAGE "/proc/sys", NULL,
@@ -218,9 +234,13 @@ int hale__sandbox_mounts(const struct hale__sandbox_opts *o, const char **ret_st
     TRY("mount-root",
         mount("tmpfs", STAGE, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755") < 0 ? -errno : 0);
     for (size_t i = 0; i < HALE_ARRAY_SIZE(system_paths); i++)
-        TRY("mount-system", system_entry(system_paths[i]));
+        if (!o->n_dest || strcmp(system_paths[i], "/etc/hosts") != 0)
+            TRY("mount-system", system_entry(system_paths[i]));
+    /* With destinations, a private hosts file names them: no DNS inside. */
+    if (o->n_dest)
+        TRY("write-hosts", hale__sandbox_write_hosts(o, STAGE));
     TRY("mount-dev", make_dev());
-    TRY("mount-proc", make_proc());
+    TRY("mount-proc", make_proc(o->host_pid));
     TRY("mount-tmp", make_tmp(o->tmp_bytes));
     for (unsigned i = 0; i < o->n_ro; i++)
         TRY("mount-readable", bind_fd(ro[i], o->ro[i], MS_RDONLY));

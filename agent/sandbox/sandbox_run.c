@@ -19,8 +19,8 @@
 #include "util/buf.h"
 #include "util/strparse.h"
 
-#define GRACE_MS   3000 /* beyond timeout_ms before the launcher itself is killed */
-#define STATUS_MAX 4096 /* bytes of status lines read from the launcher */
+#define GRACE_MS   3000  /* beyond timeout_ms before the launcher itself is killed */
+#define STATUS_MAX 32768 /* bytes of status lines read from the launcher */
 
 /* The launcher's environment: the tool's entries, each behind HALE__SANDBOX_ENV_PREFIX. */
 static char **prefixed_env(const char *const *env)
@@ -54,7 +54,8 @@ static void free_env(char **v)
 }
 
 struct argv_builder {
-    char *v[HALE_SANDBOX_MAX_ARGS + 3 * HALE_SANDBOX_MAX_PATHS + HALE_SANDBOX_MAX_ENV + 24];
+    char *v[HALE_SANDBOX_MAX_ARGS + 3 * HALE_SANDBOX_MAX_PATHS + HALE_SANDBOX_MAX_ENV +
+            HALE_SANDBOX_MAX_CONNECT + 32];
     size_t n; /* entries in v */
     bool oom; /* an allocation failed */
 };
@@ -106,6 +107,16 @@ static void build_argv(const hale_sandbox_spec *s, struct argv_builder *b)
         add(b, "--ro=%s", s->readable[i]);
     for (size_t i = 0; s->env && s->env[i]; i++)
         add(b, "--env=%.*s", (int)strcspn(s->env[i], "="), s->env[i]);
+    for (size_t i = 0; s->connect && s->connect[i]; i++)
+        add(b, "--connect=%s", s->connect[i]);
+    if (s->connect && s->connect[0]) {
+        add(b, "--connect-max-bytes=%llu", (unsigned long long)s->connect_max_bytes);
+        add(b, "--connect-max-conns=%u", s->connect_max_conns);
+    }
+    if (s->keep_caps)
+        add(b, "--keep-caps=%llu", (unsigned long long)s->keep_caps);
+    if (s->host_pid)
+        add(b, "--host-pid");
     add(b, "--");
     add(b, "%s", s->path);
     for (size_t i = 0; s->argv && s->argv[i]; i++)
@@ -252,21 +263,55 @@ static int collect(struct stream *st, pid_t pid, uint64_t deadline, bool *ret_ki
     }
 }
 
+/* A "grant HOST:PORT ADDR" line (after the word) appended to granted; 0 or -ENOMEM. */
+static int parse_grant(const char *rest, hale_buf *granted)
+{
+    if (strlen(rest) > 400 || !strchr(rest, ' '))
+        return 0; /* not one the launcher writes: ignored */
+    if (hale_buf_append(granted, rest, strlen(rest)) < 0 || hale_buf_append(granted, "\n", 1) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+/* "relay N REFUSED BYTES": arg1 is N, rest is "REFUSED BYTES". */
+static void parse_relay(const char *rest, const char *arg1, hale_sandbox_result *res)
+{
+    char refused[24] = "";
+    uint64_t n = 0, nr = 0, bytes = 0;
+    size_t a = strcspn(rest, " ");
+
+    if (a >= sizeof(refused) || rest[a] != ' ')
+        return;
+    memcpy(refused, rest, a);
+    refused[a] = '\0';
+    if (hale_parse_u64(arg1, &n) < 0 || hale_parse_u64(refused, &nr) < 0 ||
+        hale_parse_u64(rest + a + 1, &bytes) < 0 || n > UINT32_MAX || nr > UINT32_MAX)
+        return;
+    res->conns = (uint32_t)n;
+    res->conns_refused = (uint32_t)nr;
+    res->relay_bytes = bytes;
+}
+
 /* The status lines into *res; returns 0 when the tool ran, else the failure. */
-static int parse_status(char *text, hale_sandbox_result *res, hale_diag *reterr)
+static int parse_status(char *text, hale_sandbox_result *res, hale_buf *granted, hale_diag *reterr)
 {
     bool ran = false, ended = false;
     int r = 0;
 
     for (char *line = text, *nl; *line; line = nl + 1) {
         char word[16] = "", arg1[64] = "", arg2[32] = "";
-        uint64_t v = 0;
+        uint64_t v = 0, caps = 0;
         int64_t iv = 0;
 
         nl = strchr(line, '\n');
         if (!nl)
             break; /* a partial line: the launcher died mid-write */
         *nl = '\0';
+        if (strncmp(line, "grant ", 6) == 0) {
+            if (parse_grant(line + 6, granted) < 0)
+                return -ENOMEM;
+            continue;
+        }
         {
             size_t a = strcspn(line, " "), b;
 
@@ -289,6 +334,12 @@ static int parse_status(char *text, hale_sandbox_result *res, hale_diag *reterr)
             res->layers = (uint32_t)v;
             res->landlock_abi = (int)iv;
             ran = true;
+        } else if (strcmp(word, "relax") == 0 && hale_parse_u64(arg1, &v) == 0 &&
+                   hale_parse_u64(arg2, &caps) == 0) {
+            res->relax = (uint32_t)v;
+            res->caps_kept = caps;
+        } else if (strcmp(word, "relay") == 0) {
+            parse_relay(line, arg1, res);
         } else if (strcmp(word, "exit") == 0 && hale_parse_u64(arg1, &v) == 0 && v < 256) {
             res->exit_code = (int)v;
             ended = true;
@@ -334,6 +385,7 @@ int hale_sandbox_run(const hale_sandbox_spec *spec, hale_sandbox_result *ret, ha
     struct argv_builder b = {.n = 0};
     char **envp = NULL;
     struct stream st[3];
+    hale_buf granted;
     char exe[PATH_MAX];
     int p[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}}, r, wstatus = 0;
     hale_sandbox_result res = {.exit_code = -1};
@@ -368,6 +420,7 @@ int hale_sandbox_run(const hale_sandbox_spec *spec, hale_sandbox_result *ret, ha
     st[2] = (struct stream){.fd = p[2][0], .max = STATUS_MAX};
     for (int i = 0; i < 3; i++)
         hale_buf_init(&st[i].buf, st[i].max + 1);
+    hale_buf_init(&granted, STATUS_MAX);
     t0 = mono_ms();
     r = spawn(exe, b.v, envp, p[0][1], p[1][1], p[2][1], &pid);
     for (int i = 0; i < 3; i++) {
@@ -394,7 +447,7 @@ int hale_sandbox_run(const hale_sandbox_spec *spec, hale_sandbox_result *ret, ha
         r = HALE_ELIMIT;
         goto out_bufs;
     }
-    r = parse_status(st[2].buf.data ? st[2].buf.data : (char[]){""}, &res, reterr);
+    r = parse_status(st[2].buf.data ? st[2].buf.data : (char[]){""}, &res, &granted, reterr);
     if (r < 0)
         goto out_bufs;
     res.out_total = st[0].total;
@@ -405,7 +458,8 @@ int hale_sandbox_run(const hale_sandbox_spec *spec, hale_sandbox_result *ret, ha
     res.err_truncated = res.err_total > res.err_len;
     res.out = detach(&st[0].buf);
     res.err = detach(&st[1].buf);
-    if (!res.out || !res.err) {
+    res.granted = detach(&granted);
+    if (!res.out || !res.err || !res.granted) {
         hale_sandbox_result_release(&res);
         r = -ENOMEM;
         goto out_bufs;
@@ -417,6 +471,7 @@ out_bufs:
             close(st[i].fd);
         hale_buf_release(&st[i].buf);
     }
+    hale_buf_release(&granted);
     p[0][0] = p[1][0] = p[2][0] = -1;
 out_pipes:
     for (int i = 0; i < 3; i++)

@@ -4,6 +4,7 @@
 #include "internal.h"
 
 #include "util/json.h"
+#include "util/json_int.h"
 #include "util/utf8.h"
 
 static const char *expected_name(hale_json_type t)
@@ -225,34 +226,6 @@ int hale_json_fields(const json_t *obj, const hale_json_field *table, size_t n_f
     return 0;
 }
 
-/* Is v nested at most max levels deep (an object or array is one level)? Recursion is bounded
- * by max, not by the input. */
-static bool depth_ok(const json_t *v, unsigned max)
-{
-    const char *k;
-    json_t *e;
-    size_t i;
-
-    if (!json_is_object(v) && !json_is_array(v))
-        return true;
-    if (max == 0)
-        return false;
-    if (json_is_object(v)) {
-        json_object_foreach((json_t *)(uintptr_t)v, k, e)
-        {
-            if (!depth_ok(e, max - 1))
-                return false;
-        }
-        return true;
-    }
-    json_array_foreach(v, i, e)
-    {
-        if (!depth_ok(e, max - 1))
-            return false;
-    }
-    return true;
-}
-
 /* 1-based line and column of byte off in text. */
 static void position(const char *text, size_t off, int *ret_line, int *ret_column)
 {
@@ -270,10 +243,10 @@ static void position(const char *text, size_t off, int *ret_line, int *ret_colum
 int hale_json_parse_pos(const char *text, size_t len, json_t **ret, int *reterr_line,
                         int *reterr_column, hale_diag *reterr)
 {
-    json_error_t jerr;
     const char *nul;
-    size_t bad;
+    size_t bad, fault;
     json_t *v;
+    int r;
 
     *reterr_line = 0;
     *reterr_column = 0;
@@ -289,18 +262,11 @@ int hale_json_parse_pos(const char *text, size_t len, json_t **ret, int *reterr_
         hale_diag_set(reterr, "NUL byte at byte %zu", (size_t)(nul - text));
         return HALE_EPARSE;
     }
-    v = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!v) {
-        *reterr_line = jerr.line;
-        *reterr_column = jerr.column;
-        hale_diag_set(reterr, "%s", jerr.text);
-        return HALE_EPARSE;
-    }
-    if (!depth_ok(v, HALE_MAX_JSON_DEPTH)) {
-        json_decref(v);
-        hale_diag_set(reterr, "nesting deeper than %u levels", HALE_MAX_JSON_DEPTH);
-        return HALE_EPARSE;
-    }
+    r = hale__json_read(text, len, HALE_MAX_JSON_DEPTH, &v, &fault, reterr);
+    if (r == HALE_EPARSE)
+        position(text, fault, reterr_line, reterr_column);
+    if (r < 0)
+        return r;
     *ret = v;
     return 0;
 }
@@ -312,7 +278,7 @@ int hale_json_parse(const char *text, size_t len, json_t **ret, hale_diag *reter
 
     r = hale_json_parse_pos(text, len, ret, &line, &column, &why);
     if (r == HALE_EPARSE && line > 0 && !memchr(text, '\0', len))
-        /* jansson's own reasons get the position; ours name the byte already. */
+        /* Syntax reasons get the position; the UTF-8 and NUL ones name the byte already. */
         hale_diag_set(reterr, "line %d column %d: %s", line, column, why.msg);
     else if (r < 0)
         hale_diag_set(reterr, "%s", why.msg);

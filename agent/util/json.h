@@ -52,8 +52,8 @@ int hale_json_parse(const char *text, size_t len, json_t **ret, hale_diag *reter
 
 /* The same checks, for callers that format the position themselves ("file:line:col: ..."):
  * reterr gets only the reason ("duplicate object key", "invalid UTF-8 at byte 12") and the
- * 1-based line and column of the fault go to *reterr_line and *reterr_column, which are 0 when
- * the fault has no single position (nesting too deep). */
+ * 1-based line and column of the fault go to *reterr_line and *reterr_column (the first byte of the
+ * offending token, or the container that nests too deep). */
 int hale_json_parse_pos(const char *text, size_t len, json_t **ret, int *reterr_line,
                         int *reterr_column, hale_diag *reterr);
 

@@ -64,8 +64,14 @@ bool hale_tool_idempotent(const hale_tool *t);
 const char *hale_tool_path(const hale_tool *t);       /* absolute command path, pinned */
 const char *hale_tool_sha256_hex(const hale_tool *t); /* of the command at load */
 uint64_t hale_tool_timeout_ms(const hale_tool *t);
-/* Layers of include/hale/sandbox.h the tool requires (its manifest's "sandbox.require", else
- * HALE_SANDBOX_REQUIRE_DEFAULT minus NETNS when it declares network access). */
+/* Re-read the pinned command and compare its SHA-256 with the one pinned at load: call it just
+ * before running (blocking file I/O: from the job that runs the tool, not the loop thread).
+ * Returns 0, HALE_EPOLICY (the file changed: do not run it), HALE_ESCHEMA (it is gone, no
+ * longer a regular executable file, or world-writable), HALE_ELIMIT or -ENOMEM, with reterr.
+ * Thread-safe. */
+int hale_tool_verify_command(const hale_tool *t, hale_diag *reterr);
+/* Layers of include/hale/sandbox.h the tool requires: HALE_SANDBOX_REQUIRE_DEFAULT, minus PIDNS
+ * for "host_pid" and UID for "run_as": "root", plus its manifest's "sandbox.require". */
 uint32_t hale_tool_required_layers(const hale_tool *t);
 
 /* The manifest as `hale tool list --json` and prompts show it: {"name", "description", "kind",

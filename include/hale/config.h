@@ -63,6 +63,57 @@ typedef struct hale_llm_config {
     uint64_t cache_ttl_ms;             /* 0: no response cache */
 } hale_llm_config;
 
+#define HALE_METRICS_CONFIG_MAX_QUERIES 64u /* entries in metrics.prometheus.queries */
+#define HALE_METRICS_CONFIG_MAX_RULES   64u /* entries in metrics.exhaustion and .capacity */
+#define HALE_METRICS_CONFIG_MAX_MATCH   16u /* label matchers of one rule */
+
+/* One PromQL query the Prometheus poller runs (metrics.prometheus.queries[]). */
+typedef struct hale_metrics_query_config {
+    char *name;          /* the series name its results get: a metric name */
+    char *query;         /* PromQL, sent to /api/v1/query_range */
+    uint64_t interval_s; /* how often it runs */
+    uint64_t step_s;     /* query_range step */
+    uint64_t range_s;    /* history fetched by the first run (later runs fetch what is new) */
+} hale_metrics_query_config;
+
+/* A rule naming series (metrics.exhaustion[], metrics.capacity[]): the metric name and label
+ * values that must all be equal. Exhaustion rules also carry limit, horizon_h, probability. */
+typedef struct hale_metrics_rule_config {
+    char *metric;       /* series name to match */
+    char **match;       /* label name, value, name, value, ...; NULL-terminated; NULL: none */
+    size_t n_match;     /* pairs in match */
+    double limit;       /* exhaustion: the value the series must not reach */
+    double horizon_h;   /* exhaustion: how far ahead the prediction looks */
+    double probability; /* exhaustion: least probability that opens an incident, 0..1 */
+} hale_metrics_rule_config;
+
+/* The "metrics" key (docs/metrics.md): sources, series limits, anomaly and exhaustion rules. */
+typedef struct hale_metrics_config {
+    bool host_enabled;                    /* the local host collector runs */
+    uint64_t host_interval_s;             /* its scrape interval */
+    char *prom_url;                       /* Prometheus base URL; "" for no poller */
+    hale_metrics_query_config *queries;   /* NULL when none */
+    size_t n_queries;                     /* entries in queries */
+    uint64_t prom_timeout_ms;             /* one request */
+    uint64_t prom_retries;                /* further attempts after a failure */
+    uint64_t prom_max_response_bytes;     /* larger answers are refused */
+    uint64_t max_series;                  /* series held; new series beyond it are refused */
+    uint64_t max_samples_per_request;     /* samples in one POST /api/v1/metrics */
+    double anomaly_enter;                 /* score at or above which an anomaly begins */
+    double anomaly_exit;                  /* score below which it may end */
+    uint64_t anomaly_min_duration_s;      /* both transitions must hold this long */
+    char *anomaly_alertname;              /* alertname of anomaly events */
+    hale_metrics_rule_config *exhaustion; /* NULL when none */
+    size_t n_exhaustion;                  /* entries in exhaustion */
+    hale_metrics_rule_config *capacity;   /* series with a 24-hour forecast; NULL when none */
+    size_t n_capacity;                    /* entries in capacity */
+    uint64_t step_s;                      /* bucket width of the history forecasts use */
+    uint64_t eval_interval_s;             /* how often forecasts and predictions are made */
+    uint64_t snapshot_interval_s;         /* how often model state is written to the store */
+    uint64_t drift_window;                /* forecast checks looked at for drift */
+    double drift_miss_ratio;              /* share outside the 95 % interval that refits */
+} hale_metrics_config;
+
 /* The role's name ("auditor"); "?" for a value that is not one role. Static string. */
 const char *hale_role_name(hale_role role);
 
@@ -98,6 +149,7 @@ typedef struct hale_config {
     size_t n_auth_tokens;                  /* entries in auth_tokens */
     bool auth_intake_token_required;       /* POST intake routes need an intake or admin token */
     hale_llm_config llm;                   /* "llm": gateways and limits of the LLM client */
+    hale_metrics_config metrics;           /* "metrics": sources and predictions */
 } hale_config;
 
 /* Built-in defaults. Returns 0 or -ENOMEM; *ret has one reference owned by the caller. */

@@ -39,3 +39,11 @@
 #define HALE_MAX_UNTRUSTED          256u                 /* untrusted pointers in one request */
 #define HALE_PCRE2_MATCH_LIMIT      100000u              /* pcre2_set_match_limit */
 #define HALE_PCRE2_DEPTH_LIMIT      1000u                /* pcre2_set_depth_limit */
+
+/* Tool catalog and runbooks (include/hale/catalog.h, include/hale/runbook.h). */
+#define HALE_MAX_TOOLS              1024u                 /* tool folders in one catalog */
+#define HALE_MAX_MANIFEST_BYTES     (256u * 1024u)        /* one tools/NAME/manifest.json */
+#define HALE_MAX_TOOL_COMMAND_BYTES (64u * 1024u * 1024u) /* one pinned command, hashed at load */
+#define HALE_MAX_TOOL_STRING_BYTES  4096u /* ceiling of a string argument's max_length */
+#define HALE_MAX_RUNBOOK_FILES      1024u /* *.json files in the runbooks directory */
+#define HALE_MAX_RUNBOOK_FILE_BYTES (4u * 1024u * 1024u) /* one runbook file */

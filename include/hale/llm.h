@@ -194,6 +194,12 @@ void hale_llm_stats_get(const hale_llm *c, hale_llm_stats *ret);
 int hale_llm_breaker_state(const hale_llm *c, size_t i);
 size_t hale_llm_gateway_count(const hale_llm *c);
 
+/* Count spend made before this client existed (the llm_call audit leaves of the current UTC
+ * day, read back at start), so a restart does not reset the budgets. at_ms is when it was
+ * spent: spend of an earlier UTC day counts toward no daily budget. incident_id may be NULL. */
+void hale_llm_charge_restored(hale_llm *c, const char *incident_id, uint64_t tokens, double usd,
+                              int64_t at_ms);
+
 /* Drop the tally of a closed incident (its budget starts again if the id is reused). The
  * client keeps at most HALE_LLM_MAX_INCIDENTS tallies; beyond that a new incident's spend
  * counts only toward the daily budget. */

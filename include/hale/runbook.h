@@ -1,5 +1,5 @@
-/* include/hale/runbook.h - the deterministic proposal source: policies/runbooks/*.json map
- * incident signatures (alertname and label matchers) to candidate actions, a tool and argument
+/* include/hale/runbook.h - the deterministic proposal source: the JSON files of policies/runbooks
+ * map incident signatures (alertname and label matchers) to candidate actions, a tool and argument
  * templates filled from the incident's labels (docs/runbooks.md). Every filled argument is
  * validated against the tool's schema: a label value that fails validation never reaches argv,
  * the proposal is dropped and reported instead.
@@ -39,3 +39,11 @@ hale_catalog *hale_runbooks_catalog(const hale_runbooks *rb); /* borrowed */
  * -ENOMEM. */
 int hale_runbooks_propose(const hale_runbooks *rb, const json_t *labels, const json_t *annotations,
                           json_t **ret_proposals, json_t **ret_rejected);
+
+/* `hale tool check`: load every *.json file under dir alone against cat and report each to cb
+ * (err 0 and an empty diag for a valid file, else the error and "runbooks/FILE: runbook ID:
+ * FIELD: reason"). Returns the number of invalid files, or -errno when dir cannot be read (a
+ * missing dir has none) or -ENOMEM. */
+int hale_runbooks_check(const char *dir, hale_catalog *cat,
+                        void (*cb)(const char *file, int err, const hale_diag *d, void *ud),
+                        void *ud);

@@ -151,7 +151,7 @@ static int get_with(struct env *e, const char *path, const char *name, char **re
     return r;
 }
 
-/* A pending approval for a production rollback (two of oncall and sre-leads), made the way
+/* A pending approval for a production rollout restart (two of oncall and sre-leads), made the way
  * the decision stage will make it. */
 static int64_t create_pending(struct env *e, const char *release, const char *requester)
 {
@@ -166,7 +166,7 @@ static int64_t create_pending(struct env *e, const char *release, const char *re
 
     snprintf(db, sizeof(db), "%s/%s", e->h.data_dir, HALE_STORE_FILE);
     snprintf(text, sizeof(text),
-             "{\"tool\":\"rollback_deploy\",\"args\":{\"release\":\"%s\"},\"target\":{\"labels\":"
+             "{\"tool\":\"rollout_restart\",\"args\":{\"deployment\":\"%s\"},\"target\":{\"labels\":"
              "{\"service\":\"web\",\"env\":\"prod\"}},\"confidence_bp\":9000,\"source\":\"human\","
              "\"risk\":\"high\"}",
              release);

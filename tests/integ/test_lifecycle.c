@@ -412,7 +412,7 @@ static void config_check_good_and_bad(void **state)
     assert_int_equal(json_integer_value(json_object_get(doc, "group_window_s")), 60);
     assert_int_equal(json_integer_value(json_object_get(doc, "max_body_bytes")), 1048576);
     assert_string_equal(json_string_value(json_object_get(doc, "listen")), "127.0.0.1:9464");
-    assert_int_equal(json_object_size(doc), 23); /* every key, auth and llm included */
+    assert_int_equal(json_object_size(doc), 24); /* every key, auth, llm and metrics included */
     json_decref(doc);
     free(out);
     free(err);
