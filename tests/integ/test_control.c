@@ -165,11 +165,12 @@ static int64_t create_pending(struct env *e, const char *release, const char *re
     int64_t id = 0;
 
     snprintf(db, sizeof(db), "%s/%s", e->h.data_dir, HALE_STORE_FILE);
-    snprintf(text, sizeof(text),
-             "{\"tool\":\"rollout_restart\",\"args\":{\"deployment\":\"%s\"},\"target\":{\"labels\":"
-             "{\"service\":\"web\",\"env\":\"prod\"}},\"confidence_bp\":9000,\"source\":\"human\","
-             "\"risk\":\"high\"}",
-             release);
+    snprintf(
+        text, sizeof(text),
+        "{\"tool\":\"rollout_restart\",\"args\":{\"deployment\":\"%s\"},\"target\":{\"labels\":"
+        "{\"service\":\"web\",\"env\":\"prod\"}},\"confidence_bp\":9000,\"source\":\"human\","
+        "\"risk\":\"high\"}",
+        release);
     assert_int_equal(hale_policy_load(e->policies, &p, NULL), 0);
     assert_int_equal(hale_policy_request_parse(text, strlen(text), &r, NULL), 0);
     assert_int_equal(hale_policy_eval(p, r, NULL, 1795341600000LL, &v), 0);
