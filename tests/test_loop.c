@@ -507,16 +507,18 @@ static void llm_calls_are_audited(void **state)
     fake_llm_base_url(f, url, sizeof(url));
     snprintf(text, sizeof(text),
              "{\"listen\": \"127.0.0.1:0\", \"data_dir\": \"%s/var\", \"log_level\": \"warn\", "
-             "\"policies_dir\": \"%s/policies\", \"llm\": {\"gateways\": [{\"name\": \"local\", "
+             "\"policies_dir\": \"%s/policies\", \"tools_dir\": \"%s/tools\", "
+             "\"llm\": {\"gateways\": [{\"name\": \"local\", "
              "\"kind\": \"openai\", \"base_url\": \"%s\", \"model\": \"m\"}]}}",
-             e->dir, HALE_SOURCE_DIR, url);
+             e->dir, HALE_SOURCE_DIR, HALE_SOURCE_DIR, url);
     assert_int_equal(fixture_write(e->config, text), 0);
     llm_probe = (struct llm_probe){.e = e};
     assert_int_equal(
         hale_prompt_load(HALE_SOURCE_DIR "/prompts", "incident_summary@1", &llm_probe.prompt, NULL),
         0);
     assert_int_equal(hale_config_load(e->config, &cfg, &diag), 0);
-    assert_int_equal(hale_loop_new(cfg, e->config, &e->loop, &diag), 0);
+    if (hale_loop_new(cfg, e->config, &e->loop, &diag) < 0)
+        fail_msg("hale_loop_new: %s", diag.msg);
     hale_config_unref(cfg);
     assert_int_equal(hale_loop_register_stage(e->loop, &open), 0);
     e->port = hale_loop_port(e->loop);
@@ -551,10 +553,11 @@ static void llm_calls_are_audited(void **state)
     for (int budget = 1; budget <= 2; budget++) {
         snprintf(text, sizeof(text),
                  "{\"listen\": \"127.0.0.1:0\", \"data_dir\": \"%s/var\", \"log_level\": "
-                 "\"warn\", \"policies_dir\": \"%s/policies\", \"llm\": {\"day_max_tokens\": "
+                 "\"warn\", \"policies_dir\": \"%s/policies\", \"tools_dir\": \"%s/tools\", "
+                 "\"llm\": {\"day_max_tokens\": "
                  "%d, \"gateways\": [{\"name\": \"local\", \"kind\": \"openai\", "
                  "\"base_url\": \"%s\", \"model\": \"m\"}]}}",
-                 e->dir, HALE_SOURCE_DIR, budget == 1 ? 1 : 1000000, url);
+                 e->dir, HALE_SOURCE_DIR, HALE_SOURCE_DIR, budget == 1 ? 1 : 1000000, url);
         assert_int_equal(fixture_write(e->config, text), 0);
         assert_int_equal(hale_config_load(e->config, &cfg, &diag), 0);
         assert_int_equal(hale_loop_new(cfg, e->config, &e->loop, &diag), 0);

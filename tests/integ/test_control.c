@@ -38,8 +38,10 @@ static int write_tokens(struct env *e, char *keys, size_t size, const char *poli
 {
     size_t used;
 
-    used = (size_t)snprintf(keys, size, "\"policies_dir\": \"%s\", \"auth\": {\"tokens\": [",
-                            policies_dir);
+    used = (size_t)snprintf(keys, size,
+                            "\"policies_dir\": \"%s\", \"tools_dir\": \"%s/tools\", "
+                            "\"auth\": {\"tokens\": [",
+                            policies_dir, HALE_SOURCE_DIR);
     for (size_t i = 0; i < sizeof(tokens) / sizeof(tokens[0]); i++) {
         unsigned char h[crypto_hash_sha256_BYTES];
         char hex[2 * crypto_hash_sha256_BYTES + 1], path[700];
