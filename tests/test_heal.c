@@ -708,6 +708,48 @@ static void third_tool_waits_for_a_slot(void **state)
     verify_log(e);
 }
 
+static size_t file_len(const char *path)
+{
+    char *text = fixture_read(path, NULL);
+    size_t n = text ? strlen(text) : 0;
+
+    free(text);
+    return n;
+}
+
+/* A high-risk action's signed checkpoint goes to the anchors at once, whatever
+ * audit_anchor_interval_s says; a low-risk one waits for the interval. */
+static void high_risk_action_is_anchored_at_once(void **state)
+{
+    struct env *e = *state;
+    char members[1200], anchor[700];
+    size_t before;
+    bool grew = false;
+
+    snprintf(anchor, sizeof(anchor), "%s/anchor.log", e->dir);
+    snprintf(members, sizeof(members),
+             "\"audit_anchor_files\": [\"%s\"], \"audit_anchor_interval_s\": 3600", anchor);
+    add_config(e, members);
+    mark_broken(e);
+    start(e);
+    post_alert(e, "MarkerBroken", "auto", "web-1");
+    wait_state(e, "resolved");
+    pause_ms(1500);
+    before = file_len(anchor); /* a low-risk action: nothing new to the anchors */
+    post_alert(e, "HighRiskRepair", "auto", "web-2");
+    wait_state(e, "resolved");
+    for (int i = 0; i < 250 && !grew; i++) {
+        grew = file_len(anchor) > before;
+        if (!grew)
+            pause_ms(20);
+    }
+    stop(e);
+    assert_int_equal(runs(e, "mark_fixed web-1"), 1);
+    assert_true(grew);
+    assert_int_equal(before, 0);
+    verify_log(e);
+}
+
 static void broken_manifest_refuses_the_start(void **state)
 {
     struct env *e = *state;
@@ -754,6 +796,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(dry_run_records_and_runs_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(paused_runs_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(restart_abandons_an_open_intent, setup, teardown),
+        cmocka_unit_test_setup_teardown(high_risk_action_is_anchored_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(metric_check_fails_closed_then_passes, setup, teardown),
         cmocka_unit_test_setup_teardown(alert_check_waits_for_resolution, setup, teardown),
         cmocka_unit_test_setup_teardown(sighup_reloads_the_catalog, setup, teardown),

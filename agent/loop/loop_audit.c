@@ -478,6 +478,12 @@ void hale__loop_audit_close(hale_loop *l, const char *reason)
     l->n_audit_queue = 0;
 }
 
+void hale__loop_audit_anchor_soon(hale_loop *l)
+{
+    /* Due now: the next commit job, or the idle flush when none comes, anchors. */
+    l->audit_last_anchor_ms = 0;
+}
+
 bool hale__loop_audit_due(hale_loop *l)
 {
     const hale_config *c = l->cfg;

@@ -288,6 +288,9 @@ static void after_result(struct heal_case *c, struct heal_write *w, int result)
         return;
     c->phase = HEAL_IDLE;
     log_notice("incident %lld: %s", (long long)c->incident_id, w->reason);
+    /* SECURITY.md 1.9: a high-risk action's signed record leaves the host at once. */
+    if (result == 0 && c->tool && hale_tool_risk(c->tool) >= HALE_POLICY_RISK_HIGH)
+        hale__loop_audit_anchor_soon(c->l);
     if (result == 0 && w->moved && w->to == HALE_INCIDENT_VERIFYING) {
         c->stage = HALE_INCIDENT_VERIFYING;
         c->outbox_id = 0;

@@ -231,6 +231,9 @@ void hale__loop_audit_plan(hale_loop *l, struct commit_job *job);
 void hale__loop_audit_job(hale_loop *l, struct commit_job *job);
 void hale__loop_audit_done(hale_loop *l, struct commit_job *job);
 bool hale__loop_audit_unsealed(const hale_loop *l);
+/* Anchor the log at the next chance, whatever audit_anchor_interval_s says (after a high-risk
+ * action); nothing happens without anchor files or witnesses. */
+void hale__loop_audit_anchor_soon(hale_loop *l);
 /* Is signing, rotating or anchoring due with no commit to carry it? */
 bool hale__loop_audit_due(hale_loop *l);
 
