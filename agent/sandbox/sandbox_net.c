@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sandbox/sandbox_int.h"
@@ -167,6 +168,29 @@ static int add_addr(int nl, const struct sockaddr_storage *a)
     return ack.err.error == -EEXIST ? 0 : ack.err.error;
 }
 
+/* The kernel installs the local route of a new IPv6 address from a work queue, even without
+ * duplicate address detection: until it is there a connect fails with ENETUNREACH. Wait for
+ * it (a UDP connect is a route lookup and sends nothing), at most about a second. */
+static int wait_routable(const struct sockaddr_storage *a)
+{
+    struct sockaddr_in6 to = *(const struct sockaddr_in6 *)a;
+    int fd, r = -ENETUNREACH;
+
+    if (a->ss_family != AF_INET6)
+        return 0;
+    to.sin6_port = htons(9);
+    fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    for (int i = 0; i < 1000 && r == -ENETUNREACH; i++) {
+        r = connect(fd, (const struct sockaddr *)&to, sizeof(to)) < 0 ? -errno : 0;
+        if (r == -ENETUNREACH)
+            (void)nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    close(fd);
+    return r;
+}
+
 static int listen_on(const struct sockaddr_storage *a, socklen_t len)
 {
     int one = 1, fd = socket(a->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -250,6 +274,9 @@ int hale__sandbox_net_setup(const struct hale__sandbox_opts *o, const char **ret
         for (unsigned k = 0; k < o->dest[i].n_addr && r == 0; k++)
             r = add_addr(nl, &o->dest[i].addr[k]);
     close(nl);
+    for (unsigned i = 0; i < o->n_dest && r == 0; i++)
+        for (unsigned k = 0; k < o->dest[i].n_addr && r == 0; k++)
+            r = wait_routable(&o->dest[i].addr[k]);
     if (r < 0)
         return r;
     return make_listeners(o, ret_stage);
