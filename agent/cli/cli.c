@@ -23,7 +23,7 @@ static const struct cmd commands[] = {
     {"redact", hale_cmd_redact, "redact secrets and personal data from stdin"},
     {"prompt", hale_cmd_prompt, "preview a rendered, redacted LLM prompt (prompt --help)"},
     {"policy", hale_cmd_policy, "check, evaluate against or test a policy directory"},
-    {"tool", hale_cmd_tool, "check the tool catalog and runbooks, or list the tools"},
+    {"tool", hale_cmd_tool, "check or list the tool catalog, or run one tool by hand (tool --help)"},
     {"runbook", hale_cmd_runbook, "what the runbooks propose for alert labels (runbook --help)"},
     {"approvals", hale_cmd_approvals, "list or show approvals of proposed actions"},
     {"approve", hale_cmd_approve, "approve a pending action (through the running hale)"},
@@ -44,10 +44,12 @@ static const struct cmd commands[] = {
 static void print_help(FILE *f)
 {
     fprintf(f, "usage: hale <command> [options]\n\n"
-               "hale is an AIOps remediation controller: it accepts Alertmanager webhooks and\n"
-               "generic events, groups them into incidents, keeps every incident's state in an\n"
-               "embedded store and records every decision in a signed, tamper-evident audit\n"
-               "log that auditors verify offline.\n\ncommands:\n");
+               "hale is an AIOps remediation controller: it accepts Alertmanager webhooks,\n"
+               "generic events and metrics, groups them into incidents, predicts exhaustion\n"
+               "and anomalies, runs the runbooks' remediations in a sandbox when policy\n"
+               "allows (or a human approves), verifies and rolls them back, and records every\n"
+               "decision in a signed, tamper-evident audit log that auditors verify offline.\n"
+               "\ncommands:\n");
     for (size_t i = 0; i < HALE_ARRAY_SIZE(commands); i++)
         if (commands[i].summary)
             fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
