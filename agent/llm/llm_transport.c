@@ -1,6 +1,5 @@
-/* agent/llm/llm_transport.c - HTTP POSTs on curl's multi-socket API, driven by the loop: curl
- * tells us which sockets to watch (uv_poll per socket) and when to call it back (one uv_timer);
- * the loop tells curl what became ready. Nothing here blocks the loop. Finished transfers wait
+/* agent/llm/llm_transport.c - HTTP POSTs on curl's multi-socket API, driven by the loop
+ * (agent/net/curl_uv.c). Nothing here blocks the loop. Finished transfers wait
  * in a queue that an idle handle drains COMPLETIONS_PER_TURN at a time, so a burst of answers
  * (and the work their callbacks start) is spread over loop turns and timers keep their time. */
 #include "internal.h"
@@ -10,27 +9,20 @@
 #include <time.h>
 
 #include "llm_int.h"
+#include "net/curl_uv.h"
 
 #define COMPLETIONS_PER_TURN 8u
 
 struct hale__llm_http {
-    uv_loop_t *loop;                       /* borrowed */
-    CURLM *multi;                          /* all transfers */
-    uv_timer_t timer;                      /* curl's timeout */
+    hale_curl_uv cu;                       /* curl on the loop: the multi, its timer and polls */
     uv_idle_t drain;                       /* delivers finished transfers, a few per loop turn */
     hale__llm_xfer *done_head, *done_tail; /* finished, callback not yet run */
     unsigned active;                       /* transfers added and not finished */
-    unsigned open_handles;                 /* uv handles not yet closed (the timer and polls) */
+    unsigned open_handles;                 /* our own uv handles not yet closed (the drain) */
     bool closing;                          /* close requested */
     void (*done)(void *ud);                /* after the last close */
     void *done_ud;
 };
-
-typedef struct sock_ctx {
-    uv_poll_t poll;    /* watching one socket */
-    curl_socket_t fd;  /* that socket */
-    hale__llm_http *h; /* owner */
-} sock_ctx;
 
 struct hale__llm_xfer {
     hale__llm_http *h;          /* owner */
@@ -48,13 +40,10 @@ struct hale__llm_xfer {
     char errbuf[CURL_ERROR_SIZE]; /* curl's message */
 };
 
-static void handle_closed(uv_handle_t *hd)
+/* Free h once every handle, ours and curl's, has closed after hale__llm_http_close. */
+static void maybe_free(hale__llm_http *h)
 {
-    hale__llm_http *h = hd->data;
-
-    if (hd != (uv_handle_t *)&h->timer && hd != (uv_handle_t *)&h->drain)
-        free(hd); /* a sock_ctx: the poll is its first member */
-    if (--h->open_handles == 0 && h->closing) {
+    if (h->closing && h->open_handles == 0 && h->cu.open == 0) {
         void (*done)(void *) = h->done;
         void *ud = h->done_ud;
 
@@ -62,6 +51,19 @@ static void handle_closed(uv_handle_t *hd)
         if (done)
             done(ud);
     }
+}
+
+static void handle_closed(uv_handle_t *hd)
+{
+    hale__llm_http *h = hd->data;
+
+    h->open_handles--;
+    maybe_free(h);
+}
+
+static void curl_closed(hale_curl_uv *cu)
+{
+    maybe_free((hale__llm_http *)((char *)cu - offsetof(hale__llm_http, cu)));
 }
 
 static void xfer_free(hale__llm_xfer *x)
@@ -102,7 +104,7 @@ static void check_done(hale__llm_http *h)
     CURLMsg *m;
     int left;
 
-    while ((m = curl_multi_info_read(h->multi, &left))) {
+    while ((m = curl_multi_info_read(h->cu.multi, &left))) {
         hale__llm_xfer *x = NULL;
         CURLcode res = m->data.result;
         CURL *easy = m->easy_handle;
@@ -121,7 +123,7 @@ static void check_done(hale__llm_http *h)
             x->rep.error = HALE_EUPSTREAM;
         if (res != CURLE_OK)
             x->rep.curl_error = x->errbuf[0] ? x->errbuf : curl_easy_strerror(res);
-        curl_multi_remove_handle(h->multi, easy);
+        curl_multi_remove_handle(h->cu.multi, easy);
         curl_easy_cleanup(easy);
         x->easy = NULL;
         if (h->done_tail)
@@ -133,76 +135,9 @@ static void check_done(hale__llm_http *h)
     }
 }
 
-static void on_poll(uv_poll_t *p, int status, int events)
+static void progress(hale_curl_uv *cu)
 {
-    sock_ctx *s = (sock_ctx *)p;
-    int flags = 0, running;
-
-    if (status < 0)
-        flags = CURL_CSELECT_ERR;
-    if (events & UV_READABLE)
-        flags |= CURL_CSELECT_IN;
-    if (events & UV_WRITABLE)
-        flags |= CURL_CSELECT_OUT;
-    curl_multi_socket_action(s->h->multi, s->fd, flags, &running);
-    check_done(s->h);
-}
-
-static void on_timer(uv_timer_t *t)
-{
-    hale__llm_http *h = t->data;
-    int running;
-
-    curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(h);
-}
-
-static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
-{
-    hale__llm_http *h = userp;
-
-    (void)multi;
-    if (timeout_ms < 0)
-        uv_timer_stop(&h->timer);
-    else /* 0 means "now": the timer callback runs on the next loop turn, not re-entrantly */
-        uv_timer_start(&h->timer, on_timer, (uint64_t)timeout_ms, 0);
-    return 0;
-}
-
-static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-    hale__llm_http *h = userp;
-    sock_ctx *s = socketp;
-    int events = 0;
-
-    (void)easy;
-    if (what == CURL_POLL_REMOVE) {
-        if (s) {
-            uv_poll_stop(&s->poll);
-            curl_multi_assign(h->multi, fd, NULL);
-            uv_close((uv_handle_t *)&s->poll, handle_closed);
-        }
-        return 0;
-    }
-    if (!s) {
-        if (!(s = calloc(1, sizeof(*s))))
-            return -1;
-        if (uv_poll_init_socket(h->loop, &s->poll, fd) < 0) {
-            free(s);
-            return -1;
-        }
-        s->fd = fd;
-        s->h = h;
-        s->poll.data = h;
-        h->open_handles++;
-        curl_multi_assign(h->multi, fd, s);
-    }
-    if (what & CURL_POLL_IN)
-        events |= UV_READABLE;
-    if (what & CURL_POLL_OUT)
-        events |= UV_WRITABLE;
-    uv_poll_start(&s->poll, events, on_poll);
-    return 0;
+    check_done((hale__llm_http *)((char *)cu - offsetof(hale__llm_http, cu)));
 }
 
 int hale__llm_http_new(uv_loop_t *loop, hale__llm_http **ret)
@@ -211,21 +146,14 @@ int hale__llm_http_new(uv_loop_t *loop, hale__llm_http **ret)
 
     if (!h)
         return -ENOMEM;
-    if (!(h->multi = curl_multi_init())) {
+    if (hale_curl_uv_init(&h->cu, loop, progress, curl_closed) < 0) {
         free(h);
         return -ENOMEM;
     }
-    h->loop = loop;
-    uv_timer_init(loop, &h->timer);
-    h->timer.data = h;
     uv_idle_init(loop, &h->drain);
     h->drain.data = h;
-    h->open_handles = 2;
-    curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-    curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
-    curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-    curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
-    curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+    h->open_handles = 1;
+    curl_multi_setopt(h->cu.multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
     *ret = h;
     return 0;
 }
@@ -237,7 +165,7 @@ void hale__llm_http_cancel(hale__llm_http *h, hale__llm_xfer *x)
         h->active--;
         return;
     }
-    curl_multi_remove_handle(h->multi, x->easy);
+    curl_multi_remove_handle(h->cu.multi, x->easy);
     curl_easy_cleanup(x->easy);
     h->active--;
     xfer_free(x);
@@ -257,10 +185,7 @@ void hale__llm_http_close(hale__llm_http *h, void (*done)(void *ud), void *ud)
         xfer_free(x);
     }
     h->done_tail = NULL;
-    curl_multi_cleanup(h->multi);
-    h->multi = NULL;
-    uv_timer_stop(&h->timer);
-    uv_close((uv_handle_t *)&h->timer, handle_closed);
+    hale_curl_uv_close(&h->cu);
     uv_close((uv_handle_t *)&h->drain, handle_closed);
 }
 
@@ -359,7 +284,7 @@ int hale__llm_http_post(hale__llm_http *h, const char *url, const char *const *h
     curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
     /* Headers hold the API key: never let curl print them. */
     curl_easy_setopt(x->easy, CURLOPT_VERBOSE, 0L);
-    if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK)
+    if (curl_multi_add_handle(h->cu.multi, x->easy) != CURLM_OK)
         goto fail;
     h->active++;
     (void)running;

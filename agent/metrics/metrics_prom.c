@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "hale/metrics.h"
+#include "net/curl_uv.h"
 #include "util/buf.h"
 
 #define BACKOFF_BASE_MS 500u
@@ -29,33 +30,23 @@ struct query {
     char errbuf[CURL_ERROR_SIZE];
 };
 
-struct sock {
-    uv_poll_t poll;   /* first member: freed through it */
-    curl_socket_t fd; /* watched socket */
-    hale_prom_poller *p;
-};
-
 struct hale_prom_poller {
     uv_loop_t *loop;  /* borrowed */
     hale_config *cfg; /* one reference */
     hale_prom_poller_ops ops;
-    CURLM *multi;          /* all transfers */
-    uv_timer_t curl_timer; /* curl's timeout */
+    hale_curl_uv cu;       /* curl on the loop: the multi, its timer and polls */
     struct query *queries; /* one per configured query */
     size_t n;
-    unsigned open_handles; /* uv handles not yet closed */
+    unsigned open_handles; /* our own uv handles (the query timers) not yet closed */
     bool closing;
     void (*done)(void *ud);
     void *done_ud;
 };
 
-static void on_closed(uv_handle_t *h)
+/* Free p once every handle, ours and curl's, has closed after hale_prom_poller_close. */
+static void maybe_free(hale_prom_poller *p)
 {
-    hale_prom_poller *p = h->data;
-
-    if (h->type == UV_POLL)
-        free(h);
-    if (--p->open_handles > 0)
+    if (!p->closing || p->open_handles > 0 || p->cu.open > 0)
         return;
     for (size_t i = 0; i < p->n; i++)
         hale_buf_release(&p->queries[i].resp);
@@ -66,12 +57,30 @@ static void on_closed(uv_handle_t *h)
     free(p);
 }
 
+static void on_closed(uv_handle_t *h)
+{
+    hale_prom_poller *p = h->data;
+
+    p->open_handles--;
+    maybe_free(p);
+}
+
+static hale_prom_poller *poller_of(hale_curl_uv *cu)
+{
+    return (hale_prom_poller *)((char *)cu - offsetof(hale_prom_poller, cu));
+}
+
+static void curl_closed(hale_curl_uv *cu)
+{
+    maybe_free(poller_of(cu));
+}
+
 static void schedule(struct query *q, uint64_t delay_ms);
 
 static void query_reset(struct query *q)
 {
     if (q->easy) {
-        curl_multi_remove_handle(q->p->multi, q->easy);
+        curl_multi_remove_handle(q->p->cu.multi, q->easy);
         curl_easy_cleanup(q->easy);
         q->easy = NULL;
     }
@@ -148,7 +157,7 @@ static void check_done(hale_prom_poller *p)
     CURLMsg *m;
     int left;
 
-    while ((m = curl_multi_info_read(p->multi, &left))) {
+    while ((m = curl_multi_info_read(p->cu.multi, &left))) {
         struct query *q = NULL;
 
         if (m->msg != CURLMSG_DONE)
@@ -158,74 +167,9 @@ static void check_done(hale_prom_poller *p)
     }
 }
 
-static void on_poll(uv_poll_t *h, int status, int events)
+static void progress(hale_curl_uv *cu)
 {
-    struct sock *s = (struct sock *)h;
-    int flags = status < 0 ? CURL_CSELECT_ERR : 0, running;
-
-    if (events & UV_READABLE)
-        flags |= CURL_CSELECT_IN;
-    if (events & UV_WRITABLE)
-        flags |= CURL_CSELECT_OUT;
-    curl_multi_socket_action(s->p->multi, s->fd, flags, &running);
-    check_done(s->p);
-}
-
-static void on_curl_timeout(uv_timer_t *t)
-{
-    hale_prom_poller *p = t->data;
-    int running;
-
-    curl_multi_socket_action(p->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(p);
-}
-
-static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-    hale_prom_poller *p = userp;
-
-    (void)multi;
-    if (timeout_ms < 0)
-        uv_timer_stop(&p->curl_timer);
-    else /* 0: on the next loop turn, never re-entrantly */
-        uv_timer_start(&p->curl_timer, on_curl_timeout, (uint64_t)timeout_ms, 0);
-    return 0;
-}
-
-static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-    hale_prom_poller *p = userp;
-    struct sock *s = socketp;
-    int events = 0;
-
-    (void)easy;
-    if (what == CURL_POLL_REMOVE) {
-        if (s) {
-            uv_poll_stop(&s->poll);
-            curl_multi_assign(p->multi, fd, NULL);
-            uv_close((uv_handle_t *)&s->poll, on_closed);
-        }
-        return 0;
-    }
-    if (!s) {
-        if (!(s = calloc(1, sizeof(*s))))
-            return -1;
-        if (uv_poll_init_socket(p->loop, &s->poll, fd) < 0) {
-            free(s);
-            return -1;
-        }
-        s->fd = fd;
-        s->p = p;
-        s->poll.data = p;
-        p->open_handles++;
-        curl_multi_assign(p->multi, fd, s);
-    }
-    if (what & CURL_POLL_IN)
-        events |= UV_READABLE;
-    if (what & CURL_POLL_OUT)
-        events |= UV_WRITABLE;
-    uv_poll_start(&s->poll, events, on_poll);
-    return 0;
+    check_done(poller_of(cu));
 }
 
 static size_t on_body(char *data, size_t size, size_t n, void *userp)
@@ -295,7 +239,7 @@ static void start_run(struct query *q)
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, q->errbuf);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, q);
     curl_easy_setopt(easy, CURLOPT_USERAGENT, "hale/" HALE_VERSION);
-    if (curl_multi_add_handle(q->p->multi, easy) != CURLM_OK) {
+    if (curl_multi_add_handle(q->p->cu.multi, easy) != CURLM_OK) {
         query_reset(q);
         fail(q, -ENOMEM, "cannot start the request", false);
     }
@@ -324,7 +268,7 @@ int hale_prom_poller_new(uv_loop_t *loop, hale_config *cfg, const hale_prom_poll
     if (!p)
         return -ENOMEM;
     p->queries = calloc(mc->n_queries ? mc->n_queries : 1, sizeof(*p->queries));
-    if (!p->queries || !(p->multi = curl_multi_init())) {
+    if (!p->queries || hale_curl_uv_init(&p->cu, loop, progress, curl_closed) < 0) {
         free(p->queries);
         free(p);
         return -ENOMEM;
@@ -333,13 +277,7 @@ int hale_prom_poller_new(uv_loop_t *loop, hale_config *cfg, const hale_prom_poll
     p->cfg = hale_config_ref(cfg);
     p->ops = *ops;
     p->n = mc->n_queries;
-    curl_multi_setopt(p->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
-    curl_multi_setopt(p->multi, CURLMOPT_SOCKETDATA, p);
-    curl_multi_setopt(p->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
-    curl_multi_setopt(p->multi, CURLMOPT_TIMERDATA, p);
-    uv_timer_init(loop, &p->curl_timer);
-    p->curl_timer.data = p;
-    p->open_handles = 1;
+    p->open_handles = 0;
     for (size_t i = 0; i < p->n; i++) {
         struct query *q = &p->queries[i];
 
@@ -369,8 +307,5 @@ void hale_prom_poller_close(hale_prom_poller *p, void (*done)(void *ud), void *u
         p->queries[i].timer.data = p;
     }
     /* Cleaning up the multi makes curl report every socket removed: their polls close. */
-    curl_multi_cleanup(p->multi);
-    p->multi = NULL;
-    uv_timer_stop(&p->curl_timer);
-    uv_close((uv_handle_t *)&p->curl_timer, on_closed);
+    hale_curl_uv_close(&p->cu);
 }
