@@ -340,44 +340,33 @@ bool hale__loop_store_idle(const hale_loop *l)
     return !l->job_running;
 }
 
+/* The loop's queue (lq, ln entries, lcap allocated) becomes the job's; the job's buffer, which
+ * its last run emptied, goes back to the loop. */
+#define HAND_OVER(type, jq, jn, jcap, lq, ln, lcap)                                                \
+    do {                                                                                           \
+        type *q_ = (jq);                                                                           \
+        size_t cap_ = (jcap);                                                                      \
+                                                                                                   \
+        (jq) = (lq);                                                                               \
+        (jn) = (ln);                                                                               \
+        (jcap) = (lcap);                                                                           \
+        (lq) = q_;                                                                                 \
+        (ln) = 0;                                                                                  \
+        (lcap) = cap_;                                                                             \
+    } while (0)
+
 static void start_job(hale_loop *l)
 {
     struct commit_job *job = &l->job;
-    struct pending *items;
-    size_t cap;
     int r;
 
-    /* Swap buffers: the job takes the pending list, the loop keeps the job's old one. */
-    items = job->items;
-    cap = job->cap_items;
-    job->items = l->pending;
-    job->cap_items = l->cap_pending;
-    job->n_items = l->n_pending;
-    l->pending = items;
-    l->cap_pending = cap;
-    l->n_pending = 0;
-    {
-        struct audit_item *a = job->audit_items;
-        size_t acap = job->cap_audit_items;
-
-        job->audit_items = l->audit_queue;
-        job->cap_audit_items = l->cap_audit_queue;
-        job->n_audit_items = l->n_audit_queue;
-        l->audit_queue = a;
-        l->cap_audit_queue = acap;
-        l->n_audit_queue = 0;
-    }
-    {
-        struct loop_write *w = job->writes;
-        size_t wcap = job->cap_writes;
-
-        job->writes = l->writes;
-        job->cap_writes = l->cap_writes;
-        job->n_writes = l->n_writes;
-        l->writes = w;
-        l->cap_writes = wcap;
-        l->n_writes = 0;
-    }
+    /* Swap buffers: the job takes each queue, the loop keeps the job's old (empty) one. */
+    HAND_OVER(struct pending, job->items, job->n_items, job->cap_items, l->pending, l->n_pending,
+              l->cap_pending);
+    HAND_OVER(struct audit_item, job->audit_items, job->n_audit_items, job->cap_audit_items,
+              l->audit_queue, l->n_audit_queue, l->cap_audit_queue);
+    HAND_OVER(struct loop_write, job->writes, job->n_writes, job->cap_writes, l->writes,
+              l->n_writes, l->cap_writes);
     if (l->audit)
         hale__loop_audit_plan(l, job);
     /* An action waits for a signed head over its intent: seal now, whatever the interval. */
