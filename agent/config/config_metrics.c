@@ -13,6 +13,7 @@
 
 #include "config_int.h"
 #include "util/json.h"
+#include "util/strparse.h"
 
 #define MAX_TEXT  4096u
 #define MAX_QUERY 16384u
@@ -114,22 +115,6 @@ fail:
     return -ENOMEM;
 }
 
-/* A metric or label name: [a-zA-Z_:][a-zA-Z0-9_:]* (labels without ':'), 1..256 bytes. */
-static bool is_name(const char *s, bool colon)
-{
-    size_t i;
-
-    for (i = 0; s[i]; i++) {
-        char ch = s[i];
-        bool alpha = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' ||
-                     (colon && ch == ':');
-
-        if (!alpha && !(i > 0 && ch >= '0' && ch <= '9'))
-            return false;
-    }
-    return i > 0 && i <= HALE_MAX_LABEL_NAME_BYTES;
-}
-
 static bool in_range(int64_t v, int64_t lo, int64_t hi, const char *path, const char *name,
                      hale_diag *reterr)
 {
@@ -162,13 +147,13 @@ static int read_match(const json_t *match, const char *path, hale_metrics_rule_c
 
         k = json_object_iter_key(it);
 
-        if (!s || !is_name(k, false) || strlen(s) > HALE_MAX_LABEL_VALUE_BYTES) {
+        if (!s || !hale_is_metric_name(k, false) || strlen(s) > HALE_MAX_LABEL_VALUE_BYTES) {
             hale_diag_set(reterr, "%s.match.%.64s: expected a label name with a string value", path,
                           k);
             return HALE_ECONFIG;
         }
         if (strcmp(k, "metric") == 0) {
-            if (!is_name(s, true)) {
+            if (!hale_is_metric_name(s, true)) {
                 hale_diag_set(reterr, "%s.match.metric: expected a metric name, got '%.64s'", path,
                               s);
                 return HALE_ECONFIG;
@@ -283,7 +268,7 @@ static int read_query(const json_t *v, size_t i, hale_metrics_query_config *q, h
             hale_diag_set(reterr, "%s: expected an object, got %s", path, hale_json_type_name(v));
         return HALE_ECONFIG;
     }
-    if (!is_name(in.name, true)) {
+    if (!hale_is_metric_name(in.name, true)) {
         hale_diag_set(reterr, "%s.name: expected a metric name, got '%.64s'", path, in.name);
         return HALE_ECONFIG;
     }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "hale/metrics.h"
+#include "util/fileio.h"
 #include "util/strparse.h"
 
 #define PROC_FILE_MAX (256u * 1024u) /* /proc/self/mounts can be long on container hosts */
@@ -231,24 +232,10 @@ int hale_host_parse_mounts(const char *text,
 
 static int read_text(const hale_host_collector *h, const char *rel, char **ret)
 {
-    char path[4200], *buf;
-    size_t len = 0;
-    ssize_t got;
-    int fd;
+    char path[4200];
 
     snprintf(path, sizeof(path), "%s/%s", h->root, rel);
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        return -errno;
-    if (!(buf = malloc(PROC_FILE_MAX + 1))) {
-        close(fd);
-        return -ENOMEM;
-    }
-    while (len < PROC_FILE_MAX && (got = read(fd, buf + len, PROC_FILE_MAX - len)) > 0)
-        len += (size_t)got;
-    close(fd);
-    buf[len] = '\0';
-    *ret = buf;
-    return 0;
+    return hale_file_read(path, PROC_FILE_MAX, ret, NULL, NULL);
 }
 
 struct collect {
@@ -273,17 +260,15 @@ static void on_mount(const char *mnt, const char *fstype, void *ud)
     struct collect *c = ud;
     const char *labels[] = {"mount", mnt, "fstype", fstype};
     struct statvfs st;
-    double total, avail, used;
+    double avail, used;
 
     if (statvfs(mnt, &st) < 0 || st.f_blocks == 0)
         return; /* gone, or no blocks to fill (a read-only image) */
-    total = (double)st.f_blocks * (double)st.f_frsize;
     avail = (double)st.f_bavail * (double)st.f_frsize;
     used = (double)(st.f_blocks - st.f_bfree) * (double)st.f_frsize;
     /* As df: used over what non-root users can have, so 1 means full for them. */
     add(c, "host_disk_used_ratio", labels, 2, used + avail > 0 ? used / (used + avail) : 0);
     add(c, "host_disk_free_bytes", labels, 2, avail);
-    (void)total;
     if (st.f_files > 0)
         add(c, "host_inodes_used_ratio", labels, 2,
             (double)(st.f_files - st.f_ffree) / (double)st.f_files);

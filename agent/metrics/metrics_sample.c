@@ -10,6 +10,7 @@
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/json.h"
+#include "util/strparse.h"
 #include "util/timeutil.h"
 #include "util/utf8.h"
 
@@ -54,25 +55,10 @@ const hale_sample *hale_sample_set_get(const hale_sample_set *s, size_t i)
     return i < s->n ? &s->items[i]->s : NULL;
 }
 
-static bool is_name(const char *s, bool colon)
-{
-    size_t i;
-
-    for (i = 0; s[i]; i++) {
-        char c = s[i];
-        bool alpha =
-            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon && c == ':');
-
-        if (!alpha && !(i > 0 && c >= '0' && c <= '9'))
-            return false;
-    }
-    return i > 0 && i <= HALE_METRICS_MAX_NAME_BYTES;
-}
-
 static int check_sample(const char *name, const char *const *labels, size_t n, size_t *order,
                         hale_diag *reterr)
 {
-    if (!is_name(name, true)) {
+    if (!hale_is_metric_name(name, true)) {
         hale_diag_set(reterr,
                       "metric: expected a name matching [a-zA-Z_:][a-zA-Z0-9_:]*, got "
                       "'%.64s'",
@@ -87,7 +73,7 @@ static int check_sample(const char *name, const char *const *labels, size_t n, s
         const char *k = labels[2 * i], *v = labels[2 * i + 1];
         size_t j = i;
 
-        if (!is_name(k, false) || (k[0] == '_' && k[1] == '_')) {
+        if (!hale_is_metric_name(k, false) || (k[0] == '_' && k[1] == '_')) {
             hale_diag_set(reterr,
                           "labels.%.64s: expected a name matching [a-zA-Z_][a-zA-Z0-9_]* "
                           "not starting with __",
@@ -354,7 +340,6 @@ static int prom_pair(const json_t *pair, double *ret_v, int64_t *ret_t)
 {
     const char *s = json_string_value(json_array_get(pair, 1));
     const json_t *t = json_array_get(pair, 0);
-    char *end;
     double v;
 
     if (json_array_size(pair) != 2 || !s || !json_is_number(t))
@@ -365,12 +350,8 @@ static int prom_pair(const json_t *pair, double *ret_v, int64_t *ret_t)
         v = INFINITY;
     else if (strcmp(s, "-Inf") == 0)
         v = -INFINITY;
-    else {
-        errno = 0;
-        v = strtod(s, &end);
-        if (end == s || *end || errno == ERANGE)
-            return HALE_ESCHEMA;
-    }
+    else if (hale_parse_double(s, &v) < 0)
+        return HALE_ESCHEMA;
     *ret_v = v;
     *ret_t = (int64_t)llround(json_number_value(t) * 1000.0);
     return 0;

@@ -2,6 +2,7 @@
  * Strict: the whole string must match, no whitespace, no sign on unsigned values. */
 #include "internal.h"
 
+#include "hale/limits.h"
 #include "util/strparse.h"
 
 #define MAX_HOST_BYTES 255u /* a DNS name or an address literal */
@@ -262,4 +263,19 @@ void hale_hex_encode(const void *data, size_t len, char *out)
         out[2 * i + 1] = digits[p[i] & 15];
     }
     out[2 * len] = '\0';
+}
+
+bool hale_is_metric_name(const char *s, bool colon)
+{
+    size_t i;
+
+    for (i = 0; s[i]; i++) {
+        char c = s[i];
+        bool alpha =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon && c == ':');
+
+        if (!alpha && !(i > 0 && c >= '0' && c <= '9'))
+            return false;
+    }
+    return i > 0 && i <= HALE_MAX_LABEL_NAME_BYTES;
 }

@@ -1,7 +1,9 @@
-/* agent/util/strparse.h - the only number, duration and size parsers in hale.
+/* agent/util/strparse.h - the only number, duration and size parsers in hale, and the check of
+ * Prometheus names.
  * Each parses the whole string (no trailing bytes), writes *ret only on success, and returns
  * 0, -EINVAL (not a number of that form) or -ERANGE (out of range). */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,3 +22,7 @@ int hale_parse_hostport(const char *s, char *host, unsigned host_size, uint16_t 
 int hale_hex_digit(char c);
 /* Lowercase hex of len bytes of data into out, which holds 2 * len + 1 bytes (NUL added). */
 void hale_hex_encode(const void *data, size_t len, char *out);
+
+/* A Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*) or, with colon false, label name (no
+ * ':'), 1 to HALE_MAX_LABEL_NAME_BYTES bytes. */
+bool hale_is_metric_name(const char *s, bool colon);
