@@ -4,9 +4,7 @@
  * reads the files, so the loop runs it on the threadpool. */
 #include "internal.h"
 
-#include <fcntl.h>
 #include <sys/statvfs.h>
-#include <unistd.h>
 
 #include "hale/metrics.h"
 #include "util/fileio.h"
