@@ -16,13 +16,6 @@
 #include "util/sha256.h"
 #include "util/strparse.h"
 
-static const char *const risk_names[] = {"low", "medium", "high", "critical"};
-
-const char *hale__risk_name(hale_policy_risk r)
-{
-    return (unsigned)r < HALE_ARRAY_SIZE(risk_names) ? risk_names[r] : "critical";
-}
-
 void hale__strv_free(char **v)
 {
     for (size_t i = 0; v && v[i]; i++)

@@ -187,4 +187,3 @@ void hale__hash_named(char *const *names, char *const *texts, const size_t *lens
 /* Read dir/name (at most max bytes) and parse it as JSON ("where:line:col: reason"). */
 int hale__json_file(const char *path, const char *where, size_t max, char **ret_text,
                     size_t *ret_len, json_t **ret, hale_diag *reterr);
-const char *hale__risk_name(hale_policy_risk r);

@@ -474,8 +474,7 @@ static int parse_sandbox(struct hale_tool *t, const json_t *sb, hale_diag *reter
 
 static int parse_enums(struct hale_tool *t, const struct top *f, hale_diag *reterr)
 {
-    static const char *const risks[] = {"low", "medium", "high", "critical"};
-    size_t i;
+    int risk = hale_policy_risk_parse(f->risk);
 
     if (strcmp(f->kind, "diagnostic") == 0)
         t->kind = HALE_TOOL_DIAGNOSTIC;
@@ -484,13 +483,11 @@ static int parse_enums(struct hale_tool *t, const struct top *f, hale_diag *rete
     else
         return hale_diag_set(reterr, "kind: '%.64s', expected diagnostic or remediation", f->kind),
                HALE_ESCHEMA;
-    for (i = 0; i < HALE_ARRAY_SIZE(risks) && strcmp(risks[i], f->risk) != 0; i++)
-        ;
-    if (i == HALE_ARRAY_SIZE(risks))
+    if (risk < 0)
         return hale_diag_set(reterr, "risk: '%.64s', expected low, medium, high or critical",
                              f->risk),
                HALE_ESCHEMA;
-    t->risk = (hale_policy_risk)i;
+    t->risk = (hale_policy_risk)risk;
     t->idempotent = f->idempotent;
     if (f->timeout_s < 1 || f->timeout_s > HALE_CATALOG_MAX_TIMEOUT)
         return hale_diag_set(reterr, "timeout_s: %lld, expected 1 to %u", (long long)f->timeout_s,

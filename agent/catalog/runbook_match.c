@@ -165,7 +165,7 @@ static json_t *request_of(const struct rb_action *a, json_t *args, json_t *targe
     return json_pack("{s:s, s:o, s:{s:o}, s:i, s:s, s:s, s:b, s:o}", "tool",
                      hale_tool_name(a->tool), "args", args, "target", "labels", target,
                      "confidence_bp", a->confidence_bp, "source", "runbook", "risk",
-                     hale__risk_name(hale_tool_risk(a->tool)), "reversible",
+                     hale_policy_risk_name(hale_tool_risk(a->tool)), "reversible",
                      hale_tool_reversible(a->tool), "untrusted", untrusted);
 }
 

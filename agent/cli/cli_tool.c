@@ -115,7 +115,7 @@ static int cmd_list(const hale_catalog *cat, bool as_json)
         }
         printf("%-24s %-11s %-8s %-10s %4llus  %s\n", hale_tool_name(t),
                hale_tool_kind_of(t) == HALE_TOOL_DIAGNOSTIC ? "diagnostic" : "remediation",
-               (const char *[]){"low", "medium", "high", "critical"}[hale_tool_risk(t) & 3],
+               hale_policy_risk_name(hale_tool_risk(t)),
                hale_tool_reversible(t) ? "reversible" : "-",
                (unsigned long long)(hale_tool_timeout_ms(t) / 1000), hale_tool_description(t));
     }

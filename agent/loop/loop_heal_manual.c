@@ -12,13 +12,6 @@
 #include "util/json.h"
 #include "util/timeutil.h"
 
-static const char *risk_text(hale_policy_risk r)
-{
-    static const char *const names[] = {"low", "medium", "high", "critical"};
-
-    return (unsigned)r < HALE_ARRAY_SIZE(names) ? names[r] : "critical";
-}
-
 void hale__heal_answer(struct heal_case *c)
 {
     hale_http_req *req = c->req;
@@ -63,8 +56,8 @@ static json_t *manual_request(const hale_tool *t, const json_t *args, const char
     (void)hale_rfc3339_format(hale_time_now_ms(), at, sizeof(at));
     return json_pack("{s:s,s:O,s:{s:{s:s}},s:i,s:s,s:s,s:b,s:s}", "tool", hale_tool_name(t), "args",
                      args, "target", "labels", "requested_by", actor, "confidence_bp", 10000,
-                     "source", "human", "risk", risk_text(hale_tool_risk(t)), "reversible",
-                     hale_tool_reversible(t), "time", at);
+                     "source", "human", "risk", hale_policy_risk_name(hale_tool_risk(t)),
+                     "reversible", hale_tool_reversible(t), "time", at);
 }
 
 static void decided(struct heal_case *c, struct heal_write *w, int result)

@@ -63,13 +63,6 @@ static void verified(struct heal_case *c, const char *detail)
         hale__heal_case_close(c->l, c);
 }
 
-static const char *risk_name(hale_policy_risk r)
-{
-    static const char *const names[] = {"low", "medium", "high", "critical"};
-
-    return (unsigned)r < HALE_ARRAY_SIZE(names) ? names[r] : "critical";
-}
-
 /* The rollback as a request of its own (the action's target and incident, the rollback tool
  * and its derived arguments), recorded under the action's decision. */
 static int start_rollback(struct heal_case *c, char *why, size_t cap)
@@ -86,7 +79,8 @@ static int start_rollback(struct heal_case *c, char *why, size_t cap)
     if (r == 0 &&
         (json_object_set_new(request, "tool", json_string(hale_tool_name(rt))) < 0 ||
          json_object_set(request, "args", rargs) < 0 ||
-         json_object_set_new(request, "risk", json_string(risk_name(hale_tool_risk(rt)))) < 0 ||
+         json_object_set_new(request, "risk",
+                             json_string(hale_policy_risk_name(hale_tool_risk(rt)))) < 0 ||
          json_object_set_new(request, "reversible", json_false()) < 0 ||
          !(text = hale_json_dump_canonical(request))))
         r = -ENOMEM;

@@ -32,7 +32,7 @@ const char *hale__policy_source_name(hale_policy_source s)
     return (unsigned)s < HALE_ARRAY_SIZE(source_names) ? source_names[s] : "?";
 }
 
-const char *hale__policy_risk_name(hale_policy_risk r)
+const char *hale_policy_risk_name(hale_policy_risk r)
 {
     return (unsigned)r < HALE_ARRAY_SIZE(risk_names) ? risk_names[r] : "?";
 }
@@ -45,7 +45,7 @@ int hale__policy_source_parse(const char *s)
     return -1;
 }
 
-int hale__policy_risk_parse(const char *s)
+int hale_policy_risk_parse(const char *s)
 {
     for (size_t i = 0; i < HALE_ARRAY_SIZE(risk_names); i++)
         if (strcmp(s, risk_names[i]) == 0)

@@ -317,8 +317,8 @@ static void check_thresholds(struct ctx *c)
     }
     if (r->max_risk >= 0 && (int)c->req->risk > r->max_risk) {
         (void)hale_buf_printf(c->why, "%srisk %s is above the maximum %s", c->why->len ? "; " : "",
-                              hale__policy_risk_name(c->req->risk),
-                              hale__policy_risk_name((hale_policy_risk)r->max_risk));
+                              hale_policy_risk_name(c->req->risk),
+                              hale_policy_risk_name((hale_policy_risk)r->max_risk));
         c->failed = true;
     }
 }

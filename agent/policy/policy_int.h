@@ -279,9 +279,7 @@ json_t *hale__policy_verdict_requirements(const hale_policy_verdict *v, uint64_t
 
 /* Names */
 const char *hale__policy_source_name(hale_policy_source s);
-const char *hale__policy_risk_name(hale_policy_risk r);
 int hale__policy_source_parse(const char *s);
-int hale__policy_risk_parse(const char *s);
 
 /* policy_approvals_store.c: storage of approvals, shared with policy_approvals.c. */
 enum ap_stmt { AP_INSERT, AP_GET, AP_STATE, AP_VOTES, AP_VOTE, AP_DUE, AP_LIST, AP__COUNT };

@@ -104,7 +104,7 @@ static int check_values(hale_policy_request *r, const struct req_in *in, hale_di
                       in->source);
         return HALE_ESCHEMA;
     }
-    if ((k = hale__policy_risk_parse(in->risk)) < 0) {
+    if ((k = hale_policy_risk_parse(in->risk)) < 0) {
         hale_diag_set(reterr, "risk: expected low, medium, high or critical, got '%s'", in->risk);
         return HALE_ESCHEMA;
     }

@@ -342,7 +342,7 @@ static int parse_thresholds(struct rule *r, const json_t *obj, hale_diag *reterr
                           HALE_JSON_STRICT, &in, "thresholds", reterr);
     if (rc < 0)
         return rc;
-    if (in.max_risk && (r->max_risk = hale__policy_risk_parse(in.max_risk)) < 0) {
+    if (in.max_risk && (r->max_risk = hale_policy_risk_parse(in.max_risk)) < 0) {
         hale_diag_set(reterr,
                       "thresholds.max_risk: expected low, medium, high or critical, got "
                       "'%s'",

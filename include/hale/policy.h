@@ -46,6 +46,10 @@ typedef enum hale_policy_risk {
 } hale_policy_risk;
 
 const char *hale_policy_effect_name(hale_policy_effect e); /* "allow", "deny", ...; static */
+/* "low", "medium", "high", "critical" ("?" out of range); static. */
+const char *hale_policy_risk_name(hale_policy_risk r);
+/* The risk tier named s, or -1 for any other string. */
+int hale_policy_risk_parse(const char *s);
 
 /* ---- Loading ---------------------------------------------------------------------------- */
 
