@@ -187,6 +187,14 @@ int hale__loop_heal_reload(hale_loop *l, hale_diag *reterr)
 
 /* ---- cases ---- */
 
+void hale__heal_close_after(struct heal_case *c, struct heal_write *w, int result)
+{
+    (void)w;
+    (void)result;
+    if (c)
+        hale__heal_case_close(c->l, c);
+}
+
 struct heal_case *hale__heal_case_get(hale_loop *l, int64_t incident_id, bool create)
 {
     struct hale_heal *h = l->heal;
@@ -426,10 +434,8 @@ int hale__loop_heal_start(hale_loop *l)
         return 0;
     /* Without a runbook nothing can be proposed: incidents stay open for humans, and intake
      * writes no work item per incident. */
-    if (hale_runbooks_count(h->runbooks) > 0 && !l->stages[HALE_INCIDENT_OPEN].on_enter) {
+    if (hale_runbooks_count(h->runbooks) > 0 && !l->stages[HALE_INCIDENT_OPEN].on_enter)
         r = add_stage(l, "remediate", HALE_INCIDENT_OPEN, hale__heal_on_open);
-        h->open_stage = r == 0;
-    }
     if (r == 0)
         r = add_stage(l, "decide", HALE_INCIDENT_DECIDING, hale__heal_on_deciding);
     if (r == 0)

@@ -93,10 +93,8 @@ struct heal_case {
     int run_result;            /* hale_sandbox_run's return */
     hale_diag run_diag;        /* its message */
     int64_t exec_started_us;   /* unix us when the run was handed to the threadpool */
-    uint64_t query_timeout_ms; /* CHECK_METRIC: metrics.prometheus.timeout_ms */
     double metric_value;       /* CHECK_METRIC: the value read */
     char check_why[512];       /* why the last check did not pass */
-    int check_pending;         /* the last check: 1 passed, 0 pending, -1 failed */
     hale_http_req *req;        /* a run by hand: answered when the case closes */
     int answer_status;         /* its HTTP status (200 unless refused) */
     char answer_why[HEAL_REASON_BYTES]; /* why it was refused or stopped */
@@ -104,21 +102,17 @@ struct heal_case {
 
 /* The module's state (hale_loop.heal). */
 struct hale_heal {
-    hale_catalog *cat;          /* tools, one reference; never NULL after open */
-    hale_runbooks *runbooks;    /* proposals, one reference; never NULL after open */
-    hale_policy_ledger *ledger; /* on the writer: used by writes in the commit job */
-    hale_policy_ledger *counts; /* on the reader: evaluation's counters, loop thread */
-    hale_redact *rules;         /* tool output redaction, owned (NULL: outputs not stored) */
-    char launcher[4096];        /* hale-sandbox beside the hale binary; "" for the default */
-    struct heal_case *cases;    /* active remediations */
-    uv_timer_t tick;            /* approval expiry, verification, retries */
-    bool started;               /* tick runs */
-    uint64_t last_expire_ms;    /* uv_now of the last expiry pass */
-    bool open_stage;            /* registered the open -> deciding stage */
-    struct heal_write *writes;  /* queued writes not yet done (freed at close) */
-    uint64_t decisions;         /* counters for logs and metrics */
-    uint64_t runs;
-    uint64_t abandoned;
+    hale_catalog *cat;               /* tools, one reference; never NULL after open */
+    hale_runbooks *runbooks;         /* proposals, one reference; never NULL after open */
+    hale_policy_ledger *ledger;      /* on the writer: used by writes in the commit job */
+    hale_policy_ledger *counts;      /* on the reader: evaluation's counters, loop thread */
+    hale_redact *rules;              /* tool output redaction, owned (NULL: outputs not stored) */
+    char launcher[4096];             /* hale-sandbox beside the hale binary; "" for the default */
+    struct heal_case *cases;         /* active remediations */
+    uv_timer_t tick;                 /* approval expiry, verification, retries */
+    bool started;                    /* tick runs */
+    uint64_t last_expire_ms;         /* uv_now of the last expiry pass */
+    struct heal_write *writes;       /* queued writes not yet done (freed at close) */
     char decision_of[HEAL_ID_BYTES]; /* hale__loop_heal_decision_of's answer */
     unsigned in_pool;                /* tools and checks on the threadpool now */
     int64_t manual_seq;              /* runs by hand so far (their cases' negative ids) */
@@ -163,6 +157,8 @@ void hale__heal_write_free(struct heal_write *w);
 /* loop_heal.c */
 struct heal_case *hale__heal_case_get(hale_loop *l, int64_t incident_id, bool create);
 void hale__heal_case_close(hale_loop *l, struct heal_case *c);
+/* A write's `after` that closes its case (when it still has one). */
+void hale__heal_close_after(struct heal_case *c, struct heal_write *w, int result);
 /* End the case: move the incident to `to` (from the case's stage) with reason, finish the work
  * item, and close the case. */
 void hale__heal_finish(struct heal_case *c, hale_incident_state to, const char *fmt, ...)

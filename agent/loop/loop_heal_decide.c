@@ -185,13 +185,6 @@ json_t *hale__heal_decision_leaf(const char *decision_id, int64_t incident_id,
 
 /* ---- open -> deciding ---- */
 
-static void moved_done(struct heal_case *c, struct heal_write *w, int result)
-{
-    (void)c;
-    (void)w;
-    (void)result;
-}
-
 void hale__heal_on_open(void *ud, const hale_incident_view *v)
 {
     hale_loop *l = ud;
@@ -201,7 +194,6 @@ void hale__heal_on_open(void *ud, const hale_incident_view *v)
         return; /* the work item stays pending: retried after a restart */
     w->incident_id = v->id;
     w->outbox_id = v->outbox_id;
-    w->after = moved_done;
     hale__heal_write_move(w, HALE_INCIDENT_OPEN, HALE_INCIDENT_DECIDING,
                           "looking for a remediation");
     (void)hale__heal_write_submit(l, w, false);
@@ -283,7 +275,6 @@ static int decide(struct heal_case *c, const hale_incident_view *v, const json_t
         r = hale__heal_write_leaf(
             w, HALE_AUDIT_KIND_DECISION,
             hale__heal_decision_leaf(decision_id, c->incident_id, j.request, j.verdict, j.runbook));
-        c->l->heal->decisions++;
         if (r == 0 && hale_policy_verdict_effect(j.verdict) == HALE_POLICY_DENY) {
             snprintf(why, why_size, "%s denied by policy: %s", hale_policy_request_tool(j.req),
                      first_reason(j.verdict));

@@ -24,14 +24,6 @@ static json_t *abandoned_leaf(const struct heal_row *r, const char *reason)
                      "reason", reason, "rollback", strcmp(r->kind, "rollback") == 0);
 }
 
-static void abandoned_done(struct heal_case *c, struct heal_write *w, int result)
-{
-    (void)w;
-    (void)result;
-    if (c)
-        hale__heal_case_close(c->l, c);
-}
-
 /* The intent of c->row is recorded but the tool will not run: close it as abandoned. */
 static void abandon(struct heal_case *c, const char *reason)
 {
@@ -57,7 +49,7 @@ static void abandon(struct heal_case *c, const char *reason)
     w->outbox_id = c->outbox_id;
     hale__heal_write_move(w, c->stage, HALE_INCIDENT_ESCALATED, "%s not run: %s", c->row.tool,
                           reason);
-    w->after = abandoned_done;
+    w->after = hale__heal_close_after;
     c->phase = HEAL_WRITING;
     if (hale__heal_write_submit(c->l, w, false) < 0)
         hale__heal_case_close(c->l, c);
@@ -123,7 +115,6 @@ int hale__heal_reconcile(hale_loop *l)
         return r;
     }
     hale_incidents_committed(l->incidents, hale__loop_entered, l);
-    l->heal->abandoned += (uint64_t)rc.n;
     return rc.n;
 }
 
@@ -272,14 +263,6 @@ static void record_result(struct heal_case *c)
         hale__heal_case_close(c->l, c);
 }
 
-static void finish_ledger_done(struct heal_case *c, struct heal_write *w, int result)
-{
-    (void)w;
-    (void)result;
-    if (c)
-        hale__heal_case_close(c->l, c);
-}
-
 static void after_result(struct heal_case *c, struct heal_write *w, int result)
 {
     struct heal_write *f;
@@ -302,7 +285,7 @@ static void after_result(struct heal_case *c, struct heal_write *w, int result)
         (f = hale__heal_write_new(c))) {
         f->row.ledger_id = c->row.ledger_id;
         f->finish = HALE_POLICY_OUTCOME_SUCCESS;
-        f->after = finish_ledger_done;
+        f->after = hale__heal_close_after;
         if (hale__heal_write_submit(c->l, f, false) == 0)
             return;
     }
@@ -346,15 +329,7 @@ static void run_done(uv_work_t *wk, int status)
         hale__heal_case_close(c->l, c); /* unlinked already: frees it */
         return;
     }
-    c->l->heal->runs++;
     record_result(c);
-}
-
-static void running_done(struct heal_case *c, struct heal_write *w, int result)
-{
-    (void)c;
-    (void)w;
-    (void)result;
 }
 
 static void start_run(struct heal_case *c)
@@ -362,6 +337,12 @@ static void start_run(struct heal_case *c)
     struct heal_write *w;
     int r;
 
+    /* Checked right before the run: a pause set while the intent was written, or while the
+     * run waited for a slot, wins. */
+    if (hale_loop_paused(c->l)) {
+        abandon(c, "paused before it started");
+        return;
+    }
     if (c->l->heal->in_pool >= HEAL_MAX_POOL) {
         c->phase = HEAL_QUEUED; /* the tick starts it when a slot frees */
         return;
@@ -387,7 +368,6 @@ static void start_run(struct heal_case *c)
     if (w && hale__heal_row_copy(&w->row, &c->row) == 0) {
         w->incident_id = c->incident_id;
         w->update_row = true;
-        w->after = running_done;
         (void)hale__heal_write_submit(c->l, w, false);
     } else {
         hale__heal_write_free(w);
@@ -414,21 +394,12 @@ static void intent_done(struct heal_case *c, struct heal_write *w, int result)
         abandon(c, "no signed checkpoint covers its intent");
         return;
     }
-    /* Checked right before the run: a pause set while the intent was written wins. */
-    if (hale_loop_paused(c->l)) {
-        abandon(c, "paused before it started");
-        return;
-    }
     start_run(c);
 }
 
 void hale__heal_start_queued(struct heal_case *c)
 {
     c->phase = HEAL_IDLE;
-    if (hale_loop_paused(c->l)) {
-        abandon(c, "paused before it started");
-        return;
-    }
     start_run(c);
 }
 

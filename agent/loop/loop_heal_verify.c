@@ -33,14 +33,6 @@ static json_t *verification_leaf(const struct heal_case *c, bool passed, const c
                      (int)c->checks, "detail", detail);
 }
 
-static void closed_done(struct heal_case *c, struct heal_write *w, int result)
-{
-    (void)w;
-    (void)result;
-    if (c)
-        hale__heal_case_close(c->l, c);
-}
-
 static void verified(struct heal_case *c, const char *detail)
 {
     struct heal_write *w = hale__heal_write_new(c);
@@ -57,7 +49,7 @@ static void verified(struct heal_case *c, const char *detail)
     hale__heal_write_move(w, HALE_INCIDENT_VERIFYING, HALE_INCIDENT_RESOLVED, "verified: %s",
                           detail);
     log_notice("incident %lld: %s", (long long)c->incident_id, w->reason);
-    w->after = closed_done;
+    w->after = hale__heal_close_after;
     c->phase = HEAL_WRITING;
     if (hale__heal_write_submit(c->l, w, false) < 0)
         hale__heal_case_close(c->l, c);
@@ -319,7 +311,6 @@ void hale__heal_verify_tick(hale_loop *l, struct heal_case *c)
         /* The URL travels in check_why: the job must not read the config, which a reload may
          * swap meanwhile. */
         snprintf(c->check_why, sizeof(c->check_why), "%s", l->cfg->metrics.prom_url);
-        c->query_timeout_ms = l->cfg->metrics.prom_timeout_ms;
         start_check_work(c);
         return;
     case HALE_TOOL_CHECK_TOOL:
