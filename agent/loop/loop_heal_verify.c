@@ -271,11 +271,6 @@ static void start_check_work(struct heal_case *c)
 {
     int r;
 
-    if (c->l->heal->in_pool >= HEAL_MAX_POOL) {
-        c->due_ms = uv_now(&c->l->uv) + HEAL_TICK_MS; /* not a check yet: try at the next tick */
-        c->phase = HEAL_STABILIZING;
-        return;
-    }
     hale_sandbox_result_release(&c->res);
     memset(&c->res, 0, sizeof(c->res));
     c->run_result = 0;
@@ -295,6 +290,13 @@ void hale__heal_verify_tick(hale_loop *l, struct heal_case *c)
 
     if (hale_loop_paused(l)) {
         check_result(c, 0, "paused: no check runs while paused");
+        return;
+    }
+    /* No slot on the threadpool: not a check yet, and nothing prepared; the next tick retries. */
+    if (hale_tool_check_kind_of(c->check) != HALE_TOOL_CHECK_ALERT &&
+        l->heal->in_pool >= HEAL_MAX_POOL) {
+        c->due_ms = uv_now(&l->uv) + HEAL_TICK_MS;
+        c->phase = HEAL_STABILIZING;
         return;
     }
     switch (hale_tool_check_kind_of(c->check)) {
