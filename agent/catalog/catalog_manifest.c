@@ -5,7 +5,6 @@
 #include "internal.h"
 
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -370,46 +369,22 @@ static int parse_env(struct hale_tool *t, const json_t *arr, hale_diag *reterr)
     return (t->env = strv_from(arr, 0)) ? 0 : -ENOMEM;
 }
 
-#define CAP_ROW(c) {#c, c},
-static const struct {
-    const char *name;
-    int bit;
-} cap_names[] = {
-    CAP_ROW(CAP_CHOWN) CAP_ROW(CAP_DAC_OVERRIDE) CAP_ROW(CAP_DAC_READ_SEARCH) CAP_ROW(CAP_FOWNER)
-        CAP_ROW(CAP_FSETID) CAP_ROW(CAP_KILL) CAP_ROW(CAP_SETGID) CAP_ROW(CAP_SETUID)
-            CAP_ROW(CAP_SETPCAP) CAP_ROW(CAP_LINUX_IMMUTABLE) CAP_ROW(CAP_NET_BIND_SERVICE) CAP_ROW(
-                CAP_NET_BROADCAST) CAP_ROW(CAP_NET_ADMIN) CAP_ROW(CAP_NET_RAW) CAP_ROW(CAP_IPC_LOCK)
-                CAP_ROW(CAP_IPC_OWNER) CAP_ROW(CAP_SYS_MODULE) CAP_ROW(CAP_SYS_RAWIO)
-                    CAP_ROW(CAP_SYS_CHROOT) CAP_ROW(CAP_SYS_PTRACE) CAP_ROW(CAP_SYS_PACCT)
-                        CAP_ROW(CAP_SYS_ADMIN) CAP_ROW(CAP_SYS_BOOT) CAP_ROW(CAP_SYS_NICE)
-                            CAP_ROW(CAP_SYS_RESOURCE) CAP_ROW(CAP_SYS_TIME)
-                                CAP_ROW(CAP_SYS_TTY_CONFIG) CAP_ROW(CAP_MKNOD) CAP_ROW(CAP_LEASE)
-                                    CAP_ROW(CAP_AUDIT_WRITE) CAP_ROW(CAP_AUDIT_CONTROL)
-                                        CAP_ROW(CAP_SETFCAP) CAP_ROW(CAP_MAC_OVERRIDE)
-                                            CAP_ROW(CAP_MAC_ADMIN) CAP_ROW(CAP_SYSLOG)
-                                                CAP_ROW(CAP_WAKE_ALARM) CAP_ROW(CAP_BLOCK_SUSPEND)
-                                                    CAP_ROW(CAP_AUDIT_READ) CAP_ROW(CAP_PERFMON)
-                                                        CAP_ROW(CAP_BPF)
-                                                            CAP_ROW(CAP_CHECKPOINT_RESTORE)};
-#undef CAP_ROW
-
 static int parse_caps(struct hale_tool *t, const json_t *caps, hale_diag *reterr)
 {
-    size_t i, k;
+    size_t i;
     json_t *e;
 
     json_array_foreach(caps, i, e)
     {
-        for (k = 0; k < HALE_ARRAY_SIZE(cap_names); k++)
-            if (strcmp(cap_names[k].name, json_string_value(e)) == 0)
-                break;
-        if (k == HALE_ARRAY_SIZE(cap_names))
+        int bit = hale_sandbox_cap_parse(json_string_value(e));
+
+        if (bit < 0)
             return hale_diag_set(reterr,
                                  "sandbox.capabilities[%zu]: unknown capability '%.64s', "
                                  "expected a CAP_ name of <linux/capability.h>",
                                  i, json_string_value(e)),
                    HALE_ESCHEMA;
-        t->base.keep_caps |= 1ull << cap_names[k].bit;
+        t->base.keep_caps |= 1ull << bit;
     }
     return 0;
 }

@@ -56,6 +56,20 @@ static const char *const cap_names[HALE__SANDBOX_CAP_LAST + 1] = {
 };
 /* clang-format on */
 
+int hale_sandbox_cap_parse(const char *name)
+{
+    for (int c = 0; c <= HALE__SANDBOX_CAP_LAST; c++) {
+        const char *n = cap_names[c];
+        size_t j = 0;
+
+        while (n[j] && name[j] == (n[j] >= 'a' && n[j] <= 'z' ? n[j] - 'a' + 'A' : n[j]))
+            j++;
+        if (!n[j] && !name[j])
+            return c;
+    }
+    return -1;
+}
+
 const char *hale_sandbox_caps_str(uint64_t mask, char *buf, size_t size)
 {
     size_t off = 0;

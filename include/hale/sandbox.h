@@ -152,6 +152,9 @@ const char *hale_sandbox_relax_str(uint32_t relax, char *buf, size_t size);
 
 /* Comma-separated capability names ("cap_kill,cap_sys_admin") of mask into buf; returns buf. */
 const char *hale_sandbox_caps_str(uint64_t mask, char *buf, size_t size);
+/* The number of the capability named as <linux/capability.h> spells it ("CAP_KILL"), or -1
+ * for a name the sandbox does not know. */
+int hale_sandbox_cap_parse(const char *name);
 
 /* Comma-separated names of the layers in mask ("mountns,pidns,...") into buf; returns buf. */
 const char *hale_sandbox_layers_str(uint32_t mask, char *buf, size_t size);
