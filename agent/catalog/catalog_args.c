@@ -411,11 +411,8 @@ static int parse_required(struct hale_tool *t, const json_t *required, hale_diag
 
     json_array_foreach(required, i, e)
     {
-        struct hale__arg *a = NULL;
-
-        for (size_t k = 0; k < t->n_args && !a; k++)
-            if (strcmp(t->args[k].name, json_string_value(e)) == 0)
-                a = &t->args[k];
+        const struct hale__arg *found = hale__tool_arg(t, json_string_value(e));
+        struct hale__arg *a = found ? &t->args[found - t->args] : NULL;
 
         if (!a)
             return hale_diag_set(reterr, "required[%zu]: '%.64s' is not an argument", i,
