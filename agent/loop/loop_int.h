@@ -199,6 +199,9 @@ struct hale_loop {
 
 /* loop_intake.c */
 void hale__loop_submit(void *ud, hale_http_req *req, hale_ingest_batch *batch, const char *kind);
+/* An event hale raised itself (body taken), committed like a POST /api/v1/events. Returns 0,
+ * or -ENOMEM (batch and body freed). */
+int hale__loop_submit_internal(hale_loop *l, hale_ingest_batch *batch, char *body, size_t len);
 /* Start a commit of the pending requests unless one runs already. */
 void hale__loop_flush(hale_loop *l);
 /* When idle: start an empty commit if incident membership waits to be written. */
@@ -289,9 +292,6 @@ int hale__loop_api_metrics_ingest(void *ud, hale_sample_set *set, size_t *ret_ac
                                   size_t *ret_refused);
 size_t hale__loop_api_metrics_max(void *ud);
 int hale__loop_api_forecasts(void *ud, const char *series, json_t **ret);
-/* An event hale raised itself (body taken), committed like a POST /api/v1/events. */
-/* Returns 0, or -ENOMEM (batch and body freed). */
-int hale__loop_submit_internal(hale_loop *l, hale_ingest_batch *batch, char *body, size_t len);
 
 /* loop_metrics.c */
 int hale__loop_metrics(void *ud, hale_buf *out);

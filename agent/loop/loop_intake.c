@@ -18,23 +18,44 @@
 #define SLOW_COMMIT_S       0.1 /* a commit this slow is logged: it holds every sender */
 #define LEAF_MAX_EVENTS     512 /* requests named in one alerts_accepted leaf (about 80 KiB) */
 
-void hale__loop_submit(void *ud, hale_http_req *req, hale_ingest_batch *batch, const char *kind)
+/* Append a request to the next commit. Returns 0 or -ENOMEM (nothing appended). */
+static int enqueue(hale_loop *l, const struct pending *p)
 {
-    hale_loop *l = ud;
     void *arr = l->pending;
     size_t cap = l->cap_pending;
 
-    if (hale_grow(&arr, &cap, l->n_pending, sizeof(*l->pending)) < 0) {
-        hale_ingest_batch_free(batch);
-        (void)hale_http_respond_error(req, 503, "out_of_memory", "try again later");
-        return;
-    }
+    if (hale_grow(&arr, &cap, l->n_pending, sizeof(*l->pending)) < 0)
+        return -ENOMEM;
     l->pending = arr;
     l->cap_pending = cap;
+    l->pending[l->n_pending++] = *p;
+    return 0;
+}
+
+void hale__loop_submit(void *ud, hale_http_req *req, hale_ingest_batch *batch, const char *kind)
+{
     /* The commit job reads the body but never calls into the HTTP server. */
-    l->pending[l->n_pending] = (struct pending){.req = req, .batch = batch, .kind = kind};
-    l->pending[l->n_pending].raw = hale_http_req_body(req, &l->pending[l->n_pending].raw_len);
-    l->n_pending++;
+    struct pending p = {.req = req, .batch = batch, .kind = kind};
+
+    p.raw = hale_http_req_body(req, &p.raw_len);
+    if (enqueue(ud, &p) < 0) {
+        hale_ingest_batch_free(batch);
+        (void)hale_http_respond_error(req, 503, "out_of_memory", "try again later");
+    }
+}
+
+int hale__loop_submit_internal(hale_loop *l, hale_ingest_batch *batch, char *body, size_t len)
+{
+    struct pending p = {
+        .raw = body, .raw_len = len, .batch = batch, .kind = "event", .raw_owned = body};
+
+    if (enqueue(l, &p) < 0) {
+        log_err("out of memory: an event from '%s' waits", batch->source);
+        hale_ingest_batch_free(batch);
+        free(body);
+        return -ENOMEM;
+    }
+    return 0;
 }
 
 /* The event's normalized form: what it said about which alert. Labels and annotations live in

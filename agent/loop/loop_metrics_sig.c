@@ -10,7 +10,6 @@
 #define HALE_LOG_MODULE "metrics"
 #include "hale/log.h"
 #include "loop/loop_metrics_int.h"
-#include "util/alloc.h"
 #include "util/buf.h"
 #include "util/prom.h"
 #include "util/timeutil.h"
@@ -18,24 +17,6 @@
 #define EVENT_SOURCE     "hale-detect"
 #define EXHAUSTION_ALERT "ExhaustionPredicted"
 #define ANNOTATION_BYTES 1024u
-
-int hale__loop_submit_internal(hale_loop *l, hale_ingest_batch *batch, char *body, size_t len)
-{
-    void *arr = l->pending;
-    size_t cap = l->cap_pending;
-
-    if (hale_grow(&arr, &cap, l->n_pending, sizeof(*l->pending)) < 0) {
-        log_err("out of memory: an event from '%s' waits", batch->source);
-        hale_ingest_batch_free(batch);
-        free(body);
-        return -ENOMEM;
-    }
-    l->pending = arr;
-    l->cap_pending = cap;
-    l->pending[l->n_pending++] = (struct pending){
-        .raw = body, .raw_len = len, .batch = batch, .kind = "event", .raw_owned = body};
-    return 0;
-}
 
 /* Annotations are strings: numbers as their shortest round-trip text, or to digits places. */
 static json_t *fmt(int digits, double v)
