@@ -59,6 +59,7 @@ int hale_metrics_new(hale_config *cfg, const hale_metrics_sink *sink, hale_metri
         return -ENOMEM;
     }
     m->cfg = hale_config_ref(cfg);
+    hale_buf_init(&m->key, HALE__METRICS_MAX_KEY);
     if (sink)
         m->sink = *sink;
     *ret = m;
@@ -85,6 +86,7 @@ void hale_metrics_free(hale_metrics *m)
         series_free(m->series[i]);
     free(m->series);
     hale_map_free(m->by_key);
+    hale_buf_release(&m->key);
     hale_config_unref(m->cfg);
     free(m);
 }
@@ -149,28 +151,27 @@ int hale__metrics_series_get(hale_metrics *m, const hale_sample *smp,
                              struct hale__metrics_series **ret)
 {
     struct hale__metrics_series *s;
-    char *key = hale_metrics_series_key(smp);
     void *arr = m->series;
     size_t cap = m->cap_series;
+    char *key;
     int r;
 
-    if (!key)
+    /* Looked up in scratch space: a key is copied only for a new series. */
+    hale_buf_reset(&m->key);
+    if (hale__metrics_series_key_append(&m->key, smp) < 0)
         return -ENOMEM;
-    if ((s = hale_map_get(m->by_key, key))) {
-        free(key);
+    if ((s = hale_map_get(m->by_key, m->key.data))) {
         *ret = s;
         return 0;
     }
-    if (m->n_series >= m->cfg->metrics.max_series) {
-        free(key);
+    if (m->n_series >= m->cfg->metrics.max_series)
         return HALE_ELIMIT;
-    }
-    if (hale_grow(&arr, &cap, m->n_series, sizeof(*m->series)) < 0) {
-        free(key);
+    if (hale_grow(&arr, &cap, m->n_series, sizeof(*m->series)) < 0)
         return -ENOMEM;
-    }
     m->series = arr;
     m->cap_series = cap;
+    if (!(key = strdup(m->key.data)))
+        return -ENOMEM;
     if ((r = series_new(m, smp, key, &s)) < 0)
         return r;
     if (hale_map_put(m->by_key, s->key, s) < 0) {

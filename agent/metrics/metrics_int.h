@@ -3,6 +3,7 @@
 #include "hale/detect.h"
 #include "hale/forecast.h"
 #include "hale/metrics.h"
+#include "util/buf.h"
 #include "util/hashmap.h"
 
 #define HALE__METRICS_FORECAST_H    24u    /* capacity forecasts look this many hours ahead */
@@ -82,9 +83,14 @@ struct hale_metrics {
     uint32_t snap_cursor;       /* where the next partial snapshot starts */
     uint32_t job_cursor;        /* where the next job's planning starts */
     hale_metrics_counts counts; /* for /metrics */
+    hale_buf key;               /* scratch: the key of the sample being looked up */
 };
 
 /* metrics_sample.c */
+#define HALE__METRICS_MAX_KEY (1u << 20) /* bytes of a series key */
+/* Append the series key of s (hale_metrics_series_key's text) to b. Returns 0 or an error of
+ * hale_buf. */
+int hale__metrics_series_key_append(hale_buf *b, const hale_sample *s);
 /* Copy src's name and labels (already checked and sorted) into one new block (*ret_block, free
  * it) that *dst points into. Returns 0 or -ENOMEM. */
 int hale__metrics_sample_copy(const hale_sample *src, hale_sample *dst, void **ret_block);

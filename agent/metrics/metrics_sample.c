@@ -165,25 +165,30 @@ int hale__metrics_sample_copy(const hale_sample *src, hale_sample *dst, void **r
     return 0;
 }
 
+int hale__metrics_series_key_append(hale_buf *b, const hale_sample *s)
+{
+    int r = hale_buf_puts(b, s->name);
+
+    for (size_t i = 0; r == 0 && i < s->n_labels; i++) {
+        r = hale_buf_printf(b, "%s%s=\"", i ? "," : "{", s->labels[2 * i]);
+        for (const char *v = s->labels[2 * i + 1]; r == 0 && *v; v++)
+            r = *v == '"' || *v == '\\' ? hale_buf_printf(b, "\\%c", *v)
+                : *v == '\n'            ? hale_buf_puts(b, "\\n")
+                                        : hale_buf_putc(b, *v);
+        if (r == 0)
+            r = hale_buf_putc(b, '"');
+    }
+    if (r == 0 && s->n_labels)
+        r = hale_buf_putc(b, '}');
+    return r;
+}
+
 char *hale_metrics_series_key(const hale_sample *s)
 {
     hale_buf b;
-    int r;
 
-    hale_buf_init(&b, 1u << 20);
-    r = hale_buf_puts(&b, s->name);
-    for (size_t i = 0; r == 0 && i < s->n_labels; i++) {
-        r = hale_buf_printf(&b, "%s%s=\"", i ? "," : "{", s->labels[2 * i]);
-        for (const char *v = s->labels[2 * i + 1]; r == 0 && *v; v++)
-            r = *v == '"' || *v == '\\' ? hale_buf_printf(&b, "\\%c", *v)
-                : *v == '\n'            ? hale_buf_puts(&b, "\\n")
-                                        : hale_buf_putc(&b, *v);
-        if (r == 0)
-            r = hale_buf_putc(&b, '"');
-    }
-    if (r == 0 && s->n_labels)
-        r = hale_buf_putc(&b, '}');
-    if (r < 0) {
+    hale_buf_init(&b, HALE__METRICS_MAX_KEY);
+    if (hale__metrics_series_key_append(&b, s) < 0) {
         hale_buf_release(&b);
         return NULL;
     }
