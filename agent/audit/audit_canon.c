@@ -37,8 +37,25 @@ static const char *render_int(char buf[24], json_int_t v)
 static int put_int(hale_buf *b, json_int_t v)
 {
     char tmp[24];
+    const char *p = render_int(tmp, v);
 
-    return hale_buf_puts(b, render_int(tmp, v));
+    return hale_buf_append(b, p, (size_t)(tmp + 23 - p));
+}
+
+/* One byte; the buffer's own checks only when it has to grow (or is at its limit). */
+static int put_char(hale_buf *b, char c)
+{
+    if (b->len < b->max_len && b->len + 2 <= b->cap) {
+        b->data[b->len++] = c;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    return hale_buf_putc(b, c);
+}
+
+static bool is_plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
 }
 
 static int put_u16_escape(hale_buf *b, unsigned v)
@@ -50,17 +67,17 @@ static int put_u16_escape(hale_buf *b, unsigned v)
 }
 
 /* A JSON string of valid UTF-8 (jansson checks strings when they are made), ASCII only. */
-static int put_string(hale_buf *b, const char *s, size_t len)
+static int put_string_escaped(hale_buf *b, const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + len, *run = p;
-    int r = hale_buf_putc(b, '"');
+    int r = put_char(b, '"');
 
     while (r == 0 && p < end) {
         unsigned c = *p;
         uint32_t cp;
         int n;
 
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+        if (is_plain((unsigned char)c)) {
             p++;
             continue;
         }
@@ -103,10 +120,38 @@ static int put_string(hale_buf *b, const char *s, size_t len)
     return r == 0 ? hale_buf_putc(b, '"') : r;
 }
 
+/* Most strings in a leaf (keys, names, ids) need no escape: copied in one pass into space
+ * reserved once; the first byte that needs one sends the string down the escaping path. */
+static int put_string(hale_buf *b, const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    char *o;
+
+    if (len > b->max_len || hale_buf_reserve(b, len + 2) < 0)
+        return put_string_escaped(b, s, len);
+    o = b->data + b->len;
+    o[0] = '"';
+    while (i < len && is_plain(p[i])) {
+        o[i + 1] = (char)p[i];
+        i++;
+    }
+    if (i < len)
+        return put_string_escaped(b, s, len);
+    o[len + 1] = '"';
+    b->len += len + 2;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
 static int member_cmp(const struct member *x, const struct member *y)
 {
     size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
-    int c = memcmp(x->key, y->key, n);
+    int c;
+
+    if (n > 0 && x->key[0] != y->key[0]) /* most keys differ in their first byte */
+        return (unsigned char)x->key[0] < (unsigned char)y->key[0] ? -1 : 1;
+    c = memcmp(x->key, y->key, n);
 
     return c ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
 }
@@ -119,15 +164,15 @@ static int put_object(hale_buf *b, json_t *obj, const struct member *extra, size
 {
     struct member stack[STACK_MEMBERS], *m = stack;
     size_t n = 0, want = json_object_size(obj) + n_extra;
-    const char *key;
-    size_t key_len;
-    json_t *v;
     int r;
 
     if (want > STACK_MEMBERS && !(m = malloc(want * sizeof(*m))))
         return -ENOMEM;
-    json_object_keylen_foreach(obj, key, key_len, v) m[n++] =
-        (struct member){key, key_len, v, NULL};
+    /* The iterator directly: json_object_keylen_foreach looks every key up again. */
+    for (void *it = json_object_iter(obj); it && n < want - n_extra;
+         it = json_object_iter_next(obj, it))
+        m[n++] = (struct member){json_object_iter_key(it), json_object_iter_key_len(it),
+                                 json_object_iter_value(it), NULL};
     for (size_t i = 0; i < n_extra; i++)
         m[n++] = extra[i];
     for (size_t i = 1; i < n; i++) { /* insertion sort: objects are small */
@@ -138,14 +183,14 @@ static int put_object(hale_buf *b, json_t *obj, const struct member *extra, size
             m[j] = m[j - 1];
         m[j] = t;
     }
-    r = hale_buf_putc(b, '{');
+    r = put_char(b, '{');
     for (size_t i = 0; r == 0 && i < n; i++) {
         if (i > 0)
-            r = hale_buf_putc(b, ',');
+            r = put_char(b, ',');
         if (r == 0)
             r = put_string(b, m[i].key, m[i].key_len);
         if (r == 0)
-            r = hale_buf_putc(b, ':');
+            r = put_char(b, ':');
         if (r == 0)
             r = m[i].value ? put_value(b, m[i].value, depth + 1, where)
                            : hale_buf_puts(b, m[i].raw);
@@ -154,7 +199,7 @@ static int put_object(hale_buf *b, json_t *obj, const struct member *extra, size
     }
     if (m != stack)
         free(m);
-    return r == 0 ? hale_buf_putc(b, '}') : r;
+    return r == 0 ? put_char(b, '}') : r;
 }
 
 static int put_value(hale_buf *b, json_t *v, int depth, const char **where)
@@ -169,15 +214,15 @@ static int put_value(hale_buf *b, json_t *v, int depth, const char **where)
     case JSON_OBJECT:
         return put_object(b, v, NULL, 0, depth, where);
     case JSON_ARRAY:
-        r = hale_buf_putc(b, '[');
+        r = put_char(b, '[');
         json_array_foreach(v, i, e)
         {
             if (r == 0 && i > 0)
-                r = hale_buf_putc(b, ',');
+                r = put_char(b, ',');
             if (r == 0)
                 r = put_value(b, e, depth + 1, where);
         }
-        return r == 0 ? hale_buf_putc(b, ']') : r;
+        return r == 0 ? put_char(b, ']') : r;
     case JSON_STRING:
         return put_string(b, json_string_value(v), json_string_length(v));
     case JSON_INTEGER:
