@@ -345,6 +345,71 @@ static void works_without_side_tables(void **state)
     hale_store_free(ro);
 }
 
+/* The shape of audit_leaf before migration 9: the filter attributes as columns of the leaf
+ * row, each with its index, written by every append. */
+static const char downgrade_to_8[] =
+    "DROP TABLE audit_leaf_attr;"
+    "CREATE TABLE audit_leaf_v8 (seq INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL, kind TEXT NOT "
+    "NULL, incident_id INTEGER, actor TEXT, tool TEXT, outcome TEXT, body BLOB NOT NULL, "
+    "leaf_hash BLOB NOT NULL);"
+    "INSERT INTO audit_leaf_v8 SELECT seq, json_extract(body, '$.ts'), json_extract(body, "
+    "'$.kind'), json_extract(body, '$.incident_id'), json_extract(body, '$.actor'), "
+    "json_extract(body, '$.tool'), json_extract(body, '$.outcome'), body, leaf_hash FROM "
+    "audit_leaf;"
+    "DROP TABLE audit_leaf;"
+    "ALTER TABLE audit_leaf_v8 RENAME TO audit_leaf;"
+    "CREATE INDEX audit_leaf_kind ON audit_leaf(kind, seq);"
+    "CREATE INDEX audit_leaf_incident ON audit_leaf(incident_id, seq) WHERE incident_id IS NOT "
+    "NULL;"
+    "CREATE INDEX audit_leaf_actor ON audit_leaf(actor, seq) WHERE actor IS NOT NULL;"
+    "CREATE INDEX audit_leaf_tool ON audit_leaf(tool, seq) WHERE tool IS NOT NULL;"
+    "CREATE INDEX audit_leaf_outcome ON audit_leaf(outcome, seq) WHERE outcome IS NOT NULL;"
+    "PRAGMA user_version = 8;";
+
+/* A log written before migration 9 and indexed up to leaf 1500: read-only (no migration) every
+ * filter scans; migrated, the attributes of the indexed leaves move to audit_leaf_attr, the
+ * rest follow with catch-up, and every answer stays the same. */
+static void migration_9_keeps_answers(void **state)
+{
+    struct env *e = *state;
+    hale_store_opts ro_opts = {.path = e->path, .read_only = true};
+    hale_store_opts rw_opts = {.path = e->path, .sync = HALE_STORE_SYNC_NORMAL};
+    uint64_t indexed = 0, leaves = 0, size = 0, size_after = 0;
+    hale_hash root, root_after;
+    hale_store *ro = NULL;
+    sqlite3 *db = NULL;
+
+    build_log(e, N_LEAF, true);
+    assert_int_equal(hale_audit_index_catchup(e->s, 1500), 1500);
+    hale_audit_head(e->a, &size, &root);
+    hale_audit_free(e->a);
+    e->a = NULL;
+    hale_store_free(e->s);
+    e->s = NULL;
+    assert_int_equal(sqlite3_open(e->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, downgrade_to_8, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    assert_int_equal(hale_store_open(&ro_opts, &ro, NULL), 0);
+    assert_int_equal(hale_store_schema_version(ro), 8);
+    e->s = ro;
+    check_filter(e, (hale_audit_filter){.kind = "approval"}, false);
+    check_filter(e, (hale_audit_filter){.incident_id = 3, .text = "DISK"}, true);
+    hale_store_free(ro);
+
+    assert_int_equal(hale_store_open(&rw_opts, &e->s, NULL), 0);
+    assert_int_equal(hale_store_schema_version(e->s), 9);
+    assert_int_equal(hale_audit_open(e->s, ORIGIN, &e->a, NULL), 0);
+    hale_audit_head(e->a, &size_after, &root_after);
+    assert_int_equal(size_after, size);
+    assert_memory_equal(root_after.b, root.b, sizeof(root.b));
+    assert_int_equal(hale_audit_index_state(e->s, &indexed, &leaves), 0);
+    assert_int_equal(indexed, 1500);
+    check_all_filters(e);
+    assert_int_equal(hale_audit_index_catchup(e->s, 100000), (int)e->n - 1500);
+    check_all_filters(e);
+}
+
 static void bad_filters_are_refused(void **state)
 {
     struct env *e = *state;
@@ -810,6 +875,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(filters_match_brute_force, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_filters_are_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(works_without_side_tables, setup, teardown),
+        cmocka_unit_test_setup_teardown(migration_9_keeps_answers, setup, teardown),
         cmocka_unit_test(relative_times),
         cmocka_unit_test_setup_teardown(bundle_export_and_verify, setup, teardown),
         cmocka_unit_test_setup_teardown(tampered_bundles_rejected, setup, teardown),

@@ -240,9 +240,11 @@ static int64_t leaves(struct env *e, const char *kind)
     int64_t n = -1;
 
     assert_int_equal(sqlite3_open_v2(e->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    assert_int_equal(
-        sqlite3_prepare_v2(db, "SELECT count(*) FROM audit_leaf WHERE kind = ?1", -1, &st, NULL),
-        SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(
+                         db,
+                         "SELECT count(*) FROM audit_leaf WHERE json_extract(body, '$.kind') = ?1",
+                         -1, &st, NULL),
+                     SQLITE_OK);
     sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW)
         n = sqlite3_column_int64(st, 0);

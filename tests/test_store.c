@@ -62,9 +62,9 @@ static void migrates_and_reopens(void **state)
     hale_store_opts o = {.path = e->path, .read_only = true};
     hale_store *ro = NULL;
 
-    assert_int_equal(hale_store_schema_version(e->s), 8);
+    assert_int_equal(hale_store_schema_version(e->s), 9);
     assert_int_equal(hale_store_open(&o, &ro, NULL), 0);
-    assert_int_equal(hale_store_schema_version(ro), 8);
+    assert_int_equal(hale_store_schema_version(ro), 9);
     /* A read-only connection refuses writes. */
     assert_int_equal(hale_store_begin(ro), HALE_ESTORE);
     hale_store_free(ro);

@@ -13,7 +13,7 @@
 
 static const char *const envelope_names[] = {"v", "log", "seq", "ts", "kind"};
 
-/* Indexed payload members, in the column order of the insert statement (?4 ... ?7). */
+/* Payload members the query index copies out (audit_leaf_attr). */
 static const struct {
     const char *name;
     bool is_int;
@@ -100,25 +100,18 @@ static void hook_after_end(bool committed, void *ud)
     a->dirty = false;
 }
 
-/* Bind the indexed members of payload to ?4..?7 (NULL where absent). */
-static int bind_indexed(sqlite3_stmt *st, json_t *payload, hale_diag *reterr)
+/* The members the query index reads must have its types: a leaf is written once, and an index
+ * that met a string incident_id could never find it. */
+static int check_indexed(json_t *payload, hale_diag *reterr)
 {
-    for (size_t i = 0; i < HALE_ARRAY_SIZE(indexed); i++) {
-        json_t *v = payload ? json_object_get(payload, indexed[i].name) : NULL;
-        int col = (int)i + 4;
+    for (size_t i = 0; payload && i < HALE_ARRAY_SIZE(indexed); i++) {
+        json_t *v = json_object_get(payload, indexed[i].name);
 
-        if (!v || json_is_null(v)) {
-            sqlite3_bind_null(st, col);
-        } else if (indexed[i].is_int && json_is_integer(v)) {
-            sqlite3_bind_int64(st, col, json_integer_value(v));
-        } else if (!indexed[i].is_int && json_is_string(v)) {
-            sqlite3_bind_text(st, col, json_string_value(v), (int)json_string_length(v),
-                              SQLITE_STATIC);
-        } else {
-            hale_diag_set(reterr, "member '%s': expected %s", indexed[i].name,
-                          indexed[i].is_int ? "an integer" : "a string");
-            return HALE_ESCHEMA;
-        }
+        if (!v || json_is_null(v) || (indexed[i].is_int ? json_is_integer(v) : json_is_string(v)))
+            continue;
+        hale_diag_set(reterr, "member '%s': expected %s", indexed[i].name,
+                      indexed[i].is_int ? "an integer" : "a string");
+        return HALE_ESCHEMA;
     }
     return 0;
 }
@@ -159,7 +152,7 @@ int hale_audit_append(hale_audit *a, const char *kind, json_t *payload, int64_t 
                       kind ? kind : "(null)", HALE_AUDIT_MAX_KIND_BYTES);
         return -EINVAL;
     }
-    if ((r = check_payload(payload, reterr)) < 0)
+    if ((r = check_payload(payload, reterr)) < 0 || (r = check_indexed(payload, reterr)) < 0)
         return r;
     snprintf(kind_json, sizeof(kind_json), "\"%s\"", kind); /* [a-z0-9_]: nothing to escape */
     env = (struct hale__audit_envelope){a->head.size, ts_ns > 0 ? ts_ns : wall_ns(), a->origin_json,
@@ -175,23 +168,19 @@ int hale_audit_append(hale_audit *a, const char *kind, json_t *payload, int64_t 
         return r;
     hale_merkle_leaf_hash(a->body.data, a->body.len, &leaf);
     r = hale_merkle_frontier_append(&next, &leaf);
-    if (r == 0)
-        r = bind_indexed(a->insert_leaf, payload, reterr);
     if (r == 0) {
+        /* Every parameter is bound on every call: no sqlite3_clear_bindings needed. */
         sqlite3_bind_int64(a->insert_leaf, 1, (sqlite3_int64)a->head.size);
-        sqlite3_bind_int64(a->insert_leaf, 2, env.ts_ns);
-        sqlite3_bind_text(a->insert_leaf, 3, kind, -1, SQLITE_STATIC);
-        sqlite3_bind_blob(a->insert_leaf, 8, a->body.data, (int)a->body.len, SQLITE_STATIC);
-        sqlite3_bind_blob(a->insert_leaf, 9, leaf.b, sizeof(leaf.b), SQLITE_STATIC);
+        sqlite3_bind_blob(a->insert_leaf, 2, a->body.data, (int)a->body.len, SQLITE_STATIC);
+        sqlite3_bind_blob(a->insert_leaf, 3, leaf.b, sizeof(leaf.b), SQLITE_STATIC);
         rc = sqlite3_step(a->insert_leaf);
         if (rc != SQLITE_DONE) {
             hale_diag_set(reterr, "cannot insert leaf %" PRIu64 ": %s", a->head.size,
                           sqlite3_errmsg(a->db));
             r = HALE_ESTORE;
         }
+        sqlite3_reset(a->insert_leaf);
     }
-    sqlite3_reset(a->insert_leaf);
-    sqlite3_clear_bindings(a->insert_leaf);
     if (r < 0)
         return r;
     if (ret_seq)

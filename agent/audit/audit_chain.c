@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "audit/audit_int.h"
+#include "hale/audit_query.h"
 #include "hale/audit_signer.h"
 #include "hale/note.h"
 #include "hale/store.h"
@@ -135,39 +136,43 @@ int hale_audit_rotate(hale_audit *a, hale_audit_signer *s, uint64_t *io_epoch, b
     return r;
 }
 
+struct rotation_row {
+    uint64_t seq;
+    json_t *body; /* owned */
+};
+
+static int take_rotation(const hale_audit_row *row, void *ud)
+{
+    struct rotation_row *rr = ud;
+
+    rr->seq = row->seq;
+    rr->body = json_loadb(row->body, row->body_len, JSON_REJECT_DUPLICATES, NULL);
+    return 0;
+}
+
 /* The last key_rotation leaf: its seq, epoch and key. Returns 1 with one, 0 without. */
 static int last_rotation(hale_audit *a, uint64_t *ret_seq, uint64_t *ret_epoch,
                          hale_note_verifier *ret_key, hale_diag *reterr)
 {
-    sqlite3_stmt *st = NULL;
-    int rc, r = 0;
+    hale_audit_filter f = {.kind = "key_rotation", .limit = 1};
+    struct rotation_row rr = {0};
+    const char *key;
+    json_int_t epoch;
+    int r = hale_audit_query(a->store, &f, take_rotation, &rr, NULL, NULL, reterr);
 
-    if (sqlite3_prepare_v2(a->db,
-                           "SELECT seq, body FROM audit_leaf WHERE kind = 'key_rotation' "
-                           "ORDER BY kind DESC, seq DESC LIMIT 1",
-                           -1, &st, NULL) != SQLITE_OK)
-        return HALE_ESTORE;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        json_t *body = json_loadb(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
-                                  JSON_REJECT_DUPLICATES, NULL);
-        const char *key = json_string_value(json_object_get(body, "key"));
-        json_int_t epoch = json_integer_value(json_object_get(body, "epoch"));
-
-        *ret_seq = (uint64_t)sqlite3_column_int64(st, 0);
-        *ret_epoch = (uint64_t)epoch;
-        if (!key || epoch < 1 || hale_note_verifier_parse(key, ret_key) < 0) {
-            hale_diag_set(reterr, "key_rotation leaf %" PRIu64 " names no valid key or epoch",
-                          *ret_seq);
-            r = HALE_ESCHEMA;
-        } else {
-            r = 1;
-        }
-        json_decref(body);
-    } else if (rc != SQLITE_DONE) {
-        r = HALE_ESTORE;
+    if (r <= 0)
+        return r;
+    key = json_string_value(json_object_get(rr.body, "key"));
+    epoch = json_integer_value(json_object_get(rr.body, "epoch"));
+    *ret_seq = rr.seq;
+    *ret_epoch = (uint64_t)epoch;
+    if (!key || epoch < 1 || hale_note_verifier_parse(key, ret_key) < 0) {
+        hale_diag_set(reterr, "key_rotation leaf %" PRIu64 " names no valid key or epoch", rr.seq);
+        r = HALE_ESCHEMA;
+    } else {
+        r = 1;
     }
-    sqlite3_finalize(st);
+    json_decref(rr.body);
     return r;
 }
 

@@ -9,8 +9,7 @@
 #include "hale/store.h"
 
 static const char sql_insert_leaf[] =
-    "INSERT INTO audit_leaf (seq, ts_ns, kind, incident_id, actor, tool, outcome, body, "
-    "leaf_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    "INSERT INTO audit_leaf (seq, body, leaf_hash) VALUES (?1, ?2, ?3)";
 static const char sql_put_frontier[] =
     "INSERT INTO audit_frontier (id, size, frontier) VALUES (1, ?1, ?2) "
     "ON CONFLICT (id) DO UPDATE SET size = ?1, frontier = ?2";

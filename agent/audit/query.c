@@ -1,12 +1,14 @@
 /* agent/audit/query.c - filtered, paged reads of audit_leaf for `hale audit query` and
  * GET /api/v1/audit. A query runs as two segments over disjoint seq ranges: the leaves the
- * side indexes of migration 4 already cover (time filters narrowed to a seq range through
- * audit_ts_block, text through the audit_fts trigram index) and the tail they do not cover yet
- * (scanned). Every match is confirmed against the stored row, so the indexes only make it fast. */
+ * side indexes of migrations 4 and 9 already cover (time filters narrowed to a seq range
+ * through audit_ts_block, attributes through audit_leaf_attr, text through the audit_fts
+ * trigram index) and the tail they do not cover yet (scanned). Every match is confirmed
+ * against the stored body, so the indexes only make it fast. */
 #include "internal.h"
 
 #include <sodium.h>
 
+#include "hale/audit.h"
 #include "hale/audit_query.h"
 #include "hale/store.h"
 #include "query_int.h"
@@ -27,6 +29,8 @@ struct run {
     const hale_audit_filter *f; /* what to select */
     char *needle;               /* lowercase escaped text, or NULL */
     char *match;                /* the FTS5 query for needle, or NULL (too short to index) */
+    char *member[5];            /* "kind":"x" ... as a body holds it: kind, actor, tool,
+                                 * outcome, incident_id; NULL where not filtered */
     uint32_t limit;             /* rows wanted */
     uint32_t rows;              /* rows given to cb */
     bool more;                  /* a row beyond limit exists */
@@ -84,13 +88,17 @@ int hale__audit_indexed(sqlite3 *db, uint64_t *ret)
     sqlite3_stmt *st = NULL;
     int rc;
 
-    rc =
-        sqlite3_prepare_v2(db, "SELECT indexed FROM audit_index_state WHERE id = 1", -1, &st, NULL);
+    /* Before migration 9 (a store opened read-only) the attributes had no side table yet:
+     * then nothing counts as indexed, and every filter scans. */
+    rc = sqlite3_prepare_v2(db,
+                            "SELECT indexed FROM audit_index_state WHERE id = 1 AND EXISTS "
+                            "(SELECT 1 FROM sqlite_schema WHERE name = 'audit_leaf_attr')",
+                            -1, &st, NULL);
     if (rc != SQLITE_OK) {
         int r = hale__audit_sql_err(db, rc);
 
         sqlite3_finalize(st);
-        if (r == HALE_ESCHEMA) { /* a store from before migration 4: scan everything */
+        if (r == HALE_ESCHEMA) { /* before migration 4: scan everything */
             *ret = 0;
             return 0;
         }
@@ -169,56 +177,123 @@ static int add_bind(struct bind *binds, unsigned *n, bool is_text, int64_t i, co
     return 0;
 }
 
-/* " AND l.col = ?" for each exact filter; the partial indexes of migration 2 apply because
- * col = ? implies col IS NOT NULL. */
-static int add_filters(const struct run *q, hale_buf *sql, struct bind *binds, unsigned *n)
+/* How a segment finds its rows. */
+enum seg_path {
+    SEG_SCAN, /* audit_leaf in seq order (the unindexed tail, or no filter an index serves) */
+    SEG_ATTR, /* through the audit_leaf_attr index of a filtered attribute */
+    SEG_FTS,  /* through the audit_fts trigram index */
+};
+
+static bool has_attr_filter(const hale_audit_filter *f)
 {
-    static const char *const cols[] = {"kind", "actor", "tool", "outcome"};
+    return f->kind || f->actor || f->tool || f->outcome || f->incident_id > 0 || f->since_ns ||
+           f->until_ns;
+}
+
+#define BODY_TEXT "CAST(l.body AS TEXT)"
+
+/* One condition on the body (" AND json_extract(body, '$.m') op ?") and, on the SEG_ATTR
+ * path, the same on audit_leaf_attr so that its index finds the candidates: the attribute
+ * table is derived data, so every match is confirmed against the body. Elsewhere a member
+ * filter first looks for the member's canonical bytes (pre, "kind":"decision") in the body,
+ * so that only candidates are parsed. */
+static int add_cond(hale_buf *sql, struct bind *binds, unsigned *n, bool attr, const char *pre,
+                    const char *col, const char *member, const char *op, int64_t i,
+                    const char *text)
+{
+    int r = 0;
+
+    if (attr) {
+        r = hale_buf_printf(sql, " AND a.%s %s ?", col, op);
+        if (r == 0)
+            r = add_bind(binds, n, text != NULL, i, text);
+    } else if (pre) {
+        r = hale_buf_puts(sql, " AND instr(l.body, ?) > 0");
+        if (r == 0)
+            r = add_bind(binds, n, true, 0, pre);
+    }
+    if (r == 0)
+        r = hale_buf_printf(sql, " AND json_extract(" BODY_TEXT ", '$.%s') %s ?", member, op);
+    return r == 0 ? add_bind(binds, n, text != NULL, i, text) : r;
+}
+
+static const char *const member_names[] = {"kind", "actor", "tool", "outcome"};
+
+static int add_filters(const struct run *q, hale_buf *sql, struct bind *binds, unsigned *n,
+                       bool attr)
+{
     const char *vals[] = {q->f->kind, q->f->actor, q->f->tool, q->f->outcome};
     int r = 0;
 
-    for (size_t i = 0; r == 0 && i < HALE_ARRAY_SIZE(cols); i++)
-        if (vals[i]) {
-            r = hale_buf_printf(sql, " AND l.%s = ?", cols[i]);
-            if (r == 0)
-                r = add_bind(binds, n, true, 0, vals[i]);
-        }
-    if (r == 0 && q->f->incident_id > 0) {
-        r = hale_buf_puts(sql, " AND l.incident_id = ?");
-        if (r == 0)
-            r = add_bind(binds, n, false, q->f->incident_id, NULL);
-    }
-    if (r == 0 && q->f->since_ns) {
-        r = hale_buf_puts(sql, " AND l.ts_ns >= ?");
-        if (r == 0)
-            r = add_bind(binds, n, false, q->f->since_ns, NULL);
-    }
-    if (r == 0 && q->f->until_ns) {
-        r = hale_buf_puts(sql, " AND l.ts_ns < ?");
-        if (r == 0)
-            r = add_bind(binds, n, false, q->f->until_ns, NULL);
-    }
+    for (size_t i = 0; r == 0 && i < HALE_ARRAY_SIZE(member_names); i++)
+        if (vals[i])
+            r = add_cond(sql, binds, n, attr, q->member[i], member_names[i], member_names[i], "=",
+                         0, vals[i]);
+    if (r == 0 && q->f->incident_id > 0)
+        r = add_cond(sql, binds, n, attr, q->member[4], "incident_id", "incident_id", "=",
+                     q->f->incident_id, NULL);
+    if (r == 0 && q->f->since_ns)
+        r = add_cond(sql, binds, n, attr, NULL, "ts_ns", "ts", ">=", q->f->since_ns, NULL);
+    if (r == 0 && q->f->until_ns)
+        r = add_cond(sql, binds, n, attr, NULL, "ts_ns", "ts", "<", q->f->until_ns, NULL);
     if (r == 0 && q->needle) {
-        r = hale_buf_puts(sql, " AND instr(lower(CAST(l.body AS TEXT)), ?) > 0");
+        r = hale_buf_puts(sql, " AND instr(lower(" BODY_TEXT "), ?) > 0");
         if (r == 0)
             r = add_bind(binds, n, true, 0, q->needle);
     }
     return r;
 }
 
-/* The statement for seq in [lo, hi) with every filter; through audit_fts when use_fts. */
-static int build(const struct run *q, uint64_t lo, uint64_t hi, bool use_fts, hale_buf *sql,
+/* "name":<canonical value> into a malloc'd string: the bytes a canonical body holds for that
+ * member. Takes value (NULL: it was not UTF-8). Returns 0, -EINVAL or -ENOMEM. */
+static int member_text(const char *name, json_t *value, char **ret)
+{
+    char *canon = NULL;
+    size_t len = 0;
+    hale_buf b;
+    int r = value ? hale_audit_canonical(value, &canon, &len, NULL) : -EINVAL;
+
+    json_decref(value);
+    if (r < 0)
+        return r == -ENOMEM ? r : -EINVAL;
+    hale_buf_init(&b, len + strlen(name) + 8);
+    r = hale_buf_printf(&b, "\"%s\":%s", name, canon);
+    free(canon);
+    *ret = r == 0 ? hale_buf_detach(&b, NULL) : NULL;
+    if (r < 0 || !*ret)
+        hale_buf_release(&b);
+    return r < 0 ? r : *ret ? 0 : -ENOMEM;
+}
+
+static int member_texts(struct run *q)
+{
+    const char *vals[] = {q->f->kind, q->f->actor, q->f->tool, q->f->outcome};
+    int r = 0;
+
+    for (size_t i = 0; r == 0 && i < HALE_ARRAY_SIZE(member_names); i++)
+        if (vals[i])
+            r = member_text(member_names[i], json_string(vals[i]), &q->member[i]);
+    if (r == 0 && q->f->incident_id > 0)
+        r = member_text("incident_id", json_integer(q->f->incident_id), &q->member[4]);
+    return r;
+}
+
+/* The statement for seq in [lo, hi) with every filter, finding rows the way path says. */
+static int build(const struct run *q, uint64_t lo, uint64_t hi, enum seg_path path, hale_buf *sql,
                  struct bind *binds, unsigned *n)
 {
-    const char *seq = use_fts ? "f.rowid" : "l.seq";
+    const char *seq = path == SEG_FTS ? "f.rowid" : path == SEG_ATTR ? "a.seq" : "l.seq";
     int r;
 
-    if (use_fts)
+    if (path == SEG_FTS)
         r = hale_buf_puts(sql, "SELECT " HALE__AUDIT_ROW_COLS " FROM audit_fts f CROSS JOIN "
                                "audit_leaf l ON l.seq = f.rowid WHERE audit_fts MATCH ?");
+    else if (path == SEG_ATTR)
+        r = hale_buf_puts(sql, "SELECT " HALE__AUDIT_ROW_COLS " FROM audit_leaf_attr a CROSS "
+                               "JOIN audit_leaf l ON l.seq = a.seq WHERE 1");
     else
         r = hale_buf_puts(sql, "SELECT " HALE__AUDIT_ROW_COLS " FROM audit_leaf l WHERE 1");
-    if (r == 0 && use_fts)
+    if (r == 0 && path == SEG_FTS)
         r = add_bind(binds, n, true, 0, q->match);
     if (r == 0)
         r = hale_buf_printf(sql, " AND %s >= ? AND %s < ?", seq, seq);
@@ -227,7 +302,7 @@ static int build(const struct run *q, uint64_t lo, uint64_t hi, bool use_fts, ha
     if (r == 0)
         r = add_bind(binds, n, false, (int64_t)(hi > INT64_MAX ? INT64_MAX : hi), NULL);
     if (r == 0)
-        r = add_filters(q, sql, binds, n);
+        r = add_filters(q, sql, binds, n, path == SEG_ATTR);
     if (r == 0)
         r = hale_buf_printf(sql, " ORDER BY %s %s LIMIT ?", seq,
                             q->f->oldest_first ? "ASC" : "DESC");
@@ -250,7 +325,7 @@ static int bind_all(sqlite3_stmt *st, const struct bind *binds, unsigned n)
 }
 
 /* Run one segment, seq in [lo, hi), calling cb until the page is full. */
-static int run_segment(struct run *q, uint64_t lo, uint64_t hi, bool use_fts)
+static int run_segment(struct run *q, uint64_t lo, uint64_t hi, enum seg_path path)
 {
     struct bind binds[MAX_BINDS];
     sqlite3_stmt *st = NULL;
@@ -262,7 +337,7 @@ static int run_segment(struct run *q, uint64_t lo, uint64_t hi, bool use_fts)
     if (lo >= hi || q->more)
         return 0;
     hale_buf_init(&sql, SQL_MAX_BYTES);
-    r = build(q, lo, hi, use_fts, &sql, binds, &n);
+    r = build(q, lo, hi, path, &sql, binds, &n);
     if (r < 0)
         goto out;
     rc = sqlite3_prepare_v2(q->db, sql.data, (int)sql.len, &st, NULL);
@@ -374,7 +449,9 @@ static int run_all(struct run *q, uint64_t indexed)
     uint64_t lo = 0, hi = UINT64_MAX, ilo, ihi;
     /* With an incident, its index is the narrower path; the trigram index would walk every
      * leaf that contains the text. */
-    bool fts = q->match && q->f->incident_id == 0;
+    enum seg_path indexed_path = q->match && q->f->incident_id == 0 ? SEG_FTS
+                                 : has_attr_filter(q->f)            ? SEG_ATTR
+                                                                    : SEG_SCAN;
     int r;
 
     if (q->f->has_cursor && q->f->oldest_first)
@@ -387,13 +464,13 @@ static int run_all(struct run *q, uint64_t indexed)
     if (r < 0)
         return r;
     if (q->f->oldest_first) {
-        r = run_segment(q, ilo, ihi, fts);
+        r = run_segment(q, ilo, ihi, indexed_path);
         if (r == 0)
-            r = run_segment(q, lo > indexed ? lo : indexed, hi, false);
+            r = run_segment(q, lo > indexed ? lo : indexed, hi, SEG_SCAN);
     } else {
-        r = run_segment(q, lo > indexed ? lo : indexed, hi, false);
+        r = run_segment(q, lo > indexed ? lo : indexed, hi, SEG_SCAN);
         if (r == 0)
-            r = run_segment(q, ilo, ihi, fts);
+            r = run_segment(q, ilo, ihi, indexed_path);
     }
     return r;
 }
@@ -416,16 +493,23 @@ int hale_audit_query(hale_store *s, const hale_audit_filter *f, hale_audit_row_c
         if (r == 0)
             r = fts_query(q.needle, &q.match);
     }
+    if (r == 0) {
+        r = member_texts(&q);
+        if (r == -EINVAL)
+            hale_diag_set(reterr, "kind, actor, tool, outcome: expected UTF-8");
+    }
     if (r == 0)
         r = hale__audit_indexed(q.db, &indexed);
     if (r == 0)
         r = run_all(&q, indexed);
     if (r == HALE_ESCHEMA)
-        hale_diag_set(reterr, "the store has no audit log (schema older than migration 2)");
+        hale_diag_set(reterr, "the store has no audit log (schema older than migration 9)");
     else if (r == HALE_ESTORE)
         hale_diag_set(reterr, "store: %s", sqlite3_errmsg(q.db));
     free(q.needle);
     free(q.match);
+    for (size_t i = 0; i < HALE_ARRAY_SIZE(q.member); i++)
+        free(q.member[i]);
     if (r < 0 || r > 0)
         return r;
     if (ret_more)

@@ -1,7 +1,8 @@
-/* agent/audit/query_index.c - hale_audit_index_catchup(): move the side indexes of migration 4
- * (trigram text index, per-block time ranges) forward over committed leaves, a bounded batch at
- * a time, in a transaction of its own. Appends never wait for it: it reads audit_leaf and
- * writes only its own tables, so the daemon runs it when it has nothing else to do. */
+/* agent/audit/query_index.c - hale_audit_index_catchup(): move the side indexes of migrations 4
+ * and 9 (trigram text index, per-block time ranges, filter attributes) forward over committed
+ * leaves, a bounded batch at a time, in a transaction of its own. Appends never wait for it: it
+ * reads audit_leaf and writes only its own tables, so the daemon runs it when it has nothing else
+ * to do. */
 #include "internal.h"
 
 #include "hale/audit_query.h"
@@ -31,9 +32,9 @@ static int run(sqlite3 *db, const char *sql, int64_t lo, int64_t hi, int64_t *re
 }
 
 /* Index the committed leaves in [from, from + max): the bodies into audit_fts (as text: the
- * trigram tokenizer reads text, and bodies are ASCII), their times into audit_ts_block, and
- * the new position. One statement each, so SQLite does the work without a row at a time
- * crossing into C. Returns the leaves indexed. */
+ * trigram tokenizer reads text, and bodies are ASCII), their filter attributes into
+ * audit_leaf_attr, their times into audit_ts_block, and the new position. One statement each, so
+ * SQLite does the work without a row at a time crossing into C. Returns the leaves indexed. */
 static int index_range(sqlite3 *db, uint64_t from, unsigned max)
 {
     int64_t last = -1, lo = (int64_t)from;
@@ -49,12 +50,18 @@ static int index_range(sqlite3 *db, uint64_t from, unsigned max)
             lo, last, NULL);
     if (r == 0)
         r = run(db,
+                "INSERT INTO audit_leaf_attr (seq, ts_ns, kind, incident_id, actor, tool, "
+                "outcome) SELECT seq, " HALE__AUDIT_ATTR_EXPRS(
+                    "b") " FROM (SELECT seq, "
+                         "CAST(body AS TEXT) AS b FROM audit_leaf WHERE seq >= ?1 AND seq <= ?2)",
+                lo, last, NULL);
+    if (r == 0)
+        r = run(db,
                 "INSERT INTO audit_ts_block (block, min_ts, max_ts) SELECT seq "
                 "/ " HALE__AUDIT_TS_BLOCK_SQL
-                ", MIN(ts_ns), MAX(ts_ns) FROM audit_leaf WHERE seq >= ?1 "
-                "AND seq <= ?2 GROUP BY seq / " HALE__AUDIT_TS_BLOCK_SQL " ON CONFLICT (block) DO "
-                "UPDATE SET min_ts = min(min_ts, excluded.min_ts), max_ts = max(max_ts, "
-                "excluded.max_ts)",
+                ", MIN(ts_ns), MAX(ts_ns) FROM audit_leaf_attr WHERE seq >= ?1 AND seq <= ?2 "
+                "GROUP BY seq / " HALE__AUDIT_TS_BLOCK_SQL " ON CONFLICT (block) DO UPDATE SET "
+                "min_ts = min(min_ts, excluded.min_ts), max_ts = max(max_ts, excluded.max_ts)",
                 lo, last, NULL);
     /* Bounded merge work (pages) with every batch: migration 4 turned automatic merging off. */
     if (r == 0)

@@ -5,9 +5,18 @@
 
 #include "hale/audit_query.h"
 
-/* The columns every row query selects, in the order hale__audit_row_read reads them. */
+/* The envelope time and the filter attributes of body text b, in the column order of
+ * audit_leaf_attr after seq: ts_ns, kind, incident_id, actor, tool, outcome. SQLite parses a
+ * body once per row for all the members one statement reads. */
+#define HALE__AUDIT_ATTR_EXPRS(b)                                                                  \
+    "json_extract(" b ", '$.ts'), json_extract(" b ", '$.kind'), json_extract(" b                  \
+    ", '$.incident_id'), json_extract(" b ", '$.actor'), json_extract(" b                          \
+    ", '$.tool'), json_extract(" b ", '$.outcome')"
+
+/* The columns every row query selects, in the order hale__audit_row_read reads them: the
+ * attributes come from the body itself, never from the derived audit_leaf_attr. */
 #define HALE__AUDIT_ROW_COLS                                                                       \
-    "l.seq, l.ts_ns, l.kind, l.incident_id, l.actor, l.tool, l.outcome, l.body, l.leaf_hash"
+    "l.seq, " HALE__AUDIT_ATTR_EXPRS("CAST(l.body AS TEXT)") ", l.body, l.leaf_hash"
 
 /* HALE_AUDIT_TS_BLOCK as SQL text. */
 #define HALE__AUDIT_TS_BLOCK_SQL "1024"

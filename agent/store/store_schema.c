@@ -4,6 +4,13 @@
 
 #include "store/store_int.h"
 
+/* Migrations 2 and 9 create audit_leaf; both give it these. */
+#define AUDIT_LEAF_TRIGGERS                                                                        \
+    "CREATE TRIGGER audit_leaf_no_update BEFORE UPDATE ON audit_leaf "                             \
+    "  BEGIN SELECT RAISE(ABORT, 'audit_leaf is append-only'); END;"                               \
+    "CREATE TRIGGER audit_leaf_no_delete BEFORE DELETE ON audit_leaf "                             \
+    "  BEGIN SELECT RAISE(ABORT, 'audit_leaf is append-only'); END;"
+
 static const char *const migrations[] = {
     /* 1: events, alerts, incidents, their history and the outbox. */
     "CREATE TABLE events ("
@@ -113,11 +120,7 @@ static const char *const migrations[] = {
     "  root BLOB NOT NULL,"
     "  note TEXT NOT NULL,"
     "  signed_ns INTEGER NOT NULL,"
-    "  frontier BLOB NOT NULL);"
-    "CREATE TRIGGER audit_leaf_no_update BEFORE UPDATE ON audit_leaf "
-    "  BEGIN SELECT RAISE(ABORT, 'audit_leaf is append-only'); END;"
-    "CREATE TRIGGER audit_leaf_no_delete BEFORE DELETE ON audit_leaf "
-    "  BEGIN SELECT RAISE(ABORT, 'audit_leaf is append-only'); END;"
+    "  frontier BLOB NOT NULL);" AUDIT_LEAF_TRIGGERS
     "CREATE TRIGGER audit_checkpoint_no_update BEFORE UPDATE ON audit_checkpoint "
     "  BEGIN SELECT RAISE(ABORT, 'audit_checkpoint is append-only'); END;"
     "CREATE TRIGGER audit_checkpoint_no_delete BEFORE DELETE ON audit_checkpoint "
@@ -244,6 +247,37 @@ static const char *const migrations[] = {
     "  state BLOB NOT NULL,"
     "  samples INTEGER NOT NULL,"
     "  updated_ms INTEGER NOT NULL) WITHOUT ROWID;",
+    /* 9: a leaf row is only what the log is: seq, the exact bytes and their leaf hash. The
+     * time and filter attributes (kind, incident, actor, tool, outcome) move to audit_leaf_attr,
+     * which hale_audit_index_catchup() fills from the bodies with the other side indexes of
+     * migration 4: keeping five indexes in step with every append was most of its cost.
+     * Derived data like them; queries confirm every match against the body. */
+    "CREATE TABLE audit_leaf_attr ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  ts_ns INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  incident_id INTEGER,"
+    "  actor TEXT,"
+    "  tool TEXT,"
+    "  outcome TEXT);"
+    "INSERT INTO audit_leaf_attr (seq, ts_ns, kind, incident_id, actor, tool, outcome) "
+    "  SELECT seq, ts_ns, kind, incident_id, actor, tool, outcome FROM audit_leaf "
+    "  WHERE seq < (SELECT indexed FROM audit_index_state WHERE id = 1);"
+    "CREATE INDEX audit_attr_kind ON audit_leaf_attr(kind, seq);"
+    "CREATE INDEX audit_attr_incident ON audit_leaf_attr(incident_id, seq) "
+    "  WHERE incident_id IS NOT NULL;"
+    "CREATE INDEX audit_attr_actor ON audit_leaf_attr(actor, seq) WHERE actor IS NOT NULL;"
+    "CREATE INDEX audit_attr_tool ON audit_leaf_attr(tool, seq) WHERE tool IS NOT NULL;"
+    "CREATE INDEX audit_attr_outcome ON audit_leaf_attr(outcome, seq) "
+    "  WHERE outcome IS NOT NULL;"
+    "CREATE TABLE audit_leaf_v9 ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  body BLOB NOT NULL,"
+    "  leaf_hash BLOB NOT NULL);"
+    "INSERT INTO audit_leaf_v9 (seq, body, leaf_hash) "
+    "  SELECT seq, body, leaf_hash FROM audit_leaf ORDER BY seq;"
+    "DROP TABLE audit_leaf;"
+    "ALTER TABLE audit_leaf_v9 RENAME TO audit_leaf;" AUDIT_LEAF_TRIGGERS,
 };
 
 #define INCIDENT_COLS                                                                              \

@@ -4,12 +4,13 @@
  * checkpoint and the key chain) that hale_audit_bundle_verify() checks with no database.
  *
  * Queries read only: they run on any connection to a migrated store, the read-only ones the
- * CLI and the API use included. Filters use the indexes of migration 2 (kind, incident_id,
- * actor, tool, outcome; each with seq) and the two side tables of migration 4 that
- * hale_audit_index_catchup() fills when the daemon is idle: a trigram full-text index of the
- * bodies (audit_fts) and the time range of every block of HALE_AUDIT_TS_BLOCK leaves
- * (audit_ts_block). Leaves that catch-up has not reached yet are scanned, so results never
- * depend on it: it only makes text and time filters fast.
+ * CLI and the API use included. Filters use side tables that hale_audit_index_catchup() fills
+ * from the bodies when the daemon is idle, never the append: the filter attributes with an
+ * index each (audit_leaf_attr: kind, incident_id, actor, tool, outcome, with seq; migration
+ * 9), a trigram full-text index of the bodies (audit_fts) and the time range of every block of
+ * HALE_AUDIT_TS_BLOCK leaves (audit_ts_block; migration 4). Leaves that catch-up has not
+ * reached yet are scanned, and every match is confirmed against its body, so results never
+ * depend on it: it only makes filters fast.
  *
  * Library code: nothing here logs. Threading: a function uses the connection of the store it
  * is given and nothing else; call it from the thread that owns that store. */
@@ -122,11 +123,11 @@ void hale_audit_ckpt_release(hale_audit_ckpt *c); /* frees note; NULL is a no-op
 int hale_audit_ckpt_latest(hale_store *s, hale_audit_ckpt *ret);
 int hale_audit_ckpt_covering(hale_store *s, uint64_t seq, hale_audit_ckpt *ret);
 
-/* Bring the side indexes of migration 4 forward by at most max_leaves leaves in one write
+/* Bring the side indexes of migrations 4 and 9 forward by at most max_leaves leaves in one write
  * transaction of its own on s (writable, no transaction open: HALE_ESTATE otherwise). Only
  * committed leaves are visible to it, and it never touches audit_leaf, so it never delays or
  * changes an append; it only competes for the write lock like any short transaction. Returns
- * the number of leaves indexed (0: up to date), HALE_ESCHEMA (no migration 4), HALE_ESTORE or
+ * the number of leaves indexed (0: up to date), HALE_ESCHEMA (no migration 9), HALE_ESTORE or
  * -ENOMEM. The daemon calls it when idle (docs/audit-query.md, "Indexing"). */
 int hale_audit_index_catchup(hale_store *s, unsigned max_leaves);
 

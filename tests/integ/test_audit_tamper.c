@@ -192,7 +192,9 @@ static void load_base_facts(struct suite *s)
         s->cp_sizes[i] = (uint64_t)sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     assert_int_equal(
-        sqlite3_prepare_v2(db, "SELECT seq, kind FROM audit_leaf ORDER BY seq", -1, &st, NULL),
+        sqlite3_prepare_v2(db,
+                           "SELECT seq, json_extract(body, '$.kind') FROM audit_leaf ORDER BY seq",
+                           -1, &st, NULL),
         SQLITE_OK);
     while (sqlite3_step(st) == SQLITE_ROW) {
         uint64_t seq = (uint64_t)sqlite3_column_int64(st, 0);
@@ -240,9 +242,7 @@ static void put_leaf(sqlite3 *db, uint64_t seq, uint64_t to_seq, const char *bod
 
     hale_merkle_leaf_hash(body, len, &h);
     if (insert)
-        sqlite3_prepare_v2(db,
-                           "INSERT INTO audit_leaf (seq, ts_ns, kind, body, leaf_hash) VALUES "
-                           "(?2, 0, 'forged', ?3, ?4)",
+        sqlite3_prepare_v2(db, "INSERT INTO audit_leaf (seq, body, leaf_hash) VALUES (?2, ?3, ?4)",
                            -1, &st, NULL);
     else if (rehash)
         sqlite3_prepare_v2(db,

@@ -196,7 +196,8 @@ static void leaves(struct env *e, const char *kind, const char *member, char *ou
 
     snprintf(sql, sizeof(sql),
              "SELECT COALESCE(group_concat(x, ' '), '') FROM (SELECT json_extract(body, "
-             "'$.actor') || ':' || json_extract(body, '$.%s') AS x FROM audit_leaf WHERE kind = "
+             "'$.actor') || ':' || json_extract(body, '$.%s') AS x FROM audit_leaf WHERE "
+             "json_extract(body, '$.kind') = "
              "'%s' ORDER BY seq)",
              member, kind);
     assert_int_equal(integ_db_open(e->h.data_dir, &db), 0);
@@ -293,13 +294,16 @@ static void votes_go_through_the_running_controller(void **state)
         sqlite3 *db = NULL;
         int64_t n = 0;
 
-        /* Indexed by the incident the approval was for. */
+        /* Naming the incident the approval was for, and who voted (what queries filter on). */
         assert_int_equal(integ_db_open(e->h.data_dir, &db), 0);
-        assert_int_equal(integ_db_int(db,
-                                      "SELECT COUNT(*) FROM audit_leaf WHERE kind = ?1 AND "
-                                      "incident_id = 9 AND actor IS NOT NULL",
-                                      "approval", &n),
-                         0);
+        assert_int_equal(
+            integ_db_int(
+                db,
+                "SELECT COUNT(*) FROM audit_leaf WHERE json_extract(body, '$.kind') = ?1 AND "
+                "json_extract(body, '$.incident_id') = 9 AND json_extract(body, '$.actor') IS "
+                "NOT NULL",
+                "approval", &n),
+            0);
         assert_int_equal(n, 8);
         integ_db_close(db);
     }
@@ -399,17 +403,19 @@ static void policies_load_at_start_and_reload_on_sighup(void **state)
     free(log);
     /* Two loads: the empty set at start and the good one; the broken one left no leaf. */
     assert_int_equal(integ_db_open(e->h.data_dir, &db), 0);
-    assert_int_equal(integ_db_int(db,
-                                  "SELECT COUNT(*) FROM audit_leaf WHERE kind = ?1 AND "
-                                  "json_extract(body, '$.dir') IS NOT NULL",
-                                  "policy_reload", &n),
-                     0);
+    assert_int_equal(
+        integ_db_int(db,
+                     "SELECT COUNT(*) FROM audit_leaf WHERE json_extract(body, '$.kind') = ?1 AND "
+                     "json_extract(body, '$.dir') IS NOT NULL",
+                     "policy_reload", &n),
+        0);
     assert_int_equal(n, 2);
-    assert_int_equal(integ_db_text(db,
-                                   "SELECT group_concat(json_extract(body, '$.rules'), ' ') FROM "
-                                   "audit_leaf WHERE kind = 'policy_reload'",
-                                   got, sizeof(got)),
-                     0);
+    assert_int_equal(
+        integ_db_text(db,
+                      "SELECT group_concat(json_extract(body, '$.rules'), ' ') FROM "
+                      "audit_leaf WHERE json_extract(body, '$.kind') = 'policy_reload'",
+                      got, sizeof(got)),
+        0);
     assert_string_equal(got, "0 1");
     integ_db_close(db);
     /* A broken set at start: hale refuses to start and names file, rule and field. */

@@ -250,20 +250,29 @@ static void kill9_never_runs_an_action_twice(void **state)
         ran += (unsigned)n;
     }
     /* Every run had its intent first: one key per incident, at most one run per key. */
-    assert_true(ran <= (unsigned)db_int(e, "SELECT count(*) FROM audit_leaf WHERE kind = "
-                                           "'exec_intent'"));
+    assert_true(
+        ran <=
+        (unsigned)db_int(e, "SELECT count(*) FROM audit_leaf WHERE json_extract(body, '$.kind') = "
+                            "'exec_intent'"));
     assert_int_equal(db_int(e, "SELECT count(*) FROM heal_action WHERE state IN ('intent', "
                                "'running')"),
                      0);
     assert_int_equal(db_int(e, "SELECT count(*) FROM (SELECT idem_key FROM heal_action GROUP BY "
                                "idem_key HAVING count(*) > 1)"),
                      0);
-    fprintf(stderr,
-            "%u alerts acked, %u actions ran, %" PRId64 " intents, %" PRId64 " results, %" PRId64
-            " abandoned\n",
-            acked, ran, db_int(e, "SELECT count(*) FROM audit_leaf WHERE kind = 'exec_intent'"),
-            db_int(e, "SELECT count(*) FROM audit_leaf WHERE kind = 'exec_result'"),
-            db_int(e, "SELECT count(*) FROM audit_leaf WHERE kind = 'exec_abandoned'"));
+    fprintf(
+        stderr,
+        "%u alerts acked, %u actions ran, %" PRId64 " intents, %" PRId64 " results, %" PRId64
+        " abandoned\n",
+        acked, ran,
+        db_int(
+            e,
+            "SELECT count(*) FROM audit_leaf WHERE json_extract(body, '$.kind') = 'exec_intent'"),
+        db_int(
+            e,
+            "SELECT count(*) FROM audit_leaf WHERE json_extract(body, '$.kind') = 'exec_result'"),
+        db_int(e, "SELECT count(*) FROM audit_leaf WHERE json_extract(body, '$.kind') = "
+                  "'exec_abandoned'"));
     assert_true(ran > 0);
     verify_log(e);
 }
@@ -326,9 +335,12 @@ static void tool_run_by_hand(void **state)
     free(out);
     assert_int_equal(runs(e, "fail_tool", "manual"), 0);
     assert_int_equal(integ_hale_stop(&e->h, 10000), 0);
-    assert_int_equal(db_int(e, "SELECT count(*) FROM audit_leaf WHERE kind = 'decision' AND "
-                               "json_extract(body, '$.source') = 'human'"),
-                     3);
+    assert_int_equal(
+        db_int(
+            e,
+            "SELECT count(*) FROM audit_leaf WHERE json_extract(body, '$.kind') = 'decision' AND "
+            "json_extract(body, '$.source') = 'human'"),
+        3);
     verify_log(e);
 }
 

@@ -438,25 +438,29 @@ static void full_directory_is_cleaned_by_shipped_tools(void **state)
     assert_int_equal(count_files(e->work, "new-"), 2); /* recent files kept */
     assert_int_equal(integ_hale_stop(&e->h, 10000), 0);
     /* The chain of the action, in the log: the runbook's proposal allowed, intended, run. */
-    assert_int_equal(integ_db_query_int(e->h.data_dir,
-                                        "SELECT count(*) FROM audit_leaf WHERE kind = 'decision' "
-                                        "AND tool = 'clean_disk' AND outcome = 'allow' AND "
-                                        "json_extract(body, '$.request.source') = 'runbook'",
-                                        &n),
-                     0);
+    assert_int_equal(
+        integ_db_query_int(
+            e->h.data_dir,
+            "SELECT count(*) FROM audit_leaf WHERE json_extract(body, '$.kind') = 'decision' "
+            "AND tool = 'clean_disk' AND outcome = 'allow' AND "
+            "json_extract(body, '$.request.source') = 'runbook'",
+            &n),
+        0);
     assert_int_equal(n, 1);
-    assert_int_equal(integ_db_query_int(e->h.data_dir,
-                                        "SELECT count(*) FROM audit_leaf WHERE kind = "
-                                        "'exec_intent' AND tool = 'clean_disk'",
-                                        &n),
-                     0);
+    assert_int_equal(
+        integ_db_query_int(e->h.data_dir,
+                           "SELECT count(*) FROM audit_leaf WHERE json_extract(body, '$.kind') = "
+                           "'exec_intent' AND tool = 'clean_disk'",
+                           &n),
+        0);
     assert_int_equal(n, 1);
-    assert_int_equal(integ_db_query_int(e->h.data_dir,
-                                        "SELECT count(*) FROM audit_leaf WHERE kind = "
-                                        "'exec_result' AND tool = 'clean_disk' AND "
-                                        "json_extract(body, '$.exit') = 0",
-                                        &n),
-                     0);
+    assert_int_equal(
+        integ_db_query_int(e->h.data_dir,
+                           "SELECT count(*) FROM audit_leaf WHERE json_extract(body, '$.kind') = "
+                           "'exec_result' AND tool = 'clean_disk' AND "
+                           "json_extract(body, '$.exit') = 0",
+                           &n),
+        0);
     assert_int_equal(n, 1);
     snprintf(db, sizeof(db), "%s/hale.db", e->h.data_dir);
     snprintf(pub, sizeof(pub), "%s/audit.pub", e->h.data_dir);

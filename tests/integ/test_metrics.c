@@ -235,10 +235,12 @@ static void ramp_opens_exhaustion_incident_before_limit(void **state)
     assert_non_null(strstr(json_string_value(json_object_get(inc, "title")),
                            "crosses limit 0.9 within 6 hours"));
     json_decref(doc);
-    assert_int_equal(integ_db_query_int(h->data_dir,
-                                        "SELECT COUNT(*) FROM audit_leaf WHERE kind = 'prediction'",
-                                        &leaves),
-                     0);
+    assert_int_equal(
+        integ_db_query_int(
+            h->data_dir,
+            "SELECT COUNT(*) FROM audit_leaf WHERE json_extract(body, '$.kind') = 'prediction'",
+            &leaves),
+        0);
     assert_true(leaves >= 1); /* committed with the event that opened the incident */
     assert_int_equal(integ_get_json(h->port,
                                     "/api/v1/forecasts?series=disk_used%7Bmount%3D%22%2Fsrv%22%7D",
