@@ -370,20 +370,23 @@ static void check_leaves(const integ_hale *h)
     int64_t events = -1, named = -2, distinct = -3;
 
     assert_int_equal(integ_db_query_int(h->data_dir, "SELECT COUNT(*) FROM events", &events), 0);
-    assert_int_equal(integ_db_query_int(h->data_dir,
-                                        "SELECT COUNT(*) FROM audit_leaf l, "
-                                        "json_each(l.body, '$.events') e WHERE l.kind = "
-                                        "'alerts_accepted'",
-                                        &named),
-                     0);
-    assert_int_equal(integ_db_query_int(h->data_dir,
-                                        "SELECT COUNT(DISTINCT json_extract(e.value, "
-                                        "'$.event_id')) FROM audit_leaf l, json_each(l.body, "
-                                        "'$.events') e WHERE l.kind = 'alerts_accepted' AND "
-                                        "json_extract(e.value, '$.event_id') IN (SELECT id FROM "
-                                        "events)",
-                                        &distinct),
-                     0);
+    assert_int_equal(
+        integ_db_query_int(h->data_dir,
+                           "SELECT COUNT(*) FROM audit_leaf l, "
+                           "json_each(l.body, '$.events') e WHERE json_extract(l.body, '$.kind') = "
+                           "'alerts_accepted'",
+                           &named),
+        0);
+    assert_int_equal(
+        integ_db_query_int(
+            h->data_dir,
+            "SELECT COUNT(DISTINCT json_extract(e.value, "
+            "'$.event_id')) FROM audit_leaf l, json_each(l.body, "
+            "'$.events') e WHERE json_extract(l.body, '$.kind') = 'alerts_accepted' AND "
+            "json_extract(e.value, '$.event_id') IN (SELECT id FROM "
+            "events)",
+            &distinct),
+        0);
     assert_int_equal(events, named);
     assert_int_equal(events, distinct);
 }

@@ -442,7 +442,8 @@ static void full_directory_is_cleaned_by_shipped_tools(void **state)
         integ_db_query_int(
             e->h.data_dir,
             "SELECT count(*) FROM audit_leaf WHERE json_extract(body, '$.kind') = 'decision' "
-            "AND tool = 'clean_disk' AND outcome = 'allow' AND "
+            "AND json_extract(body, '$.tool') = 'clean_disk' AND json_extract(body, '$.outcome') = "
+            "'allow' AND "
             "json_extract(body, '$.request.source') = 'runbook'",
             &n),
         0);
@@ -450,14 +451,14 @@ static void full_directory_is_cleaned_by_shipped_tools(void **state)
     assert_int_equal(
         integ_db_query_int(e->h.data_dir,
                            "SELECT count(*) FROM audit_leaf WHERE json_extract(body, '$.kind') = "
-                           "'exec_intent' AND tool = 'clean_disk'",
+                           "'exec_intent' AND json_extract(body, '$.tool') = 'clean_disk'",
                            &n),
         0);
     assert_int_equal(n, 1);
     assert_int_equal(
         integ_db_query_int(e->h.data_dir,
                            "SELECT count(*) FROM audit_leaf WHERE json_extract(body, '$.kind') = "
-                           "'exec_result' AND tool = 'clean_disk' AND "
+                           "'exec_result' AND json_extract(body, '$.tool') = 'clean_disk' AND "
                            "json_extract(body, '$.exit') = 0",
                            &n),
         0);
