@@ -288,6 +288,9 @@ static void every_invalid_field_is_refused(void **state)
         {",\"network\":{\"connect\":\"127.0.0.1:80\"}", "network"},
         {",\"network\":{\"listen\":[]}", "network"},
         {",\"network\":{\"connect\":[\"nohost\"]}", "network.connect[0]"},
+        {",\"network\":{\"connect\":[\"a:1\",\"a:2\",\"a:3\",\"a:4\",\"a:5\",\"a:6\",\"a:7\","
+         "\"a:8\",\"a:9\"]}",
+         "more than 8 destinations"},
         {",\"network\":{\"connect\":[\"{{args.nope}}:80\"]}", "{{args.nope}}"},
         {",\"writable\":[\"var/tmp\"]", "writable[0]"},
         {",\"writable\":[\"/\"]", "writable[0]"},

@@ -21,7 +21,6 @@
 #define HALE_CATALOG_DEFAULT_STRING    256u  /* max_length when the manifest gives none */
 #define HALE_CATALOG_MAX_ENUM          256u  /* values of one enum */
 #define HALE_CATALOG_MAX_PATTERN       4096u /* bytes of one pattern */
-#define HALE_CATALOG_MAX_CONNECT       16u   /* network.connect entries */
 #define HALE_CATALOG_DEFAULT_TIMEOUT   30u   /* timeout_s when absent */
 #define HALE_CATALOG_MAX_TIMEOUT       3600u /* timeout_s ceiling */
 #define HALE_CATALOG_MAX_CHECK_TIMEOUT 3600u /* verify.timeout_s and stabilize_s ceiling */

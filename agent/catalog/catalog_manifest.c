@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "catalog/catalog_int.h"
+#include "hale/sandbox.h"
 #include "util/json.h"
 #include "util/sha256.h"
 #include "util/strparse.h"
@@ -280,9 +281,10 @@ static int parse_network(struct hale_tool *t, const json_t *net, hale_diag *rete
     if (json_object_size(net) != (connect ? 1u : 0u) || !json_is_array(connect))
         return hale_diag_set(reterr, "network: expected {\"connect\": [\"HOST:PORT\", ...]}"),
                HALE_ESCHEMA;
-    if (json_array_size(connect) > HALE_CATALOG_MAX_CONNECT)
+    /* The sandbox's own limit: a manifest that passes `hale tool check` must also run. */
+    if (json_array_size(connect) > HALE_SANDBOX_MAX_CONNECT)
         return hale_diag_set(reterr, "network.connect: more than %u destinations",
-                             HALE_CATALOG_MAX_CONNECT),
+                             HALE_SANDBOX_MAX_CONNECT),
                HALE_ELIMIT;
     json_array_foreach(connect, i, e)
     {
