@@ -6,48 +6,9 @@
 
 #include "catalog/catalog_int.h"
 #include "util/json.h"
+#include "util/regex.h"
 #include "util/strparse.h"
 #include "util/utf8.h"
-
-int hale__re_compile(const char *src, uint32_t flags, const char *where, pcre2_code **ret,
-                     hale_diag *reterr)
-{
-    PCRE2_UCHAR msg[160];
-    PCRE2_SIZE off = 0;
-    pcre2_code *re;
-    int code = 0;
-
-    re =
-        pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED, PCRE2_UTF | flags, &code, &off, NULL);
-    if (!re) {
-        pcre2_get_error_message(code, msg, sizeof(msg));
-        hale_diag_set(reterr, "%s: invalid regex at offset %zu: %s", where, (size_t)off,
-                      (const char *)msg);
-        return HALE_ESCHEMA;
-    }
-    (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
-    *ret = re;
-    return 0;
-}
-
-bool hale__re_match(const pcre2_code *re, pcre2_match_context *mctx, const char *s, size_t len,
-                    bool anchored, int *ret_err)
-{
-    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
-    int rc;
-
-    *ret_err = 0;
-    if (!md) {
-        *ret_err = PCRE2_ERROR_NOMEMORY;
-        return false;
-    }
-    rc = pcre2_match(re, (PCRE2_SPTR)s, len, 0, anchored ? PCRE2_ANCHORED | PCRE2_ENDANCHORED : 0,
-                     md, mctx);
-    pcre2_match_data_free(md);
-    if (rc < 0 && rc != PCRE2_ERROR_NOMATCH)
-        *ret_err = rc;
-    return rc >= 0;
-}
 
 void hale__arg_release(struct hale__arg *a)
 {
@@ -120,7 +81,7 @@ static int check_string(const struct hale__arg *a, const json_t *v, const char *
         return hale_diag_set(reterr, "%s: a '..' path segment, which no argument may contain",
                              prefix),
                HALE_ESCHEMA;
-    if (a->re && !hale__re_match(a->re, mctx, s, len, true, &err))
+    if (a->re && !hale_regex_match(a->re, mctx, s, len, PCRE2_ANCHORED | PCRE2_ENDANCHORED, &err))
         return hale_diag_set(reterr, "%s: %s the pattern %s", prefix,
                              err ? "could not be checked against" : "does not match", a->pattern),
                HALE_ESCHEMA;
@@ -338,8 +299,8 @@ static int parse_limits(struct hale__arg *a, const struct arg_fields *f, const j
         snprintf(where, sizeof(where), "%s.pattern", path);
         if (!(a->pattern = strdup(f->pattern)))
             return -ENOMEM;
-        return hale__re_compile(f->pattern, PCRE2_ANCHORED | PCRE2_ENDANCHORED, where, &a->re,
-                                reterr);
+        return hale_regex_compile(f->pattern, PCRE2_ANCHORED | PCRE2_ENDANCHORED, where, &a->re,
+                                  reterr);
     }
     return 0;
 }

@@ -125,14 +125,6 @@ int hale__args_complete(const struct hale_tool *t, const json_t *args, json_t **
  * templates, which only have strings; other values are returned with a new reference. NULL
  * when the string is not of that form (the caller reports it) or on allocation failure. */
 json_t *hale__arg_coerce(const struct hale__arg *a, json_t *v);
-/* Whether re matches s (len bytes) with mctx's limits; *ret_err gets a pcre2 error (< 0), the
- * match-limit ones included, or 0. */
-bool hale__re_match(const pcre2_code *re, pcre2_match_context *mctx, const char *s, size_t len,
-                    bool anchored, int *ret_err);
-/* Compile src (UTF, with flags) or fill reterr "where: invalid regex at offset N: msg". */
-int hale__re_compile(const char *src, uint32_t flags, const char *where, pcre2_code **ret,
-                     hale_diag *reterr);
-
 /* ---- catalog_tmpl.c: templates ---- */
 
 /* The value of namespace ns ("args", "output", "labels", "annotations") member name, or NULL. */

@@ -11,6 +11,7 @@
 #include "catalog/catalog_int.h"
 #include "hale/sandbox.h"
 #include "util/json.h"
+#include "util/regex.h"
 #include "util/sha256.h"
 #include "util/strparse.h"
 
@@ -540,12 +541,10 @@ static struct hale_tool *tool_new(json_t *root)
         return NULL;
     hale_sandbox_spec_init(&t->base);
     t->manifest = json_incref(root);
-    if (!(t->mctx = pcre2_match_context_create(NULL))) {
+    if (!(t->mctx = hale_regex_limits_new())) {
         hale__tool_free(t);
         return NULL;
     }
-    pcre2_set_match_limit(t->mctx, HALE_PCRE2_MATCH_LIMIT);
-    pcre2_set_depth_limit(t->mctx, HALE_PCRE2_DEPTH_LIMIT);
     return t;
 }
 

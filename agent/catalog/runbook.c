@@ -6,6 +6,7 @@
 #include "catalog/runbook_int.h"
 #include "util/alloc.h"
 #include "util/json.h"
+#include "util/regex.h"
 
 static void matcher_release(struct rb_matcher *m)
 {
@@ -129,7 +130,7 @@ static int parse_matcher(struct rb_matcher *m, const char *label, const json_t *
                              HALE_REDACT_MAX_PATTERN_LEN),
                HALE_ELIMIT;
     snprintf(where, sizeof(where), "match.labels.%.200s.regex", label);
-    return hale__re_compile(json_string_value(v), 0, where, &m->re, reterr);
+    return hale_regex_compile(json_string_value(v), 0, where, &m->re, reterr);
 }
 
 struct match_fields {
@@ -324,12 +325,10 @@ static hale_runbooks *set_new(hale_catalog *cat)
         return NULL;
     atomic_init(&s->refs, 1);
     s->cat = hale_catalog_ref(cat);
-    if (!(s->mctx = pcre2_match_context_create(NULL))) {
+    if (!(s->mctx = hale_regex_limits_new())) {
         set_free(s);
         return NULL;
     }
-    pcre2_set_match_limit(s->mctx, HALE_PCRE2_MATCH_LIMIT);
-    pcre2_set_depth_limit(s->mctx, HALE_PCRE2_DEPTH_LIMIT);
     return s;
 }
 

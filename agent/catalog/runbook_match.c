@@ -6,6 +6,7 @@
 #include "catalog/runbook_int.h"
 #include "util/buf.h"
 #include "util/json.h"
+#include "util/regex.h"
 
 static bool matcher_holds(const hale_runbooks *set, const struct rb_matcher *m, const char *v)
 {
@@ -17,7 +18,7 @@ static bool matcher_holds(const hale_runbooks *set, const struct rb_matcher *m, 
     case RB_EQUALS:
         return strcmp(m->value, v) == 0;
     case RB_REGEX:
-        return hale__re_match(m->re, set->mctx, v, strlen(v), false, &err) && err == 0;
+        return hale_regex_match(m->re, set->mctx, v, strlen(v), 0, &err) && err == 0;
     case RB_IN:
         json_array_foreach(m->in, i, e) if (strcmp(json_string_value(e), v) == 0) return true;
         return false;

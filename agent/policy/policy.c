@@ -12,6 +12,7 @@
 #include "policy/policy_int.h"
 #include "util/alloc.h"
 #include "util/json.h"
+#include "util/regex.h"
 #include "util/strparse.h"
 
 static const char *const effect_names[] = {
@@ -117,13 +118,11 @@ static hale_policy *policy_new(void)
     p->groups = hale_map_new();
     p->ids = hale_map_new();
     p->by_tool = hale_map_new();
-    p->mctx = pcre2_match_context_create(NULL);
+    p->mctx = hale_regex_limits_new();
     if (!p->groups || !p->ids || !p->by_tool || !p->mctx) {
         policy_free(p);
         return NULL;
     }
-    pcre2_set_match_limit(p->mctx, HALE_PCRE2_MATCH_LIMIT);
-    pcre2_set_depth_limit(p->mctx, HALE_PCRE2_DEPTH_LIMIT);
     return p;
 }
 

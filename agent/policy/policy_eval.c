@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include "policy/policy_int.h"
+#include "util/regex.h"
 #include "util/strparse.h"
 
 #define DAY_MS (INT64_C(24) * 3600 * 1000)
@@ -32,7 +33,8 @@ static bool tool_matches(const hale_policy *p, const struct rule *r, const char 
     case TM_GLOB:
         return hale__policy_glob(r->tool_pattern, tool);
     case TM_REGEX:
-        return hale__policy_regex_test(p, r->tool_re, tool);
+        return hale_regex_match(r->tool_re, p->mctx, tool, strlen(tool), 0,
+                                NULL); /* a limit hit: no match */
     }
     return false;
 }

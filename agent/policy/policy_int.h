@@ -229,8 +229,6 @@ int hale__policy_vmatch_parse(const json_t *v, struct vmatch *m, const char *fie
 void hale__policy_vmatch_release(struct vmatch *m);
 bool hale__policy_vmatch_test(const hale_policy *p, const struct vmatch *m, const char *s);
 void hale__policy_vmatch_describe(const struct vmatch *m, hale_buf *b);
-int hale__policy_regex_compile(const char *src, pcre2_code **ret, hale_diag *reterr);
-bool hale__policy_regex_test(const hale_policy *p, const pcre2_code *re, const char *s);
 bool hale__policy_glob(const char *pat, const char *s);
 
 /* policy_tz.c */

@@ -7,38 +7,7 @@
 
 #include "policy/policy_int.h"
 #include "util/json.h"
-
-int hale__policy_regex_compile(const char *src, pcre2_code **ret, hale_diag *reterr)
-{
-    PCRE2_UCHAR msg[256];
-    PCRE2_SIZE off = 0;
-    int code = 0;
-    pcre2_code *re;
-
-    re = pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &code, &off, NULL);
-    if (!re) {
-        pcre2_get_error_message(code, msg, sizeof(msg));
-        hale_diag_set(reterr, "invalid regex at offset %zu: %s", (size_t)off, (const char *)msg);
-        return HALE_ESCHEMA;
-    }
-    /* JIT when the platform has it (matching then honours the match limit; the depth limit
-     * is the interpreter's); without it the interpreter runs the same pattern. */
-    (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
-    *ret = re;
-    return 0;
-}
-
-bool hale__policy_regex_test(const hale_policy *p, const pcre2_code *re, const char *s)
-{
-    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
-    int rc;
-
-    if (!md)
-        return false;
-    rc = pcre2_match(re, (PCRE2_SPTR)s, strlen(s), 0, 0, md, p->mctx);
-    pcre2_match_data_free(md);
-    return rc >= 0;
-}
+#include "util/regex.h"
 
 bool hale__policy_glob(const char *pat, const char *s)
 {
@@ -120,7 +89,7 @@ int hale__policy_vmatch_parse(const json_t *v, struct vmatch *m, const char *fie
         return 0;
     }
     m->kind = VM_REGEX;
-    r = hale__policy_regex_compile(m->text, &m->re, reterr);
+    r = hale_regex_compile(m->text, 0, NULL, &m->re, reterr);
     if (r < 0)
         hale_diag_prefix(reterr, field);
     return r;
@@ -144,7 +113,7 @@ bool hale__policy_vmatch_test(const hale_policy *p, const struct vmatch *m, cons
     case VM_EQUALS:
         return strcmp(m->text, s) == 0;
     case VM_REGEX:
-        return hale__policy_regex_test(p, m->re, s);
+        return hale_regex_match(m->re, p->mctx, s, strlen(s), 0, NULL); /* a limit hit: no match */
     case VM_IN:
         for (size_t i = 0; i < m->n_in; i++)
             if (strcmp(m->in[i], s) == 0)

@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include "policy/policy_int.h"
+#include "util/regex.h"
 #include "util/json.h"
 
 static int parse_tool(struct rule *r, const json_t *v, hale_diag *reterr)
@@ -40,7 +41,7 @@ static int parse_tool(struct rule *r, const json_t *v, hale_diag *reterr)
         return 0;
     }
     r->tool_kind = TM_REGEX;
-    if (hale__policy_regex_compile(r->tool_pattern, &r->tool_re, reterr) < 0) {
+    if (hale_regex_compile(r->tool_pattern, 0, NULL, &r->tool_re, reterr) < 0) {
         hale_diag_prefix(reterr, "match.tool.regex");
         return HALE_ESCHEMA;
     }
