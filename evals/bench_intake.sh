@@ -4,7 +4,10 @@
 # under the same wrk load: realistic two-alert Alertmanager webhooks (every alert new),
 # keep-alive, 64 connections, 10 s per run. A third server, hale's HTTP layer that parses each
 # body with hale's Alertmanager parser and stores nothing (bench_http_server --parse), shows
-# what the JSON parse alone costs. Rounds alternate the servers; medians are reported.
+# what the JSON parse alone costs; a fourth, the baseline plus one SQLite row per body committed
+# in batches before each 200 (evals/bench_durable_server.c, synchronous=FULL), is the floor of
+# any intake that acknowledges durably with SQLite. Rounds alternate the servers; medians are
+# reported.
 # Environment: DURATION (10s), CONNS (64), SYNC (full or normal), HALE_BENCH_DISTINCT (0: every
 # alert new; N: re-sends of N distinct alerts). Needs wrk (Debian package). Not part of ctest.
 set -euo pipefail
@@ -15,7 +18,8 @@ DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 SYNC=${SYNC:-full}
 command -v wrk >/dev/null || { echo "bench: wrk is not installed (apt-get install wrk)" >&2; exit 2; }
-[ -x "$BUILD/hale" ] && [ -x "$BUILD/evals/bench_baseline_server" ] ||
+[ -x "$BUILD/hale" ] && [ -x "$BUILD/evals/bench_baseline_server" ] &&
+  [ -x "$BUILD/evals/bench_durable_server" ] ||
   { echo "bench: build first: cmake --build $BUILD" >&2; exit 2; }
 
 work=$(mktemp -d /tmp/hale-bench.XXXXXX)
@@ -58,6 +62,12 @@ parse_port=$(free_port)
 pids+=($!)
 wait_ready "$parse_port" /
 
+floor_port=$(free_port)
+mkdir -p "$work/floor"
+"$BUILD/evals/bench_durable_server" "$floor_port" "$work/floor/floor.db" >"$work/floor.log" 2>&1 &
+pids+=($!)
+wait_ready "$floor_port" /
+
 hale_port=$(free_port)
 cat >"$work/hale.json" <<JSON
 {"listen": "127.0.0.1:$hale_port", "data_dir": "$work/var", "log_level": "warn",
@@ -67,12 +77,13 @@ JSON
 pids+=($!)
 wait_ready "$hale_port" /readyz
 
-: >"$work/base.txt"; : >"$work/parse.txt"; : >"$work/hale.txt"
+: >"$work/base.txt"; : >"$work/parse.txt"; : >"$work/floor.txt"; : >"$work/hale.txt"
 for r in $(seq 1 "$ROUNDS"); do
   run_wrk "$base_port" >>"$work/base.txt"
   run_wrk "$parse_port" >>"$work/parse.txt"
+  run_wrk "$floor_port" >>"$work/floor.txt"
   run_wrk "$hale_port" >>"$work/hale.txt"
-  echo "round $r: baseline $(tail -1 "$work/base.txt") | parse-only $(tail -1 "$work/parse.txt") | hale $(tail -1 "$work/hale.txt")  (req/s p50_ms p99_ms non2xx)"
+  echo "round $r: baseline $(tail -1 "$work/base.txt") | parse-only $(tail -1 "$work/parse.txt") | durable floor $(tail -1 "$work/floor.txt") | hale $(tail -1 "$work/hale.txt")  (req/s p50_ms p99_ms non2xx)"
 done
 
 b_rps=$(awk '{print $1}' "$work/base.txt" | median); h_rps=$(awk '{print $1}' "$work/hale.txt" | median)
@@ -80,6 +91,8 @@ b_p50=$(awk '{print $2}' "$work/base.txt" | median); h_p50=$(awk '{print $2}' "$
 b_p99=$(awk '{print $3}' "$work/base.txt" | median); h_p99=$(awk '{print $3}' "$work/hale.txt" | median)
 p_rps=$(awk '{print $1}' "$work/parse.txt" | median)
 p_p50=$(awk '{print $2}' "$work/parse.txt" | median); p_p99=$(awk '{print $3}' "$work/parse.txt" | median)
+f_rps=$(awk '{print $1}' "$work/floor.txt" | median)
+f_p50=$(awk '{print $2}' "$work/floor.txt" | median); f_p99=$(awk '{print $3}' "$work/floor.txt" | median)
 h_err=$(awk '{s+=$4} END {print s}' "$work/hale.txt")
 stored=$("$BUILD/hale" incidents list --json --limit 10000 --config "$work/hale.json" | grep -c '"id"' || true)
 alerts=$(curl -s "http://127.0.0.1:$hale_port/metrics" | awk '/^hale_alerts_accepted_total/ {print $2}')
@@ -89,7 +102,9 @@ echo "wrk -t1 -c$CONNS -d$DURATION, two-alert Alertmanager webhooks, $ROUNDS rou
 printf '%-10s %12s %12s %10s %10s\n' server "req/s" "alerts/s" "p50 ms" "p99 ms"
 printf '%-10s %12.0f %12s %10.3f %10.3f\n' baseline "$b_rps" - "$b_p50" "$b_p99"
 printf '%-10s %12.0f %12s %10.3f %10.3f\n' parse-only "$p_rps" - "$p_p50" "$p_p99"
+printf '%-10s %12.0f %12s %10.3f %10.3f\n' floor "$f_rps" - "$f_p50" "$f_p99"
 printf '%-10s %12.0f %12.0f %10.3f %10.3f\n' hale "$h_rps" "$(awk -v r="$h_rps" 'BEGIN{print 2*r}')" "$h_p50" "$h_p99"
 echo "hale/baseline throughput ratio: $(awk -v h="$h_rps" -v b="$b_rps" 'BEGIN{printf "%.2f", h/b}')"
+echo "durable floor/baseline ratio: $(awk -v h="$f_rps" -v b="$b_rps" 'BEGIN{printf "%.2f", h/b}'); hale/durable floor: $(awk -v h="$h_rps" -v b="$f_rps" 'BEGIN{printf "%.2f", h/b}')"
 echo "parse-only/baseline ratio: $(awk -v h="$p_rps" -v b="$b_rps" 'BEGIN{printf "%.2f", h/b}'); hale/parse-only: $(awk -v h="$h_rps" -v b="$p_rps" 'BEGIN{printf "%.2f", h/b}')"
 echo "hale non-2xx answers: $h_err; alerts durably accepted: $alerts; incidents: $stored"
