@@ -99,45 +99,9 @@ static int check_sample(const char *name, const char *const *labels, size_t n, s
     return 0;
 }
 
-int hale_sample_set_add(hale_sample_set *set, const char *name, const char *const *labels,
-                        size_t n_labels, double value, int64_t t_ms, hale_diag *reterr)
-{
-    size_t order[HALE_METRICS_MAX_LABELS], bytes = strlen(name) + 1, cap = set->cap;
-    struct owned_sample *o;
-    void *arr = set->items;
-    char *p;
-    int r;
-
-    if ((r = check_sample(name, labels, n_labels, order, reterr)) < 0)
-        return r;
-    for (size_t i = 0; i < 2 * n_labels; i++)
-        bytes += strlen(labels[i]) + 1;
-    if (hale_grow(&arr, &cap, set->n, sizeof(*set->items)) < 0)
-        return -ENOMEM;
-    set->items = arr;
-    set->cap = cap;
-    o = malloc(sizeof(*o) + 2 * n_labels * sizeof(char *) + bytes);
-    if (!o)
-        return -ENOMEM;
-    p = (char *)&o->ptrs[2 * n_labels];
-    o->s = (hale_sample){
-        .name = p, .labels = o->ptrs, .n_labels = n_labels, .value = value, .t_ms = t_ms};
-    memcpy(p, name, strlen(name) + 1);
-    p += strlen(name) + 1;
-    for (size_t i = 0; i < n_labels; i++)
-        for (size_t k = 0; k < 2; k++) {
-            const char *src = labels[2 * order[i] + k];
-            size_t len = strlen(src) + 1;
-
-            memcpy(p, src, len);
-            o->ptrs[2 * i + k] = p;
-            p += len;
-        }
-    set->items[set->n++] = o;
-    return 0;
-}
-
-int hale__metrics_sample_copy(const hale_sample *src, hale_sample *dst, void **ret_block)
+/* One allocation holding a copy of the sample (name, value, time) and its labels, the label
+ * pairs in the order order gives (NULL: as they are). */
+static struct owned_sample *owned_copy(const hale_sample *src, const size_t *order)
 {
     size_t n = src->n_labels, bytes = strlen(src->name) + 1;
     struct owned_sample *o;
@@ -146,20 +110,53 @@ int hale__metrics_sample_copy(const hale_sample *src, hale_sample *dst, void **r
     for (size_t i = 0; i < 2 * n; i++)
         bytes += strlen(src->labels[i]) + 1;
     if (!(o = malloc(sizeof(*o) + 2 * n * sizeof(char *) + bytes)))
-        return -ENOMEM;
+        return NULL;
     p = (char *)&o->ptrs[2 * n];
     o->s = *src;
     o->s.name = p;
     o->s.labels = o->ptrs;
     memcpy(p, src->name, strlen(src->name) + 1);
     p += strlen(src->name) + 1;
-    for (size_t i = 0; i < 2 * n; i++) {
-        size_t len = strlen(src->labels[i]) + 1;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < 2; k++) {
+            const char *from = src->labels[2 * (order ? order[i] : i) + k];
+            size_t len = strlen(from) + 1;
 
-        memcpy(p, src->labels[i], len);
-        o->ptrs[i] = p;
-        p += len;
-    }
+            memcpy(p, from, len);
+            o->ptrs[2 * i + k] = p;
+            p += len;
+        }
+    return o;
+}
+
+int hale_sample_set_add(hale_sample_set *set, const char *name, const char *const *labels,
+                        size_t n_labels, double value, int64_t t_ms, hale_diag *reterr)
+{
+    size_t order[HALE_METRICS_MAX_LABELS], cap = set->cap;
+    const hale_sample src = {
+        .name = name, .labels = labels, .n_labels = n_labels, .value = value, .t_ms = t_ms};
+    struct owned_sample *o;
+    void *arr = set->items;
+    int r;
+
+    if ((r = check_sample(name, labels, n_labels, order, reterr)) < 0)
+        return r;
+    if (hale_grow(&arr, &cap, set->n, sizeof(*set->items)) < 0)
+        return -ENOMEM;
+    set->items = arr;
+    set->cap = cap;
+    if (!(o = owned_copy(&src, order)))
+        return -ENOMEM;
+    set->items[set->n++] = o;
+    return 0;
+}
+
+int hale__metrics_sample_copy(const hale_sample *src, hale_sample *dst, void **ret_block)
+{
+    struct owned_sample *o = owned_copy(src, NULL);
+
+    if (!o)
+        return -ENOMEM;
     *dst = o->s;
     *ret_block = o;
     return 0;
