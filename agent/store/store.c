@@ -63,6 +63,8 @@ int hale_store_open(const hale_store_opts *opts, hale_store **ret, hale_diag *re
     (void)sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
     (void)sqlite3_busy_timeout(s->db, 5000);
     r = apply_pragmas(s, opts->sync, reterr);
+    if (r == 0 && !s->read_only && opts->wal_autocheckpoint > 0)
+        (void)sqlite3_wal_autocheckpoint(s->db, opts->wal_autocheckpoint);
     if (r == 0)
         r = hale__store_migrate(s, reterr);
     if (r == 0 && s->schema_version == 0) {
