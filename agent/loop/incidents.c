@@ -7,6 +7,10 @@
 #include "loop/incidents_int.h"
 #include "util/alloc.h"
 
+/* Labels or annotations larger than this (impossible within HALE_MAX_LABELS labels of at most
+ * HALE_MAX_LABEL_VALUE_BYTES each) are written by jansson instead. */
+#define SCRATCH_MAX (4u * 1024u * 1024u)
+
 static void id_key(int64_t id, char out[24])
 {
     snprintf(out, 24, "%lld", (long long)id);
@@ -206,6 +210,8 @@ int hale_incidents_new(hale_store *store, const char *const *group_by, size_t n_
     if (!m)
         return -ENOMEM;
     m->store = store;
+    hale_buf_init(&m->labels_text, SCRATCH_MAX);
+    hale_buf_init(&m->annotations_text, SCRATCH_MAX);
     r = hale_incidents_set_grouping(m, group_by, n_group_by, window_ms);
     if (r == 0)
         r = load(m);
@@ -235,6 +241,8 @@ void hale_incidents_free(hale_incidents *m)
     free(m->dirty);
     free(m->entered);
     free(m->pairs);
+    hale_buf_release(&m->labels_text);
+    hale_buf_release(&m->annotations_text);
     free(m);
 }
 

@@ -312,13 +312,32 @@ static int remember(hale_incidents *m, const hale_alert *a, struct alert_entry *
     return 0;
 }
 
+/* obj as json_dumps(obj, JSON_COMPACT) writes it, in one of the manager's scratch buffers:
+ * the alert row's text without an allocation per alert. NULL only on allocation failure. */
+static const char *compact_text(const json_t *obj, hale_buf *scratch, char **ret_dumped)
+{
+    int r;
+
+    hale_buf_reset(scratch);
+    r = hale_json_dump_compact(obj, scratch);
+    if (r == 0)
+        return scratch->data;
+    if (r == -ENOMEM)
+        return NULL;
+    /* A real number, deep nesting or a value past the scratch cap: jansson writes it. */
+    *ret_dumped = json_dumps(obj, JSON_COMPACT | JSON_ENCODE_ANY);
+    return *ret_dumped;
+}
+
 static int store_alert(hale_incidents *m, const hale_alert *a, const char *source,
                        const struct alert_entry *e, int64_t event_id, int64_t now_ms)
 {
     /* Alertmanager sends labels sorted (Go marshals maps in key order); insertion order is
      * kept as received, which spares a sort per alert. */
-    char *labels = json_dumps(a->labels, JSON_COMPACT);
-    char *annotations = json_dumps(a->annotations, JSON_COMPACT);
+    char *dumped_labels = NULL, *dumped_annotations = NULL;
+    const char *labels = compact_text(a->labels, &m->labels_text, &dumped_labels);
+    const char *annotations =
+        compact_text(a->annotations, &m->annotations_text, &dumped_annotations);
     const char *status = a->status == HALE_ALERT_FIRING ? "firing" : "resolved";
     hale_alert_rec rec = {.id = e->id,
                           .fingerprint = a->fingerprint,
@@ -339,8 +358,8 @@ static int store_alert(hale_incidents *m, const hale_alert *a, const char *sourc
 
     if (r == 0)
         r = hale_store_alert_upsert(m->store, &rec);
-    free(labels);
-    free(annotations);
+    free(dumped_labels);
+    free(dumped_annotations);
     return r;
 }
 
