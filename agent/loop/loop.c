@@ -201,6 +201,7 @@ int hale_loop_new(hale_config *cfg, const char *config_path, hale_loop **ret, ha
         return r;
     }
     l->lock_fd = -1;
+    hale_buf_init(&l->job.normalized, HALE_MAX_BODY_BYTES);
     l->cfg = hale_config_ref(cfg);
     l->started_ms = hale_time_now_ms();
     if (hale_log_configure(cfg->log_level) < 0) {
