@@ -27,7 +27,12 @@ static int group_key_of(const hale_incidents *m, const hale_alert *a, hale_buf *
     for (size_t i = 0; r == 0 && i < m->n_group_by; i++) {
         const char *v = label(a, m->group_by[i]);
 
-        r = hale_buf_printf(key, "%s%s=", i ? "," : "", m->group_by[i]);
+        if (i > 0)
+            r = hale_buf_putc(key, ',');
+        if (r == 0)
+            r = hale_buf_puts(key, m->group_by[i]);
+        if (r == 0)
+            r = hale_buf_putc(key, '=');
         if (r == 0)
             r = hale_buf_json_str(key, v, strlen(v));
     }
@@ -166,21 +171,19 @@ static int open_incident(hale_incidents *m, const hale_alert *a, const hale_buf 
  * otherwise a new one. */
 static int incident_for(hale_incidents *m, const hale_alert *a, int64_t now_ms, struct inc **ret)
 {
-    hale_buf key;
+    hale_buf *key = &m->group_key_text;
     struct inc *inc;
     int r;
 
-    hale_buf_init(&key, 64u * 1024u);
-    r = group_key_of(m, a, &key);
+    hale_buf_reset(key);
+    r = group_key_of(m, a, key);
     if (r < 0)
-        goto out;
-    inc = hale_map_get(m->by_group, key.data ? key.data : "");
+        return r;
+    inc = hale_map_get(m->by_group, key->data ? key->data : "");
     if (inc && inc->closed_ms == 0 && now_ms - inc->last_alert_ms <= (int64_t)m->window_ms)
         *ret = inc;
     else
-        r = open_incident(m, a, &key, now_ms, ret);
-out:
-    hale_buf_release(&key);
+        r = open_incident(m, a, key, now_ms, ret);
     return r;
 }
 

@@ -68,6 +68,7 @@ struct hale_incidents {
     int64_t pairs_written_ms;  /* when pairs were last written */
     hale_buf labels_text;      /* scratch: an alert row's labels JSON, reused per alert */
     hale_buf annotations_text; /* scratch: its annotations JSON */
+    hale_buf group_key_text;   /* scratch: a firing alert's group key */
 };
 
 /* incidents.c */
