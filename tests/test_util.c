@@ -427,6 +427,15 @@ static void rfc3339_format_roundtrip(void **state)
     assert_string_equal(hale_rfc3339_format(HALE_TIME_ZERO_MS, out, sizeof(out)),
                         "0001-01-01T00:00:00.000Z");
     assert_string_equal(hale_rfc3339_format(-1, out, sizeof(out)), "1969-12-31T23:59:59.999Z");
+    /* Outside the digit-writing fast path: years past 9999 or before 0, a short buffer. */
+    assert_string_equal(hale_rfc3339_format(INT64_C(253402300800000), out, sizeof(out)),
+                        "10000-01-01T00:00:00.000Z");
+    assert_string_equal(hale_rfc3339_format(INT64_C(-62198755200000), out, sizeof(out)),
+                        "-001-01-01T00:00:00.000Z");
+    assert_string_equal(hale_rfc3339_format(INT64_C(1795352902079), out, 25),
+                        "2026-11-22T13:08:22.079Z");
+    assert_string_equal(hale_rfc3339_format(INT64_C(1795352902079), out, 24),
+                        "2026-11-22T13:08:22.079");
     for (i = 0; i < HALE_ARRAY_SIZE(samples); i++) {
         hale_rfc3339_format(samples[i], out, sizeof(out));
         assert_int_equal(hale_rfc3339_parse(out, &back), 0);

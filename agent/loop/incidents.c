@@ -7,6 +7,11 @@
 #include "loop/incidents_int.h"
 #include "util/alloc.h"
 
+/* Labels or annotations larger than this (impossible within HALE_MAX_LABELS labels of at most
+ * HALE_MAX_LABEL_VALUE_BYTES each) are written by jansson instead. */
+#define SCRATCH_MAX   (4u * 1024u * 1024u)
+#define GROUP_KEY_MAX (64u * 1024u) /* a longer group key fails the alert with HALE_ELIMIT */
+
 static void id_key(int64_t id, char out[24])
 {
     snprintf(out, 24, "%lld", (long long)id);
@@ -206,6 +211,9 @@ int hale_incidents_new(hale_store *store, const char *const *group_by, size_t n_
     if (!m)
         return -ENOMEM;
     m->store = store;
+    hale_buf_init(&m->labels_text, SCRATCH_MAX);
+    hale_buf_init(&m->annotations_text, SCRATCH_MAX);
+    hale_buf_init(&m->group_key_text, GROUP_KEY_MAX);
     r = hale_incidents_set_grouping(m, group_by, n_group_by, window_ms);
     if (r == 0)
         r = load(m);
@@ -235,6 +243,9 @@ void hale_incidents_free(hale_incidents *m)
     free(m->dirty);
     free(m->entered);
     free(m->pairs);
+    hale_buf_release(&m->labels_text);
+    hale_buf_release(&m->annotations_text);
+    hale_buf_release(&m->group_key_text);
     free(m);
 }
 
@@ -287,10 +298,22 @@ int hale__incidents_add_pair(hale_incidents *m, int64_t incident_id, int64_t ale
     return 0;
 }
 
+static int pair_cmp(const void *a, const void *b)
+{
+    const struct pair *x = a, *y = b;
+
+    if (x->incident_id != y->incident_id)
+        return x->incident_id < y->incident_id ? -1 : 1;
+    return x->alert_id < y->alert_id ? -1 : x->alert_id > y->alert_id;
+}
+
 static int write_pairs(hale_incidents *m)
 {
     int r = 0;
 
+    /* In key order: consecutive rows land on the same page of incident_alerts instead of
+     * jumping between one page per active incident. */
+    qsort(m->pairs, m->n_pairs, sizeof(*m->pairs), pair_cmp);
     for (size_t i = 0; r == 0 && i < m->n_pairs; i++)
         r = hale_store_incident_alert_add(m->store, m->pairs[i].incident_id, m->pairs[i].alert_id);
     m->pairs_in_tx = r == 0;

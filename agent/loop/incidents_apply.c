@@ -27,7 +27,12 @@ static int group_key_of(const hale_incidents *m, const hale_alert *a, hale_buf *
     for (size_t i = 0; r == 0 && i < m->n_group_by; i++) {
         const char *v = label(a, m->group_by[i]);
 
-        r = hale_buf_printf(key, "%s%s=", i ? "," : "", m->group_by[i]);
+        if (i > 0)
+            r = hale_buf_putc(key, ',');
+        if (r == 0)
+            r = hale_buf_puts(key, m->group_by[i]);
+        if (r == 0)
+            r = hale_buf_putc(key, '=');
         if (r == 0)
             r = hale_buf_json_str(key, v, strlen(v));
     }
@@ -166,21 +171,19 @@ static int open_incident(hale_incidents *m, const hale_alert *a, const hale_buf 
  * otherwise a new one. */
 static int incident_for(hale_incidents *m, const hale_alert *a, int64_t now_ms, struct inc **ret)
 {
-    hale_buf key;
+    hale_buf *key = &m->group_key_text;
     struct inc *inc;
     int r;
 
-    hale_buf_init(&key, 64u * 1024u);
-    r = group_key_of(m, a, &key);
+    hale_buf_reset(key);
+    r = group_key_of(m, a, key);
     if (r < 0)
-        goto out;
-    inc = hale_map_get(m->by_group, key.data ? key.data : "");
+        return r;
+    inc = hale_map_get(m->by_group, key->data ? key->data : "");
     if (inc && inc->closed_ms == 0 && now_ms - inc->last_alert_ms <= (int64_t)m->window_ms)
         *ret = inc;
     else
-        r = open_incident(m, a, &key, now_ms, ret);
-out:
-    hale_buf_release(&key);
+        r = open_incident(m, a, key, now_ms, ret);
     return r;
 }
 
@@ -312,13 +315,32 @@ static int remember(hale_incidents *m, const hale_alert *a, struct alert_entry *
     return 0;
 }
 
+/* obj as json_dumps(obj, JSON_COMPACT) writes it, in one of the manager's scratch buffers:
+ * the alert row's text without an allocation per alert. NULL only on allocation failure. */
+static const char *compact_text(const json_t *obj, hale_buf *scratch, char **ret_dumped)
+{
+    int r;
+
+    hale_buf_reset(scratch);
+    r = hale_json_dump_compact(obj, scratch);
+    if (r == 0)
+        return scratch->data;
+    if (r == -ENOMEM)
+        return NULL;
+    /* A real number, deep nesting or a value past the scratch cap: jansson writes it. */
+    *ret_dumped = json_dumps(obj, JSON_COMPACT | JSON_ENCODE_ANY);
+    return *ret_dumped;
+}
+
 static int store_alert(hale_incidents *m, const hale_alert *a, const char *source,
                        const struct alert_entry *e, int64_t event_id, int64_t now_ms)
 {
     /* Alertmanager sends labels sorted (Go marshals maps in key order); insertion order is
      * kept as received, which spares a sort per alert. */
-    char *labels = json_dumps(a->labels, JSON_COMPACT);
-    char *annotations = json_dumps(a->annotations, JSON_COMPACT);
+    char *dumped_labels = NULL, *dumped_annotations = NULL;
+    const char *labels = compact_text(a->labels, &m->labels_text, &dumped_labels);
+    const char *annotations =
+        compact_text(a->annotations, &m->annotations_text, &dumped_annotations);
     const char *status = a->status == HALE_ALERT_FIRING ? "firing" : "resolved";
     hale_alert_rec rec = {.id = e->id,
                           .fingerprint = a->fingerprint,
@@ -339,8 +361,8 @@ static int store_alert(hale_incidents *m, const hale_alert *a, const char *sourc
 
     if (r == 0)
         r = hale_store_alert_upsert(m->store, &rec);
-    free(labels);
-    free(annotations);
+    free(dumped_labels);
+    free(dumped_annotations);
     return r;
 }
 

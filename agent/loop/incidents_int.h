@@ -2,6 +2,7 @@
  * incidents and their alerts, and the work collected during one transaction. */
 #pragma once
 #include "loop/incidents.h"
+#include "util/buf.h"
 #include "util/hashmap.h"
 
 struct inc {
@@ -65,6 +66,9 @@ struct hale_incidents {
     size_t n_pairs, cap_pairs; /* used and allocated */
     bool pairs_in_tx;          /* the open transaction writes pairs */
     int64_t pairs_written_ms;  /* when pairs were last written */
+    hale_buf labels_text;      /* scratch: an alert row's labels JSON, reused per alert */
+    hale_buf annotations_text; /* scratch: its annotations JSON */
+    hale_buf group_key_text;   /* scratch: a firing alert's group key */
 };
 
 /* incidents.c */

@@ -13,6 +13,7 @@
 #include "hale/store.h"
 #include "loop/incidents.h"
 #include "loop/loop.h"
+#include "util/buf.h"
 #include "util/prom.h"
 
 struct pending {
@@ -83,6 +84,7 @@ struct commit_job {
     hale_config *cfg;    /* the config the job's audit work uses, one reference */
     int audit_result;    /* 0, or why sealing failed */
     char audit_err[512]; /* its message */
+    hale_buf normalized; /* scratch: an event's normalized JSON, reused per event */
 };
 
 /* Audit leaf kinds of loop_policy.c (docs/audit.md). */

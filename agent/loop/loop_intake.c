@@ -59,34 +59,42 @@ int hale__loop_submit_internal(hale_loop *l, hale_ingest_batch *batch, char *bod
 }
 
 /* The event's normalized form: what it said about which alert. Labels and annotations live in
- * the alerts table and the raw body, so they are not copied a third time. */
-static char *normalized_json(const hale_ingest_batch *b)
+ * the alerts table and the raw body, so they are not copied a third time. Written into the
+ * job's buffer, which the next event reuses. */
+static const char *normalized_json(const hale_ingest_batch *b, hale_buf *out)
 {
-    hale_buf out;
     char starts[40], ends[40];
     int r;
 
-    hale_buf_init(&out, HALE_MAX_BODY_BYTES);
-    r = hale_buf_putc(&out, '[');
+    hale_buf_reset(out);
+    r = hale_buf_putc(out, '[');
     for (size_t i = 0; r == 0 && i < b->n_alerts; i++) {
         const hale_alert *a = &b->alerts[i];
 
         hale_rfc3339_format(a->starts_ms, starts, sizeof(starts));
-        hale_rfc3339_format(a->ends_ms, ends, sizeof(ends));
-        r = hale_buf_printf(&out,
-                            "%s{\"fingerprint\":\"%s\",\"status\":\"%s\",\"startsAt\":\"%s\","
-                            "\"endsAt\":\"%s\"}",
-                            i ? "," : "", a->fingerprint,
-                            a->status == HALE_ALERT_FIRING ? "firing" : "resolved", starts,
-                            a->ends_ms == HALE_TIME_ZERO_MS ? "" : ends);
+        if (a->ends_ms == HALE_TIME_ZERO_MS)
+            ends[0] = '\0';
+        else
+            hale_rfc3339_format(a->ends_ms, ends, sizeof(ends));
+        r = hale_buf_puts(out, i ? ",{\"fingerprint\":\"" : "{\"fingerprint\":\"");
+        if (r == 0)
+            r = hale_buf_puts(out, a->fingerprint);
+        if (r == 0)
+            r = hale_buf_puts(out, a->status == HALE_ALERT_FIRING
+                                       ? "\",\"status\":\"firing\",\"startsAt\":\""
+                                       : "\",\"status\":\"resolved\",\"startsAt\":\"");
+        if (r == 0)
+            r = hale_buf_puts(out, starts);
+        if (r == 0)
+            r = hale_buf_puts(out, "\",\"endsAt\":\"");
+        if (r == 0)
+            r = hale_buf_puts(out, ends);
+        if (r == 0)
+            r = hale_buf_puts(out, "\"}");
     }
     if (r == 0)
-        r = hale_buf_putc(&out, ']');
-    if (r < 0) {
-        hale_buf_release(&out);
-        return NULL;
-    }
-    return hale_buf_detach(&out, NULL);
+        r = hale_buf_putc(out, ']');
+    return r == 0 ? out->data : NULL;
 }
 
 /* One request's entry in the commit's alerts_accepted leaf: the digest of its body binds every
@@ -133,7 +141,7 @@ static int store_event(hale_loop *l, struct pending *p, int64_t now_ms, json_t *
 {
     const hale_ingest_batch *b = p->batch;
     hale_event_rec ev = {.received_ms = now_ms, .kind = p->kind, .source = b->source};
-    char *normalized = normalized_json(b);
+    const char *normalized = normalized_json(b, &l->job.normalized);
     int r;
 
     if (!normalized)
@@ -142,7 +150,6 @@ static int store_event(hale_loop *l, struct pending *p, int64_t now_ms, json_t *
     ev.raw_len = p->raw_len;
     ev.normalized = normalized;
     r = hale_store_event_insert(l->store, &ev, &ev.id);
-    free(normalized);
     p->event_id = ev.id;
     if (r == 0 && accepted) {
         json_t *e = accepted_entry(p, ev.id);

@@ -321,6 +321,7 @@ void hale_loop_free(hale_loop *l)
     hale_store_free(l->checkpointer);
     hale_store_free(l->store);
     free(l->job.items);
+    hale_buf_release(&l->job.normalized);
     hale_api_free(l->api);
     free(l->pending);
     free(l->stage_queue);

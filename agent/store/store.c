@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <sqlite3.h>
+#include <time.h>
 
 #include "store/store_int.h"
 
@@ -42,6 +43,29 @@ static int prepare_all(hale_store *s, hale_diag *reterr)
     return 0;
 }
 
+#define BUSY_TIMEOUT_US 5000000u /* how long a connection waits for another's write lock */
+#define BUSY_FINE_US    100u     /* its first waits are this short ... */
+#define BUSY_FINE_TRIES 500u     /* ... for this many tries (50 ms), then 1 ms each */
+
+/* SQLite's own busy_timeout sleeps 1, 2, 5, 10 ... up to 100 ms between tries. The writer
+ * waits on the other connection's short write transactions (the audit index catch-up), and
+ * every try it slept past their end stalled intake: here it looks again every 100 us for
+ * the first 50 ms, and every millisecond after that, until BUSY_TIMEOUT_US. */
+static int busy_wait(void *ud, int tries)
+{
+    unsigned n = (unsigned)tries;
+    uint64_t waited_us = n <= BUSY_FINE_TRIES ? (uint64_t)n * BUSY_FINE_US
+                                              : (uint64_t)BUSY_FINE_TRIES * BUSY_FINE_US +
+                                                    (uint64_t)(n - BUSY_FINE_TRIES) * 1000u;
+    long step_us = n < BUSY_FINE_TRIES ? (long)BUSY_FINE_US : 1000L;
+
+    (void)ud;
+    if (tries < 0 || waited_us >= BUSY_TIMEOUT_US)
+        return 0;
+    (void)nanosleep(&(struct timespec){0, step_us * 1000L}, NULL);
+    return 1;
+}
+
 int hale_store_open(const hale_store_opts *opts, hale_store **ret, hale_diag *reterr)
 {
     int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
@@ -61,8 +85,10 @@ int hale_store_open(const hale_store_opts *opts, hale_store **ret, hale_diag *re
     }
     /* Hostile SQL cannot corrupt the file, even through a bug of ours (SECURITY.md 1.10). */
     (void)sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
-    (void)sqlite3_busy_timeout(s->db, 5000);
+    (void)sqlite3_busy_handler(s->db, busy_wait, NULL);
     r = apply_pragmas(s, opts->sync, reterr);
+    if (r == 0 && !s->read_only && opts->wal_autocheckpoint > 0)
+        (void)sqlite3_wal_autocheckpoint(s->db, opts->wal_autocheckpoint);
     if (r == 0)
         r = hale__store_migrate(s, reterr);
     if (r == 0 && s->schema_version == 0) {

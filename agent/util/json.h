@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "hale/diag.h"
+#include "util/buf.h"
 
 typedef enum hale_json_type {
     HALE_JSON_STRING,       /* out: const char * borrowed from the json_t */
@@ -60,3 +61,10 @@ int hale_json_parse_pos(const char *text, size_t len, json_t **ret, int *reterr_
 /* Compact, key-sorted serialization of any value (scalars too); caller frees. NULL only on
  * allocation failure. */
 char *hale_json_dump_canonical(const json_t *v);
+
+/* Append exactly what json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) returns (keys in insertion
+ * order, jansson's escaping) to out, without jansson's per-token callbacks and allocations:
+ * for the hot path, with a buffer the caller resets and reuses. Returns 0, -ENOMEM or
+ * HALE_ELIMIT (out's cap), -EINVAL (v NULL) or -ENOTSUP for a value holding a real number or
+ * nested deeper than 64 (use json_dumps for those); out is unchanged on failure. */
+int hale_json_dump_compact(const json_t *v, hale_buf *out);

@@ -151,6 +151,17 @@ int hale_rfc3339_parse(const char *s, int64_t *ret_ms)
     return 0;
 }
 
+#define RFC3339_MS_LEN 24u /* "YYYY-MM-DDTHH:MM:SS.mmmZ" */
+
+/* v in exactly n decimal digits, zero-padded (v < 10^n). */
+static void put_digits(char *out, unsigned v, unsigned n)
+{
+    while (n-- > 0) {
+        out[n] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
 char *hale_rfc3339_format(int64_t unix_ms, char *out, size_t out_size)
 {
     int64_t days, rem, y;
@@ -164,6 +175,25 @@ char *hale_rfc3339_format(int64_t unix_ms, char *out, size_t out_size)
         days--;
     }
     civil_from_days(days, &y, &m, &d);
+    if (y >= 0 && y <= 9999 && out_size >= RFC3339_MS_LEN + 1) {
+        /* The common case without printf: the commit job formats two per alert. */
+        put_digits(out, (unsigned)y, 4);
+        out[4] = '-';
+        put_digits(out + 5, m, 2);
+        out[7] = '-';
+        put_digits(out + 8, d, 2);
+        out[10] = 'T';
+        put_digits(out + 11, (unsigned)(rem / 3600000), 2);
+        out[13] = ':';
+        put_digits(out + 14, (unsigned)(rem / 60000 % 60), 2);
+        out[16] = ':';
+        put_digits(out + 17, (unsigned)(rem / 1000 % 60), 2);
+        out[19] = '.';
+        put_digits(out + 20, (unsigned)(rem % 1000), 3);
+        out[23] = 'Z';
+        out[24] = '\0';
+        return out;
+    }
     (void)snprintf(out, out_size, "%04lld-%02u-%02uT%02u:%02u:%02u.%03uZ", (long long)y, m, d,
                    (unsigned)(rem / 3600000), (unsigned)(rem / 60000 % 60),
                    (unsigned)(rem / 1000 % 60), (unsigned)(rem % 1000));

@@ -20,9 +20,10 @@ typedef enum hale_store_sync {
 } hale_store_sync;
 
 typedef struct hale_store_opts {
-    const char *path;     /* the database file; its directory must exist */
-    hale_store_sync sync; /* durability of a commit */
-    bool read_only;       /* open an existing database for reading only; no migrations */
+    const char *path;       /* the database file; its directory must exist */
+    hale_store_sync sync;   /* durability of a commit */
+    bool read_only;         /* open an existing database for reading only; no migrations */
+    int wal_autocheckpoint; /* WAL pages after which a commit checkpoints; 0: SQLite's 1000 */
 } hale_store_opts;
 
 /* Open (creating and migrating when writable). Returns 0, -errno, HALE_ESTORE (with the
@@ -36,7 +37,7 @@ const char *hale_store_errmsg(const hale_store *s); /* last SQLite message; borr
 
 /* Copy committed WAL frames into the database file without blocking writers or readers
  * (SQLite's PASSIVE checkpoint). Meant for a connection of its own on another thread, so that
- * the writer's own checkpoint (every 1000 pages) finds little left to copy. *ret_wal_frames
+ * the writer's own checkpoint (wal_autocheckpoint pages) finds little left. *ret_wal_frames
  * (may be NULL) gets the frames in the log. Returns 0 or HALE_ESTORE. */
 int hale_store_checkpoint(hale_store *s, int *ret_wal_frames);
 

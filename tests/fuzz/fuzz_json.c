@@ -3,7 +3,9 @@
  * (JSON_REJECT_DUPLICATES). Oracles: both accept or both refuse, except where hale is
  * deliberately stricter (invalid UTF-8 that jansson lets through is impossible, NUL bytes,
  * nesting beyond HALE_MAX_JSON_DEPTH); when both accept, the values are equal (json_equal:
- * same types, same integers, the same doubles from strtod, same keys and order-free objects). */
+ * same types, same integers, the same doubles from strtod, same keys and order-free objects).
+ * A second oracle for hale_json_dump_compact (agent/util/json_write.c): for every accepted
+ * value it writes, its bytes are json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)'s. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdint.h>
@@ -12,6 +14,7 @@
 
 #include "hale/err.h"
 #include "hale/limits.h"
+#include "util/buf.h"
 #include "util/json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -35,6 +38,22 @@ static unsigned depth(const json_t *v, unsigned limit)
     return best + 1;
 }
 
+static void check_dump(const json_t *v)
+{
+    char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    hale_buf b;
+    int r;
+
+    hale_buf_init(&b, SIZE_MAX);
+    r = hale_json_dump_compact(v, &b);
+    if (r == 0 && want && (b.len != strlen(want) || memcmp(b.data, want, b.len) != 0))
+        abort();
+    if (r < 0 && r != -ENOTSUP && r != -ENOMEM)
+        abort();
+    hale_buf_release(&b);
+    free(want);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *text = (const char *)data;
@@ -52,6 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort(); /* we accepted what jansson refuses */
     if (r == 0 && !json_equal(ours, theirs))
         abort();
+    if (r == 0)
+        check_dump(ours);
     if (r < 0 && theirs && r != -ENOMEM && r != HALE_EUTF8 && !memchr(text, '\0', size) &&
         depth(theirs, HALE_MAX_JSON_DEPTH + 2) <= HALE_MAX_JSON_DEPTH)
         abort(); /* we refused what jansson accepts, for no reason of ours */
