@@ -522,6 +522,29 @@ static void proofs_and_checkpoints(void **state)
     assert_int_equal(hale_audit_store_checkpoint(e->a, note, 8, &d), 0);
     free(note);
     free(leaves);
+    /* From the last stored checkpoint the writer proves from the hashes it appended, without
+     * reading rows (here: gone behind its back), and a rolled-back append is not among them. */
+    assert_int_equal(hale_store_begin(e->s), 0);
+    assert_int_equal(hale_audit_append(e->a, "decision", NULL, 0, NULL, NULL), 0);
+    hale_store_rollback(e->s);
+    append_n(e, 3);
+    leaves = stored_leaves(e, &n);
+    assert_int_equal(n, 20);
+    assert_int_equal(sqlite3_exec(hale_store_sqlite(e->s),
+                                  "DROP TRIGGER audit_leaf_no_delete; "
+                                  "DELETE FROM audit_leaf WHERE seq >= 17",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    np = hale_audit_prove(e->a, 17, 20, proof, HALE_MERKLE_MAX_PROOF, &root2, &d);
+    assert_int_equal(np,
+                     hale_merkle_consistency_proof(leaves, 17, 20, want, HALE_MERKLE_MAX_PROOF));
+    assert_memory_equal(proof, want, (size_t)np * sizeof(proof[0]));
+    hale_merkle_root(leaves, 20, &r17);
+    assert_memory_equal(root2.b, r17.b, 32);
+    /* From an older head the rows are read, and their absence is an error. */
+    assert_int_equal(hale_audit_prove(e->a, 16, 20, proof, HALE_MERKLE_MAX_PROOF, NULL, &d),
+                     HALE_ESCHEMA);
+    free(leaves);
 }
 
 int main(void)

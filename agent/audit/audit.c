@@ -10,6 +10,7 @@
 #include "hale/note.h"
 #include "hale/store.h"
 #include "audit/audit_int.h"
+#include "util/alloc.h"
 
 static const char *const envelope_names[] = {"v", "log", "seq", "ts", "kind"};
 
@@ -98,6 +99,33 @@ static void hook_after_end(bool committed, void *ud)
     else
         a->head = a->committed;
     a->dirty = false;
+    if (a->recent_ok)
+        a->n_recent = (size_t)(a->committed.size - a->recent_base.size);
+}
+
+void hale__audit_recent_rebase(hale_audit *a)
+{
+    a->recent_base = a->committed;
+    a->n_recent = 0;
+    a->recent_ok = true;
+}
+
+/* Cache the hash of the leaf just appended at a->head.size (see struct hale_audit). */
+static void recent_add(hale_audit *a, const hale_hash *leaf)
+{
+    void *arr = a->recent;
+    size_t cap = a->cap_recent;
+
+    if (!a->recent_ok)
+        return;
+    if (a->n_recent >= HALE__AUDIT_RECENT_MAX ||
+        hale_grow(&arr, &cap, a->n_recent, sizeof(*a->recent)) < 0) {
+        a->recent_ok = false; /* proofs read rows until the next checkpoint */
+        return;
+    }
+    a->recent = arr;
+    a->cap_recent = cap;
+    a->recent[a->n_recent++] = *leaf;
 }
 
 /* The members the query index reads must have its types: a leaf is written once, and an index
@@ -185,6 +213,7 @@ int hale_audit_append(hale_audit *a, const char *kind, json_t *payload, int64_t 
         return r;
     if (ret_seq)
         *ret_seq = a->head.size;
+    recent_add(a, &leaf);
     a->head = next;
     a->dirty = true;
     return 0;

@@ -19,7 +19,21 @@ struct hale_audit {
     hale_merkle_frontier committed;                  /* as of the last commit */
     bool hooked;                                     /* the store's transaction hooks are ours */
     bool dirty; /* head != committed: the frontier row must be written */
+    /* The leaf hashes appended since the last stored checkpoint (recent_base.size), kept so
+     * that proving the next head consistent with the last signed one reads no rows: reading
+     * them back costs a pass over every row appended since (bodies included). Empty and
+     * unused (recent_ok false) past HALE__AUDIT_RECENT_MAX leaves; then proofs read rows. */
+    hale_merkle_frontier recent_base; /* the tree the cached hashes continue */
+    hale_hash *recent;                /* leaf hashes from recent_base.size on; owned */
+    size_t n_recent, cap_recent;      /* hashes held (the open transaction's too), allocated */
+    bool recent_ok;                   /* the cache holds every leaf since recent_base */
 };
+
+#define HALE__AUDIT_RECENT_MAX ((size_t)1 << 20) /* leaf hashes cached: 32 MiB */
+
+/* Start the cache of recent leaf hashes over at the committed head (after a checkpoint of it
+ * is stored, and at open). (audit.c) */
+void hale__audit_recent_rebase(hale_audit *a);
 
 /* The envelope of one leaf, its strings already JSON-quoted. */
 struct hale__audit_envelope {

@@ -221,6 +221,8 @@ int hale_audit_open(hale_store *s, const char *origin, hale_audit **ret, hale_di
         r = prepare(a, sql_put_frontier, &a->put_frontier, reterr);
     if (r == 0)
         r = load_frontier(a, reterr);
+    if (r == 0)
+        hale__audit_recent_rebase(a);
     if (r < 0) {
         hale_audit_free(a);
         return r;
@@ -241,5 +243,6 @@ void hale_audit_free(hale_audit *a)
     sqlite3_finalize(a->insert_leaf);
     sqlite3_finalize(a->put_frontier);
     hale_buf_release(&a->body);
+    free(a->recent);
     free(a);
 }

@@ -96,12 +96,19 @@ int hale_audit_prove(hale_audit *a, uint64_t size1, uint64_t size2, hale_hash *r
                       size2 - size1);
         return HALE_ELIMIT;
     }
-    if ((r = frontier_at(a, size1, &old, reterr)) < 0)
-        return r;
-    leaves = size2 > size1 ? malloc((size_t)(size2 - size1) * sizeof(*leaves)) : NULL;
-    if (size2 > size1 && !leaves)
-        return -ENOMEM;
-    r = read_leaf_hashes(a, size1, size2, NULL, leaves, reterr);
+    /* From the last stored checkpoint, the usual case, the writer still holds every hash. */
+    if (a->recent_ok && size1 == a->recent_base.size && size2 - size1 <= a->n_recent) {
+        old = a->recent_base;
+        leaves = a->recent;
+        r = 0;
+    } else {
+        if ((r = frontier_at(a, size1, &old, reterr)) < 0)
+            return r;
+        leaves = size2 > size1 ? malloc((size_t)(size2 - size1) * sizeof(*leaves)) : NULL;
+        if (size2 > size1 && !leaves)
+            return -ENOMEM;
+        r = read_leaf_hashes(a, size1, size2, NULL, leaves, reterr);
+    }
     if (r == 0)
         r = hale_merkle_consistency_proof_extend(&old, leaves, size2 - size1, ret_proof, cap);
     if (r >= 0 && ret_root2) {
@@ -110,7 +117,8 @@ int hale_audit_prove(hale_audit *a, uint64_t size1, uint64_t size2, hale_hash *r
             (void)hale_merkle_frontier_append(&to, &leaves[i]);
         hale_merkle_frontier_root(&to, ret_root2);
     }
-    free(leaves);
+    if (leaves != a->recent)
+        free(leaves);
     return r;
 }
 
@@ -182,6 +190,10 @@ int hale_audit_store_checkpoint(hale_audit *a, const char *note, int64_t signed_
         else
             hale_store_rollback(a->store);
     }
+    /* The next seal proves from this head: the cache starts here. Inside a caller's
+     * transaction the row is not stored yet, and the cache keeps its older base. */
+    if (r == 0 && own_tx)
+        hale__audit_recent_rebase(a);
     return r;
 }
 
