@@ -12,14 +12,6 @@
 #include "audit/audit_int.h"
 #include "util/alloc.h"
 
-static const char *const envelope_names[] = {"v", "log", "seq", "ts", "kind"};
-
-/* Payload members the query index copies out (audit_leaf_attr). */
-static const struct {
-    const char *name;
-    bool is_int;
-} indexed[] = {{"incident_id", true}, {"actor", false}, {"tool", false}, {"outcome", false}};
-
 static void set_real_diag(hale_diag *reterr, const char *where)
 {
     hale_diag_set(reterr,
@@ -30,12 +22,12 @@ static void set_real_diag(hale_diag *reterr, const char *where)
 
 int hale_audit_canonical(json_t *obj, char **ret, size_t *ret_len, hale_diag *reterr)
 {
-    const char *where = NULL;
+    const char *where = NULL, *problem = NULL;
     hale_buf b;
     int r;
 
     hale_buf_init(&b, HALE_AUDIT_MAX_LEAF_BYTES * 64u);
-    r = hale__audit_canon(&b, obj, NULL, &where);
+    r = hale__audit_canon(&b, obj, NULL, &where, &problem);
     if (r == HALE_ESCHEMA)
         set_real_diag(reterr, where);
     if (r < 0) {
@@ -128,35 +120,11 @@ static void recent_add(hale_audit *a, const hale_hash *leaf)
     a->recent[a->n_recent++] = *leaf;
 }
 
-/* The members the query index reads must have its types: a leaf is written once, and an index
- * that met a string incident_id could never find it. */
-static int check_indexed(json_t *payload, hale_diag *reterr)
-{
-    for (size_t i = 0; payload && i < HALE_ARRAY_SIZE(indexed); i++) {
-        json_t *v = json_object_get(payload, indexed[i].name);
-
-        if (!v || json_is_null(v) || (indexed[i].is_int ? json_is_integer(v) : json_is_string(v)))
-            continue;
-        hale_diag_set(reterr, "member '%s': expected %s", indexed[i].name,
-                      indexed[i].is_int ? "an integer" : "a string");
-        return HALE_ESCHEMA;
-    }
-    return 0;
-}
-
 static int check_payload(json_t *payload, hale_diag *reterr)
 {
-    if (!payload)
-        return 0;
-    if (!json_is_object(payload)) {
+    if (payload && !json_is_object(payload)) {
         hale_diag_set(reterr, "payload: expected a JSON object");
         return -EINVAL;
-    }
-    for (size_t i = 0; i < HALE_ARRAY_SIZE(envelope_names); i++) {
-        if (json_object_get(payload, envelope_names[i])) {
-            hale_diag_set(reterr, "member '%s': reserved for the leaf envelope", envelope_names[i]);
-            return HALE_ESCHEMA;
-        }
     }
     return 0;
 }
@@ -167,7 +135,7 @@ int hale_audit_append(hale_audit *a, const char *kind, json_t *payload, int64_t 
     struct hale__audit_envelope env;
     hale_merkle_frontier next = a->head;
     char kind_json[HALE_AUDIT_MAX_KIND_BYTES + 3];
-    const char *where = NULL;
+    const char *where = NULL, *problem = NULL;
     hale_hash leaf;
     int r, rc;
 
@@ -180,14 +148,16 @@ int hale_audit_append(hale_audit *a, const char *kind, json_t *payload, int64_t 
                       kind ? kind : "(null)", HALE_AUDIT_MAX_KIND_BYTES);
         return -EINVAL;
     }
-    if ((r = check_payload(payload, reterr)) < 0 || (r = check_indexed(payload, reterr)) < 0)
+    if ((r = check_payload(payload, reterr)) < 0)
         return r;
     snprintf(kind_json, sizeof(kind_json), "\"%s\"", kind); /* [a-z0-9_]: nothing to escape */
     env = (struct hale__audit_envelope){a->head.size, ts_ns > 0 ? ts_ns : wall_ns(), a->origin_json,
                                         kind_json};
     hale_buf_reset(&a->body);
-    r = hale__audit_canon(&a->body, payload, &env, &where);
-    if (r == HALE_ESCHEMA)
+    r = hale__audit_canon(&a->body, payload, &env, &where, &problem);
+    if (r == HALE_ESCHEMA && problem)
+        hale_diag_set(reterr, "member '%s': %s", where, problem);
+    else if (r == HALE_ESCHEMA)
         set_real_diag(reterr, where);
     else if (r == HALE_ELIMIT)
         hale_diag_set(reterr, "leaf of kind '%s' is over %u bytes or nested too deeply", kind,

@@ -8,6 +8,10 @@
 
 #include "audit/audit_int.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #define MAX_DEPTH     64 /* payload nesting accepted */
 #define STACK_MEMBERS 32 /* members sorted without an allocation */
 
@@ -16,6 +20,7 @@ struct member {
     size_t key_len;  /* bytes */
     json_t *value;   /* borrowed; NULL for a pre-rendered envelope member */
     const char *raw; /* the rendered value of an envelope member */
+    size_t raw_len;  /* its bytes */
 };
 
 /* v in decimal, as "%lld" writes it, at the end of buf (24 bytes); returns the start. */
@@ -42,20 +47,28 @@ static int put_int(hale_buf *b, json_int_t v)
     return hale_buf_append(b, p, (size_t)(tmp + 23 - p));
 }
 
-/* One byte; the buffer's own checks only when it has to grow (or is at its limit). */
+/* One byte; the buffer's own checks only when it has to grow (or is at its limit). The NUL
+ * that a hale_buf keeps after its bytes is written once, by hale__audit_canon, at the end. */
 static int put_char(hale_buf *b, char c)
 {
     if (b->len < b->max_len && b->len + 2 <= b->cap) {
         b->data[b->len++] = c;
-        b->data[b->len] = '\0';
         return 0;
     }
     return hale_buf_putc(b, c);
 }
 
+/* Bytes a JSON string holds as they are: printable ASCII but '"' and '\\'. A table: the byte
+ * loop over short strings (most keys and values) is the canon's inner loop. */
+#define PLAIN(c)   ((c) >= 0x20 && (c) < 0x80 && (c) != '"' && (c) != '\\')
+#define PLAIN4(c)  PLAIN(c), PLAIN((c) + 1), PLAIN((c) + 2), PLAIN((c) + 3)
+#define PLAIN16(c) PLAIN4(c), PLAIN4((c) + 4), PLAIN4((c) + 8), PLAIN4((c) + 12)
+#define PLAIN64(c) PLAIN16(c), PLAIN16((c) + 16), PLAIN16((c) + 32), PLAIN16((c) + 48)
+static const bool plain_byte[256] = {PLAIN64(0), PLAIN64(64), PLAIN64(128), PLAIN64(192)};
+
 static bool is_plain(unsigned char c)
 {
-    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+    return plain_byte[c];
 }
 
 static int put_u16_escape(hale_buf *b, unsigned v)
@@ -128,10 +141,26 @@ static int put_string(hale_buf *b, const char *s, size_t len)
     size_t i = 0;
     char *o;
 
-    if (len > b->max_len || hale_buf_reserve(b, len + 2) < 0)
+    /* The buffer is reused from leaf to leaf: it rarely has to grow. */
+    if (len > b->max_len || ((b->len + len + 3 > b->cap || b->len + len + 2 > b->max_len) &&
+                             hale_buf_reserve(b, len + 2) < 0))
         return put_string_escaped(b, s, len);
     o = b->data + b->len;
     o[0] = '"';
+#ifdef __SSE2__
+    /* 16 bytes at a time while none needs an escape: a signed compare below 0x20 also
+     * catches every byte from 0x80 up (negative), which the escaping path writes as \u. */
+    for (; i + 16 <= len; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+        __m128i esc = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                                   _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                                _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+
+        if (_mm_movemask_epi8(esc) != 0)
+            break;
+        _mm_storeu_si128((__m128i *)(o + 1 + i), v);
+    }
+#endif
     while (i < len && is_plain(p[i])) {
         o[i + 1] = (char)p[i];
         i++;
@@ -140,7 +169,6 @@ static int put_string(hale_buf *b, const char *s, size_t len)
         return put_string_escaped(b, s, len);
     o[len + 1] = '"';
     b->len += len + 2;
-    b->data[b->len] = '\0';
     return 0;
 }
 
@@ -158,9 +186,38 @@ static int member_cmp(const struct member *x, const struct member *y)
 
 static int put_value(hale_buf *b, json_t *v, int depth, const char **where);
 
-/* An object's members (and extra pre-rendered ones) in key order. */
+/* What the log refuses in a payload's top-level member key = v, or NULL: the envelope's names,
+ * and filter attributes of a type the query index cannot hold (a leaf is written once: an
+ * index that met a string incident_id could never find it). Called for every member of every
+ * leaf: lengths first, bytes only on a length match. */
+static const char *member_problem(const char *key, size_t key_len, json_t *v)
+{
+    enum { RESERVED, INTEGER, STRING };
+    static const struct {
+        const char *name;
+        size_t len;
+        int rule;
+    } names[] = {{"v", 1, RESERVED},   {"ts", 2, RESERVED},    {"log", 3, RESERVED},
+                 {"seq", 3, RESERVED}, {"kind", 4, RESERVED},  {"tool", 4, STRING},
+                 {"actor", 5, STRING}, {"outcome", 7, STRING}, {"incident_id", 11, INTEGER}};
+
+    for (size_t i = 0; i < HALE_ARRAY_SIZE(names); i++) {
+        if (names[i].len != key_len || names[i].name[0] != key[0] ||
+            memcmp(names[i].name, key, key_len) != 0)
+            continue;
+        if (names[i].rule == RESERVED)
+            return "reserved for the leaf envelope";
+        if (json_is_null(v) || (names[i].rule == INTEGER ? json_is_integer(v) : json_is_string(v)))
+            return NULL;
+        return names[i].rule == INTEGER ? "expected an integer" : "expected a string";
+    }
+    return NULL;
+}
+
+/* An object's members (and extra pre-rendered ones, the envelope, whose presence makes obj a
+ * payload whose members member_problem checks: *problem names the refusal) in key order. */
 static int put_object(hale_buf *b, json_t *obj, const struct member *extra, size_t n_extra,
-                      int depth, const char **where)
+                      int depth, const char **where, const char **problem)
 {
     struct member stack[STACK_MEMBERS], *m = stack;
     size_t n = 0, want = json_object_size(obj) + n_extra;
@@ -172,7 +229,14 @@ static int put_object(hale_buf *b, json_t *obj, const struct member *extra, size
     for (void *it = json_object_iter(obj); it && n < want - n_extra;
          it = json_object_iter_next(obj, it))
         m[n++] = (struct member){json_object_iter_key(it), json_object_iter_key_len(it),
-                                 json_object_iter_value(it), NULL};
+                                 json_object_iter_value(it), NULL, 0};
+    for (size_t i = 0; n_extra > 0 && i < n; i++)
+        if ((*problem = member_problem(m[i].key, m[i].key_len, m[i].value))) {
+            *where = m[i].key;
+            if (m != stack)
+                free(m);
+            return HALE_ESCHEMA;
+        }
     for (size_t i = 0; i < n_extra; i++)
         m[n++] = extra[i];
     for (size_t i = 1; i < n; i++) { /* insertion sort: objects are small */
@@ -193,7 +257,7 @@ static int put_object(hale_buf *b, json_t *obj, const struct member *extra, size
             r = put_char(b, ':');
         if (r == 0)
             r = m[i].value ? put_value(b, m[i].value, depth + 1, where)
-                           : hale_buf_puts(b, m[i].raw);
+                           : hale_buf_append(b, m[i].raw, m[i].raw_len);
         if (r == HALE_ESCHEMA && !*where)
             *where = m[i].key;
     }
@@ -212,7 +276,7 @@ static int put_value(hale_buf *b, json_t *v, int depth, const char **where)
         return HALE_ELIMIT;
     switch (json_typeof(v)) {
     case JSON_OBJECT:
-        return put_object(b, v, NULL, 0, depth, where);
+        return put_object(b, v, NULL, 0, depth, where, NULL);
     case JSON_ARRAY:
         r = put_char(b, '[');
         json_array_foreach(v, i, e)
@@ -239,26 +303,40 @@ static int put_value(hale_buf *b, json_t *v, int depth, const char **where)
     }
 }
 
-int hale__audit_canon(hale_buf *b, json_t *v, const struct hale__audit_envelope *env,
-                      const char **ret_where)
+static int canon(hale_buf *b, json_t *v, const struct hale__audit_envelope *env,
+                 const char **ret_where, const char **ret_problem)
 {
     char seq[24], ts[24];
     struct member extra[5];
     json_t *empty;
     int r;
 
-    *ret_where = NULL;
     if (!env)
         return put_value(b, v, 0, ret_where);
-    extra[0] = (struct member){"v", 1, NULL, "1"};
-    extra[1] = (struct member){"log", 3, NULL, env->log_json};
-    extra[2] = (struct member){"seq", 3, NULL, render_int(seq, (json_int_t)env->seq)};
-    extra[3] = (struct member){"ts", 2, NULL, render_int(ts, (json_int_t)env->ts_ns)};
-    extra[4] = (struct member){"kind", 4, NULL, env->kind_json};
+    extra[0] = (struct member){"v", 1, NULL, "1", 1};
+    extra[1] = (struct member){"log", 3, NULL, env->log_json, strlen(env->log_json)};
+    extra[2] = (struct member){"seq", 3, NULL, render_int(seq, (json_int_t)env->seq), 0};
+    extra[3] = (struct member){"ts", 2, NULL, render_int(ts, (json_int_t)env->ts_ns), 0};
+    extra[4] = (struct member){"kind", 4, NULL, env->kind_json, strlen(env->kind_json)};
+    extra[2].raw_len = (size_t)(seq + 23 - extra[2].raw);
+    extra[3].raw_len = (size_t)(ts + 23 - extra[3].raw);
     if (v)
-        return put_object(b, v, extra, 5, 0, ret_where);
+        return put_object(b, v, extra, 5, 0, ret_where, ret_problem);
     empty = json_object();
-    r = empty ? put_object(b, empty, extra, 5, 0, ret_where) : -ENOMEM;
+    r = empty ? put_object(b, empty, extra, 5, 0, ret_where, ret_problem) : -ENOMEM;
     json_decref(empty);
+    return r;
+}
+
+int hale__audit_canon(hale_buf *b, json_t *v, const struct hale__audit_envelope *env,
+                      const char **ret_where, const char **ret_problem)
+{
+    int r;
+
+    *ret_where = NULL;
+    *ret_problem = NULL;
+    r = canon(b, v, env, ret_where, ret_problem);
+    if (r == 0 && b->data)
+        b->data[b->len] = '\0'; /* the writes above leave room for it */
     return r;
 }

@@ -45,11 +45,13 @@ struct hale__audit_envelope {
 
 /* Append v (with env's members merged into it when env is not NULL; v must then be an object
  * or NULL) to b in canonical form: byte for byte what json_dumps(JSON_COMPACT |
- * JSON_SORT_KEYS | JSON_ENSURE_ASCII) writes. Returns 0, HALE_ESCHEMA for a real (*ret_where
- * names the member when it can), HALE_ELIMIT (nesting above 64 or b's cap), HALE_EUTF8 or
- * -ENOMEM. (audit_canon.c) */
+ * JSON_SORT_KEYS | JSON_ENSURE_ASCII) writes. With env, v is a payload: a member named like
+ * the envelope, or a filter attribute (incident_id, actor, tool, outcome) of the wrong type,
+ * is refused with HALE_ESCHEMA, *ret_where naming it and *ret_problem saying why. Returns 0,
+ * HALE_ESCHEMA (also for a real: *ret_problem NULL, *ret_where names the member when it can),
+ * HALE_ELIMIT (nesting above 64 or b's cap), HALE_EUTF8 or -ENOMEM. (audit_canon.c) */
 int hale__audit_canon(hale_buf *b, json_t *v, const struct hale__audit_envelope *env,
-                      const char **ret_where);
+                      const char **ret_where, const char **ret_problem);
 
 /* The stored checkpoint note of size into *ret (malloc'd). Returns 1 with one, 0 without,
  * HALE_ESTORE or -ENOMEM. (audit_seal.c) */

@@ -174,13 +174,13 @@ static int origin_as_json(hale_audit *a)
 {
     json_t *s = json_string(a->origin);
     hale_buf b;
-    const char *where;
+    const char *where, *problem;
     int r;
 
     if (!s)
         return HALE_EUTF8;
     hale_buf_init(&b, sizeof(a->origin_json) - 1);
-    r = hale__audit_canon(&b, s, NULL, &where);
+    r = hale__audit_canon(&b, s, NULL, &where, &problem);
     if (r == 0)
         memcpy(a->origin_json, b.data, b.len + 1);
     hale_buf_release(&b);
