@@ -2,10 +2,11 @@
  * same bytes, in the same run.
  *
  * hale: hale_audit_append of decision-like leaves in transactions of BATCH leaves, with a
- * signed checkpoint from the separate signer process at least every second (and at the end).
- * baseline: the very bodies hale stored, inserted as (seq, body) rows into a table of their own
- * in a database with the same settings and batches. Both sync as the daemon does by default
- * (synchronous=FULL); rounds alternate and the medians are printed.
+ * signed checkpoint from the separate signer process every second of hale's time (and at the
+ * end). baseline: the very bodies hale stored, inserted as (seq, body) rows into a table of
+ * their own in a database with the same settings and batches. Both sync as the daemon does by
+ * default (synchronous=FULL). The two alternate batch by batch, each timed alone, so that both
+ * meet the same moments of a shared machine; the medians of the rounds are printed.
  *
  * usage: bench_audit_append [LEAVES [BATCH [ROUNDS]]]   (defaults 200000 1000 5)
  * The hale binary for the signer comes from HALE_EXE (default: ./hale next to this program's
@@ -64,9 +65,78 @@ static void seal(hale_audit *a, hale_audit_signer *sg)
         die("seal", d.msg);
 }
 
-/* One hale round in a fresh directory; returns leaves/s and the checkpoints made. */
-static double run_hale(const char *dir, const char *exe, uint64_t leaves, uint64_t batch,
-                       unsigned *ret_checkpoints)
+struct raw {
+    sqlite3 *db;       /* the baseline's own database */
+    sqlite3_stmt *ins; /* INSERT INTO raw (seq, body) */
+    sqlite3 *hale_db;  /* a read connection to hale's database */
+    sqlite3_stmt *get; /* SELECT seq, body FROM audit_leaf WHERE seq >= ?1 */
+};
+
+static void raw_open(struct raw *w, const char *dir)
+{
+    char path[600];
+
+    snprintf(path, sizeof(path), "%s/raw.db", dir);
+    if (sqlite3_open(path, &w->db) != SQLITE_OK ||
+        sqlite3_exec(w->db,
+                     "PRAGMA page_size = 8192; PRAGMA journal_mode = WAL; PRAGMA synchronous = "
+                     "FULL; CREATE TABLE raw (seq INTEGER PRIMARY KEY, body BLOB NOT NULL);",
+                     NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(w->db, "INSERT INTO raw (seq, body) VALUES (?1, ?2)", -1, &w->ins,
+                           NULL) != SQLITE_OK)
+        die("raw db", sqlite3_errmsg(w->db));
+    snprintf(path, sizeof(path), "%s/hale.db", dir);
+    if (sqlite3_open_v2(path, &w->hale_db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(w->hale_db,
+                           "SELECT seq, body FROM audit_leaf WHERE seq >= ?1 ORDER BY seq", -1,
+                           &w->get, NULL) != SQLITE_OK)
+        die("read hale.db", sqlite3_errmsg(w->hale_db));
+}
+
+static void raw_close(struct raw *w)
+{
+    sqlite3_finalize(w->ins);
+    sqlite3_finalize(w->get);
+    sqlite3_close(w->db);
+    sqlite3_close(w->hale_db);
+}
+
+/* The bodies hale stored from seq from on (untimed), then their insert as one transaction of
+ * (seq, body) rows (timed). Returns the seconds of the insert. */
+static double raw_batch(struct raw *w, uint64_t from, char **bodies, int *lens, uint64_t n)
+{
+    uint64_t got = 0;
+    double t0;
+
+    sqlite3_bind_int64(w->get, 1, (sqlite3_int64)from);
+    while (got < n && sqlite3_step(w->get) == SQLITE_ROW) {
+        lens[got] = sqlite3_column_bytes(w->get, 1);
+        bodies[got] = realloc(bodies[got], (size_t)lens[got]);
+        memcpy(bodies[got], sqlite3_column_blob(w->get, 1), (size_t)lens[got]);
+        got++;
+    }
+    sqlite3_reset(w->get);
+    if (got != n)
+        die("read hale.db", "fewer bodies than appended");
+    t0 = now_s();
+    if (sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        die("raw begin", sqlite3_errmsg(w->db));
+    for (uint64_t i = 0; i < n; i++) {
+        sqlite3_bind_int64(w->ins, 1, (sqlite3_int64)(from + i));
+        sqlite3_bind_blob(w->ins, 2, bodies[i], lens[i], SQLITE_STATIC);
+        if (sqlite3_step(w->ins) != SQLITE_DONE)
+            die("raw insert", sqlite3_errmsg(w->db));
+        sqlite3_reset(w->ins);
+    }
+    if (sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        die("raw commit", sqlite3_errmsg(w->db));
+    return now_s() - t0;
+}
+
+/* One round in a fresh directory: batches alternate between hale and the baseline, so both see
+ * the same moments of a shared machine. Fills leaves/s of each and the checkpoints made. */
+static void run_round(const char *dir, const char *exe, uint64_t leaves, uint64_t batch,
+                      double *ret_hale, double *ret_raw, unsigned *ret_checkpoints)
 {
     char path[600];
     hale_store_opts o = {.path = path, .sync = HALE_STORE_SYNC_FULL};
@@ -76,8 +146,11 @@ static double run_hale(const char *dir, const char *exe, uint64_t leaves, uint64
     hale_audit *a = NULL;
     hale_diag d = {{0}};
     json_t **docs = malloc(batch * sizeof(*docs));
-    double t0, last_seal, t;
+    char **bodies = calloc(batch, sizeof(*bodies));
+    int *lens = calloc(batch, sizeof(*lens));
+    double hale_s = 0, raw_s = 0, t0, last_seal, t;
     unsigned ckpts = 0;
+    struct raw w;
 
     snprintf(path, sizeof(path), "%s/audit", dir);
     if (hale_audit_keys_ensure(dir, "bench.example/append", NULL, NULL, &d) < 0)
@@ -87,98 +160,48 @@ static double run_hale(const char *dir, const char *exe, uint64_t leaves, uint64
         die("open", d.msg);
     if (hale_audit_signer_start(dir, "bench.example/append", &so, &sg, &d) < 0)
         die("signer", d.msg);
-    /* Payload documents are built outside the timed part: the caller builds them anyway. */
-    for (uint64_t i = 0; i < batch; i++)
-        docs[i] = payload(i);
-    t0 = last_seal = now_s();
+    raw_open(&w, dir);
+    last_seal = 0;
     for (uint64_t done = 0; done < leaves; done += batch) {
+        uint64_t n = leaves - done < batch ? leaves - done : batch;
+
+        /* Each batch's payloads are built outside the timed part, just before it, as a caller
+         * builds a payload just before it appends it. */
+        for (uint64_t i = 0; i < n; i++)
+            docs[i] = payload(done + i);
+        t0 = now_s();
         if (hale_store_begin(s) < 0)
             die("begin", hale_store_errmsg(s));
-        for (uint64_t i = 0; i < batch && done + i < leaves; i++)
+        for (uint64_t i = 0; i < n; i++)
             if (hale_audit_append(a, "decision", docs[i], 0, NULL, &d) < 0)
                 die("append", d.msg);
         if (hale_store_commit(s) < 0)
             die("commit", hale_store_errmsg(s));
-        if ((t = now_s()) - last_seal >= 1.0) {
+        /* Checkpoints every second of hale's own time, and one at the end. */
+        t = now_s();
+        hale_s += t - t0;
+        for (uint64_t i = 0; i < n; i++)
+            json_decref(docs[i]);
+        if (hale_s - last_seal >= 1.0 || done + n >= leaves) {
             seal(a, sg);
             ckpts++;
-            last_seal = t;
+            hale_s += now_s() - t;
+            last_seal = hale_s;
         }
+        raw_s += raw_batch(&w, done, bodies, lens, n);
     }
-    seal(a, sg);
-    ckpts++;
-    t = now_s() - t0;
     for (uint64_t i = 0; i < batch; i++)
-        json_decref(docs[i]);
+        free(bodies[i]);
     free(docs);
+    free(bodies);
+    free(lens);
+    raw_close(&w);
     (void)hale_audit_signer_stop(sg, NULL);
     hale_audit_free(a);
     hale_store_free(s);
+    *ret_hale = (double)leaves / hale_s;
+    *ret_raw = (double)leaves / raw_s;
     *ret_checkpoints = ckpts;
-    return (double)leaves / t;
-}
-
-/* The bodies hale stored, for the baseline. */
-static char **read_bodies(const char *dir, uint64_t leaves, int **ret_lens)
-{
-    char path[600];
-    sqlite3 *db;
-    sqlite3_stmt *st;
-    char **bodies = calloc(leaves, sizeof(*bodies));
-    int *lens = calloc(leaves, sizeof(*lens));
-    uint64_t i = 0;
-
-    snprintf(path, sizeof(path), "%s/hale.db", dir);
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "SELECT body FROM audit_leaf ORDER BY seq", -1, &st, NULL) !=
-            SQLITE_OK)
-        die("read bodies", sqlite3_errmsg(db));
-    while (i < leaves && sqlite3_step(st) == SQLITE_ROW) {
-        lens[i] = sqlite3_column_bytes(st, 0);
-        bodies[i] = malloc((size_t)lens[i]);
-        memcpy(bodies[i], sqlite3_column_blob(st, 0), (size_t)lens[i]);
-        i++;
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    *ret_lens = lens;
-    return bodies;
-}
-
-static double run_raw(const char *dir, char **bodies, const int *lens, uint64_t leaves,
-                      uint64_t batch)
-{
-    char path[600];
-    sqlite3 *db;
-    sqlite3_stmt *ins;
-    double t0;
-
-    snprintf(path, sizeof(path), "%s/raw.db", dir);
-    if (sqlite3_open(path, &db) != SQLITE_OK ||
-        sqlite3_exec(db,
-                     "PRAGMA page_size = 8192; PRAGMA journal_mode = WAL; PRAGMA synchronous = "
-                     "FULL; CREATE TABLE raw (seq INTEGER PRIMARY KEY, body BLOB NOT NULL);",
-                     NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "INSERT INTO raw (seq, body) VALUES (?1, ?2)", -1, &ins, NULL) !=
-            SQLITE_OK)
-        die("raw db", sqlite3_errmsg(db));
-    t0 = now_s();
-    for (uint64_t done = 0; done < leaves; done += batch) {
-        sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-        for (uint64_t i = done; i < done + batch && i < leaves; i++) {
-            sqlite3_bind_int64(ins, 1, (sqlite3_int64)i);
-            sqlite3_bind_blob(ins, 2, bodies[i], lens[i], SQLITE_STATIC);
-            if (sqlite3_step(ins) != SQLITE_DONE)
-                die("raw insert", sqlite3_errmsg(db));
-            sqlite3_reset(ins);
-        }
-        if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-            die("raw commit", sqlite3_errmsg(db));
-    }
-    t0 = now_s() - t0;
-    sqlite3_finalize(ins);
-    sqlite3_close(db);
-    return (double)leaves / t0;
 }
 
 int main(int argc, char **argv)
@@ -199,22 +222,14 @@ int main(int argc, char **argv)
 
         memcpy(tmpl, "/tmp/hale-bench-audit-XXXXXX", sizeof(tmpl));
         dir = mkdtemp(tmpl);
-        char **bodies;
-        int *lens;
 
         if (!dir)
             die("mkdtemp", "failed");
-        hale_rate[r] = run_hale(dir, exe, leaves, batch, &ckpts);
-        bodies = read_bodies(dir, leaves, &lens);
-        raw_rate[r] = run_raw(dir, bodies, lens, leaves, batch);
+        run_round(dir, exe, leaves, batch, &hale_rate[r], &raw_rate[r], &ckpts);
         ratio[r] = hale_rate[r] / raw_rate[r];
         printf("round %u: hale %.0f leaves/s (%u checkpoints), raw inserts %.0f rows/s, ratio "
                "%.2f\n",
                r + 1, hale_rate[r], ckpts, raw_rate[r], ratio[r]);
-        for (uint64_t i = 0; i < leaves; i++)
-            free(bodies[i]);
-        free(bodies);
-        free(lens);
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
         if (system(cmd) != 0)
             fprintf(stderr, "cannot remove %s\n", dir);
