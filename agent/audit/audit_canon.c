@@ -7,10 +7,7 @@
 #include "internal.h"
 
 #include "audit/audit_int.h"
-
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
+#include "util/json.h"
 
 #define MAX_DEPTH     64 /* payload nesting accepted */
 #define STACK_MEMBERS 32 /* members sorted without an allocation */
@@ -23,28 +20,12 @@ struct member {
     size_t raw_len;  /* its bytes */
 };
 
-/* v in decimal, as "%lld" writes it, at the end of buf (24 bytes); returns the start. */
-static const char *render_int(char buf[24], json_int_t v)
-{
-    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-    char *p = buf + 23;
-
-    *p = '\0';
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        *--p = '-';
-    return p;
-}
-
 static int put_int(hale_buf *b, json_int_t v)
 {
-    char tmp[24];
-    const char *p = render_int(tmp, v);
+    char tmp[HALE_INT_TEXT_BYTES];
+    const char *p = hale_int_text(v, tmp);
 
-    return hale_buf_append(b, p, (size_t)(tmp + 23 - p));
+    return hale_buf_append(b, p, (size_t)(tmp + HALE_INT_TEXT_BYTES - 1 - p));
 }
 
 /* One byte; the buffer's own checks only when it has to grow (or is at its limit). The NUL
@@ -58,118 +39,10 @@ static int put_char(hale_buf *b, char c)
     return hale_buf_putc(b, c);
 }
 
-/* Bytes a JSON string holds as they are: printable ASCII but '"' and '\\'. A table: the byte
- * loop over short strings (most keys and values) is the canon's inner loop. */
-#define PLAIN(c)   ((c) >= 0x20 && (c) < 0x80 && (c) != '"' && (c) != '\\')
-#define PLAIN4(c)  PLAIN(c), PLAIN((c) + 1), PLAIN((c) + 2), PLAIN((c) + 3)
-#define PLAIN16(c) PLAIN4(c), PLAIN4((c) + 4), PLAIN4((c) + 8), PLAIN4((c) + 12)
-#define PLAIN64(c) PLAIN16(c), PLAIN16((c) + 16), PLAIN16((c) + 32), PLAIN16((c) + 48)
-static const bool plain_byte[256] = {PLAIN64(0), PLAIN64(64), PLAIN64(128), PLAIN64(192)};
-
-static bool is_plain(unsigned char c)
-{
-    return plain_byte[c];
-}
-
-static int put_u16_escape(hale_buf *b, unsigned v)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    char e[6] = {'\\', 'u', hex[v >> 12 & 15], hex[v >> 8 & 15], hex[v >> 4 & 15], hex[v & 15]};
-
-    return hale_buf_append(b, e, sizeof(e));
-}
-
-/* A JSON string of valid UTF-8 (jansson checks strings when they are made), ASCII only. */
-static int put_string_escaped(hale_buf *b, const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s, *end = p + len, *run = p;
-    int r = put_char(b, '"');
-
-    while (r == 0 && p < end) {
-        unsigned c = *p;
-        uint32_t cp;
-        int n;
-
-        if (is_plain((unsigned char)c)) {
-            p++;
-            continue;
-        }
-        r = hale_buf_append(b, run, (size_t)(p - run));
-        if (r < 0)
-            break;
-        if (c < 0x80) {
-            const char *esc = c == '"'    ? "\\\""
-                              : c == '\\' ? "\\\\"
-                              : c == '\b' ? "\\b"
-                              : c == '\f' ? "\\f"
-                              : c == '\n' ? "\\n"
-                              : c == '\r' ? "\\r"
-                              : c == '\t' ? "\\t"
-                                          : NULL;
-
-            r = esc ? hale_buf_append(b, esc, 2) : put_u16_escape(b, c);
-            p++;
-        } else {
-            n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-            if (p + n > end)
-                return HALE_EUTF8;
-            cp = c & (n == 4 ? 0x07u : n == 3 ? 0x0fu : 0x1fu);
-            for (int i = 1; i < n; i++)
-                cp = cp << 6 | (p[i] & 0x3fu);
-            if (cp >= 0x10000) {
-                cp -= 0x10000;
-                r = put_u16_escape(b, 0xd800 | (cp >> 10));
-                if (r == 0)
-                    r = put_u16_escape(b, 0xdc00 | (cp & 0x3ff));
-            } else {
-                r = put_u16_escape(b, cp);
-            }
-            p += n;
-        }
-        run = p;
-    }
-    if (r == 0)
-        r = hale_buf_append(b, run, (size_t)(p - run));
-    return r == 0 ? hale_buf_putc(b, '"') : r;
-}
-
-/* Most strings in a leaf (keys, names, ids) need no escape: copied in one pass into space
- * reserved once; the first byte that needs one sends the string down the escaping path. */
+/* A JSON string, ASCII only (jansson checks strings are UTF-8 when they are made). */
 static int put_string(hale_buf *b, const char *s, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    char *o;
-
-    /* The buffer is reused from leaf to leaf: it rarely has to grow. */
-    if (len > b->max_len || ((b->len + len + 3 > b->cap || b->len + len + 2 > b->max_len) &&
-                             hale_buf_reserve(b, len + 2) < 0))
-        return put_string_escaped(b, s, len);
-    o = b->data + b->len;
-    o[0] = '"';
-#ifdef __SSE2__
-    /* 16 bytes at a time while none needs an escape: a signed compare below 0x20 also
-     * catches every byte from 0x80 up (negative), which the escaping path writes as \u. */
-    for (; i + 16 <= len; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
-        __m128i esc = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
-                                   _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                                _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
-
-        if (_mm_movemask_epi8(esc) != 0)
-            break;
-        _mm_storeu_si128((__m128i *)(o + 1 + i), v);
-    }
-#endif
-    while (i < len && is_plain(p[i])) {
-        o[i + 1] = (char)p[i];
-        i++;
-    }
-    if (i < len)
-        return put_string_escaped(b, s, len);
-    o[len + 1] = '"';
-    b->len += len + 2;
-    return 0;
+    return hale_json_put_string(b, s, len, true);
 }
 
 static int member_cmp(const struct member *x, const struct member *y)
@@ -306,7 +179,7 @@ static int put_value(hale_buf *b, json_t *v, int depth, const char **where)
 static int canon(hale_buf *b, json_t *v, const struct hale__audit_envelope *env,
                  const char **ret_where, const char **ret_problem)
 {
-    char seq[24], ts[24];
+    char seq[HALE_INT_TEXT_BYTES], ts[HALE_INT_TEXT_BYTES];
     struct member extra[5];
     json_t *empty;
     int r;
@@ -315,11 +188,11 @@ static int canon(hale_buf *b, json_t *v, const struct hale__audit_envelope *env,
         return put_value(b, v, 0, ret_where);
     extra[0] = (struct member){"v", 1, NULL, "1", 1};
     extra[1] = (struct member){"log", 3, NULL, env->log_json, strlen(env->log_json)};
-    extra[2] = (struct member){"seq", 3, NULL, render_int(seq, (json_int_t)env->seq), 0};
-    extra[3] = (struct member){"ts", 2, NULL, render_int(ts, (json_int_t)env->ts_ns), 0};
+    extra[2] = (struct member){"seq", 3, NULL, hale_int_text((int64_t)env->seq, seq), 0};
+    extra[3] = (struct member){"ts", 2, NULL, hale_int_text(env->ts_ns, ts), 0};
     extra[4] = (struct member){"kind", 4, NULL, env->kind_json, strlen(env->kind_json)};
-    extra[2].raw_len = (size_t)(seq + 23 - extra[2].raw);
-    extra[3].raw_len = (size_t)(ts + 23 - extra[3].raw);
+    extra[2].raw_len = strlen(extra[2].raw);
+    extra[3].raw_len = strlen(extra[3].raw);
     if (v)
         return put_object(b, v, extra, 5, 0, ret_where, ret_problem);
     empty = json_object();

@@ -110,14 +110,10 @@ static void put(hale_buf *b, const char *s, size_t len)
 
 static void put_u64(hale_buf *b, uint64_t v)
 {
-    char digits[24];
-    size_t i = sizeof(digits);
+    char digits[HALE_INT_TEXT_BYTES];
+    const char *p = hale_uint_text(v, digits);
 
-    do {
-        digits[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v > 0);
-    put(b, digits + i, sizeof(digits) - i);
+    put(b, p, (size_t)(digits + HALE_INT_TEXT_BYTES - 1 - p));
 }
 
 static int build(hale_buf *b, const struct http_resp *rs)

@@ -81,6 +81,33 @@ int hale_buf_puts(hale_buf *b, const char *s)
     return hale_buf_append(b, s, strlen(s));
 }
 
+static char *uint_text(uint64_t v, char buf[HALE_INT_TEXT_BYTES])
+{
+    char *p = buf + HALE_INT_TEXT_BYTES - 1;
+
+    *p = '\0';
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return p;
+}
+
+const char *hale_uint_text(uint64_t v, char buf[HALE_INT_TEXT_BYTES])
+{
+    return uint_text(v, buf);
+}
+
+const char *hale_int_text(int64_t v, char buf[HALE_INT_TEXT_BYTES])
+{
+    /* The magnitude in unsigned arithmetic: -INT64_MIN does not fit an int64_t. */
+    char *p = uint_text(v < 0 ? 0ull - (uint64_t)v : (uint64_t)v, buf);
+
+    if (v < 0)
+        *--p = '-';
+    return p;
+}
+
 int hale_buf_putc(hale_buf *b, char c)
 {
     return hale_buf_append(b, &c, 1);

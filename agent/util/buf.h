@@ -30,6 +30,12 @@ int hale_buf_vprintf(hale_buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)))
 #endif
     ;
+/* Decimal text of an integer, as "%" PRId64 / "%" PRIu64 write it, NUL-terminated at the end
+ * of buf; the functions return where it starts (the length is buf + HALE_INT_TEXT_BYTES - 1
+ * minus that). */
+#define HALE_INT_TEXT_BYTES 24
+const char *hale_int_text(int64_t v, char buf[HALE_INT_TEXT_BYTES]);
+const char *hale_uint_text(uint64_t v, char buf[HALE_INT_TEXT_BYTES]);
 /* Make room for at least extra more bytes without changing len. */
 int hale_buf_reserve(hale_buf *b, size_t extra);
 /* Append s as a JSON string literal, quotes included (RFC 8259: '"', '\\' and control

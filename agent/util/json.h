@@ -68,3 +68,10 @@ char *hale_json_dump_canonical(const json_t *v);
  * HALE_ELIMIT (out's cap), -EINVAL (v NULL) or -ENOTSUP for a value holding a real number or
  * nested deeper than 64 (use json_dumps for those); out is unchanged on failure. */
 int hale_json_dump_compact(const json_t *v, hale_buf *out);
+
+/* Append the JSON string literal of the len bytes at s (UTF-8, as jansson keeps strings) to out,
+ * escaped as jansson escapes: '"', '\\', the short forms of control characters, other
+ * control characters as \u00XX in upper-case hex; with ascii, also every non-ASCII character
+ * as \uXXXX (a surrogate pair above the BMP), as JSON_ENSURE_ASCII does. Returns 0, -ENOMEM,
+ * HALE_ELIMIT (out's cap) or HALE_EUTF8 (ascii and a truncated UTF-8 sequence). */
+int hale_json_put_string(hale_buf *out, const char *s, size_t len, bool ascii);

@@ -7,77 +7,146 @@
 #include "util/buf.h"
 #include "util/json.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #define DUMP_MAX_DEPTH 64 /* deeper values go through jansson (none that hale stores) */
 
-/* A string as jansson escapes it without flags: '"', '\\' and control characters (the usual
- * short forms, else \u00XX in upper-case hex); everything else, 0x7F and UTF-8 included, as
- * is. Runs of plain bytes are copied at once. */
-static int put_string(hale_buf *out, const char *s, size_t len)
+static int put_u16_escape(hale_buf *out, unsigned v)
 {
     static const char hex[] = "0123456789ABCDEF";
-    size_t from = 0;
+    char e[6] = {'\\', 'u', hex[v >> 12 & 15], hex[v >> 8 & 15], hex[v >> 4 & 15], hex[v & 15]};
+
+    return hale_buf_append(out, e, sizeof(e));
+}
+
+/* The escape of one byte below 0x80 that needs one, as jansson writes it. */
+static int put_ascii_escape(hale_buf *out, unsigned char c)
+{
+    const char *esc = c == '"'    ? "\\\""
+                      : c == '\\' ? "\\\\"
+                      : c == '\b' ? "\\b"
+                      : c == '\f' ? "\\f"
+                      : c == '\n' ? "\\n"
+                      : c == '\r' ? "\\r"
+                      : c == '\t' ? "\\t"
+                                  : NULL;
+
+    return esc ? hale_buf_append(out, esc, 2) : put_u16_escape(out, c);
+}
+
+/* One UTF-8 sequence at p (n bytes, checked by the caller) as \uXXXX, a surrogate pair above
+ * the BMP. */
+static int put_utf8_escape(hale_buf *out, const unsigned char *p, int n)
+{
+    uint32_t cp = p[0] & (n == 4 ? 0x07u : n == 3 ? 0x0fu : 0x1fu);
+    int r;
+
+    for (int i = 1; i < n; i++)
+        cp = cp << 6 | (p[i] & 0x3fu);
+    if (cp < 0x10000)
+        return put_u16_escape(out, cp);
+    cp -= 0x10000;
+    r = put_u16_escape(out, 0xd800 | (cp >> 10));
+    return r == 0 ? put_u16_escape(out, 0xdc00 | (cp & 0x3ff)) : r;
+}
+
+static inline bool needs_escape(unsigned char c, bool ascii)
+{
+    return c < 0x20 || c == '"' || c == '\\' || (ascii && c >= 0x80);
+}
+
+/* The escaping path: runs of plain bytes copied at once. */
+static int put_string_escaped(hale_buf *out, const char *s, size_t len, bool ascii)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len, *run = p;
     int r = hale_buf_putc(out, '"');
 
-    for (size_t i = 0; r == 0 && i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char esc[6] = {'\\', 0, 0, 0, 0, 0};
-        size_t n = 2;
+    while (r == 0 && p < end) {
+        int n;
 
-        if (c >= 0x20 && c != '"' && c != '\\')
+        if (!needs_escape(*p, ascii)) {
+            p++;
             continue;
-        switch (c) {
-        case '"':
-        case '\\':
-            esc[1] = (char)c;
-            break;
-        case '\b':
-            esc[1] = 'b';
-            break;
-        case '\f':
-            esc[1] = 'f';
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 0xF];
-            n = 6;
-            break;
         }
-        r = hale_buf_append(out, s + from, i - from);
-        if (r == 0)
-            r = hale_buf_append(out, esc, n);
-        from = i + 1;
+        r = hale_buf_append(out, run, (size_t)(p - run));
+        if (r == 0 && *p < 0x80) {
+            r = put_ascii_escape(out, *p);
+            p++;
+        } else if (r == 0) {
+            n = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : 2;
+            if (*p < 0xc0 || p + n > end)
+                return HALE_EUTF8;
+            r = put_utf8_escape(out, p, n);
+            p += n;
+        }
+        run = p;
     }
     if (r == 0)
-        r = hale_buf_append(out, s + from, len - from);
-    if (r == 0)
-        r = hale_buf_putc(out, '"');
-    return r;
+        r = hale_buf_append(out, run, (size_t)(p - run));
+    return r == 0 ? hale_buf_putc(out, '"') : r;
+}
+
+/* hale_json_put_string with ascii a constant, so that each caller's byte loop is compiled for
+ * its own rule. */
+static inline __attribute__((always_inline)) int put_string_as(hale_buf *out, const char *s,
+                                                               size_t len, const bool ascii)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    char *o;
+
+    /* Most strings (keys, names, ids) need no escape: copied in one pass into space reserved
+     * once; the first byte that needs one sends the string down the escaping path. The buffer
+     * is usually reused and rarely has to grow. */
+    if (len > out->max_len ||
+        ((out->len + len + 3 > out->cap || out->len + len + 2 > out->max_len) &&
+         hale_buf_reserve(out, len + 2) < 0))
+        return put_string_escaped(out, s, len, ascii);
+    o = out->data + out->len;
+    o[0] = '"';
+#ifdef __SSE2__
+    /* 16 bytes at a time while none needs an escape. A signed compare below 0x20 also flags
+     * every byte from 0x80 up (negative): escaped with ascii, copied by the byte loop below
+     * without. */
+    for (; i + 16 <= len; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+        __m128i esc = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                                   _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                                _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+
+        if (_mm_movemask_epi8(esc) != 0)
+            break;
+        _mm_storeu_si128((__m128i *)(o + 1 + i), v);
+    }
+#endif
+    for (; i < len && !needs_escape(p[i], ascii); i++)
+        o[i + 1] = (char)p[i];
+    if (i < len)
+        return put_string_escaped(out, s, len, ascii);
+    o[len + 1] = '"';
+    out->len += len + 2;
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+int hale_json_put_string(hale_buf *out, const char *s, size_t len, bool ascii)
+{
+    return ascii ? put_string_as(out, s, len, true) : put_string_as(out, s, len, false);
+}
+
+static int put_string(hale_buf *out, const char *s, size_t len)
+{
+    return put_string_as(out, s, len, false);
 }
 
 static int put_integer(hale_buf *out, json_int_t v)
 {
-    char digits[24];
-    size_t n = sizeof(digits);
-    /* Magnitude in unsigned arithmetic: -INT64_MIN does not fit an int64_t. */
-    unsigned long long m = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    char digits[HALE_INT_TEXT_BYTES];
+    const char *p = hale_int_text(v, digits);
 
-    do {
-        digits[--n] = (char)('0' + m % 10);
-        m /= 10;
-    } while (m);
-    if (v < 0)
-        digits[--n] = '-';
-    return hale_buf_append(out, digits + n, sizeof(digits) - n);
+    return hale_buf_append(out, p, (size_t)(digits + HALE_INT_TEXT_BYTES - 1 - p));
 }
 
 static int put_value(const json_t *v, hale_buf *out, unsigned depth)

@@ -5,17 +5,35 @@
  * nesting beyond HALE_MAX_JSON_DEPTH); when both accept, the values are equal (json_equal:
  * same types, same integers, the same doubles from strtod, same keys and order-free objects).
  * A second oracle for hale_json_dump_compact (agent/util/json_write.c): for every accepted
- * value it writes, its bytes are json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)'s. */
+ * value it writes, its bytes are json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)'s; a third for
+ * the audit log's canonical bytes (hale_audit_canonical, the same escaping with every
+ * non-ASCII character as \uXXXX): json_dumps with JSON_SORT_KEYS | JSON_ENSURE_ASCII too. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hale/audit.h"
 #include "hale/err.h"
 #include "hale/limits.h"
 #include "util/buf.h"
 #include "util/json.h"
+
+static void check_canonical(json_t *v)
+{
+    char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+    char *got = NULL;
+    size_t len = 0;
+    int r = hale_audit_canonical(v, &got, &len, NULL);
+
+    if (r == 0 && want && (len != strlen(want) || memcmp(got, want, len) != 0))
+        abort();
+    if (r < 0 && r != HALE_ESCHEMA && r != HALE_ELIMIT && r != -ENOMEM)
+        abort(); /* reals, nesting beyond the log's limit */
+    free(got);
+    free(want);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -71,8 +89,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort(); /* we accepted what jansson refuses */
     if (r == 0 && !json_equal(ours, theirs))
         abort();
-    if (r == 0)
+    if (r == 0) {
         check_dump(ours);
+        check_canonical(ours);
+    }
     if (r < 0 && theirs && r != -ENOMEM && r != HALE_EUTF8 && !memchr(text, '\0', size) &&
         depth(theirs, HALE_MAX_JSON_DEPTH + 2) <= HALE_MAX_JSON_DEPTH)
         abort(); /* we refused what jansson accepts, for no reason of ours */
