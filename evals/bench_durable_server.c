@@ -7,16 +7,12 @@
  * parsing, no validation, no second table. Whatever hale does beyond this is hale's own cost;
  * what this server cannot reach, no SQLite-durable intake reaches on the machine.
  * Usage: bench_durable_server PORT DB (127.0.0.1; SIGINT or SIGTERM stops it). */
-#include <http_parser.h>
-#include <signal.h>
 #include <sqlite3.h>
 #include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <uv.h>
 
-#define READ_BUF_BYTES  (64 * 1024)
+#include "bench_server.h"
+
 #define MAX_BODY_BYTES  (1024 * 1024)
 #define MAX_BATCH_ITEMS 4096
 
@@ -34,13 +30,12 @@ static char fail_response[] = "HTTP/1.1 503 Service Unavailable\r\n"
                               "{\"status\":\"error\"}";
 
 struct conn {
-    uv_tcp_t tcp;    /* the client socket */
-    http_parser p;   /* one parser per connection */
-    char *body;      /* the body of the request being read (owned) */
-    size_t len, cap; /* its bytes and allocation */
-    unsigned refs;   /* the socket plus one per request in a batch */
-    bool close;      /* the last request asked to close */
-    bool closing;    /* uv_close called */
+    struct bench_conn base; /* socket and parser */
+    char *body;             /* the body of the request being read (owned) */
+    size_t len, cap;        /* its bytes and allocation */
+    unsigned refs;          /* the socket plus one per request in a batch */
+    bool close;             /* the last request asked to close */
+    bool closing;           /* uv_close called */
 };
 
 struct item {
@@ -56,10 +51,7 @@ struct batch {
     int rc; /* SQLITE_OK when committed */
 };
 
-static char read_buf[READ_BUF_BYTES];
-static uv_tcp_t listener;
 static uv_check_t check;
-static uv_signal_t sigint, sigterm;
 static struct batch batches[2], *filling = &batches[0];
 static bool committing;
 static sqlite3 *db;
@@ -83,7 +75,7 @@ static void conn_close(struct conn *c)
     if (c->closing)
         return;
     c->closing = true;
-    uv_close((uv_handle_t *)&c->tcp, on_closed);
+    uv_close((uv_handle_t *)&c->base.tcp, on_closed);
 }
 
 static int on_body(http_parser *p, const char *at, size_t len)
@@ -173,7 +165,7 @@ static void commit_done(uv_work_t *w, int status)
             c->close = true;
         if (req) {
             req->data = c;
-            if (uv_write(req, (uv_stream_t *)&c->tcp, &buf, 1, on_write) == 0)
+            if (uv_write(req, (uv_stream_t *)&c->base.tcp, &buf, 1, on_write) == 0)
                 continue; /* on_write drops the item's reference */
             free(req);
             conn_close(c);
@@ -206,13 +198,6 @@ static void on_check(uv_check_t *h)
     start_commit();
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    (void)h;
-    (void)suggested;
-    *buf = uv_buf_init(read_buf, sizeof(read_buf));
-}
-
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
     struct conn *c = st->data;
@@ -223,49 +208,19 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
             conn_close(c);
         return;
     }
-    n = http_parser_execute(&c->p, &settings, buf->base, (size_t)nread);
-    if (HTTP_PARSER_ERRNO(&c->p) != HPE_OK || n != (size_t)nread || c->p.upgrade)
+    n = http_parser_execute(&c->base.p, &settings, buf->base, (size_t)nread);
+    if (HTTP_PARSER_ERRNO(&c->base.p) != HPE_OK || n != (size_t)nread || c->base.p.upgrade)
         conn_close(c);
 }
 
-static void on_connection(uv_stream_t *server, int status)
+static void opened(void *c)
 {
-    struct conn *c;
-
-    if (status < 0)
-        return;
-    c = calloc(1, sizeof(*c));
-    if (!c)
-        return;
-    uv_tcp_init(server->loop, &c->tcp);
-    c->tcp.data = c;
-    c->refs = 1;
-    if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
-        conn_close(c);
-        return;
-    }
-    uv_tcp_nodelay(&c->tcp, 1);
-    http_parser_init(&c->p, HTTP_REQUEST);
-    c->p.data = c;
-    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0)
-        conn_close(c);
+    ((struct conn *)c)->refs = 1; /* the socket's */
 }
 
-static void close_walk(uv_handle_t *h, void *arg)
+static void close_conn(void *c)
 {
-    (void)arg;
-    if (!uv_is_closing(h) && h->type == UV_TCP && h != (uv_handle_t *)&listener)
-        conn_close(h->data);
-}
-
-static void on_signal(uv_signal_t *s, int signum)
-{
-    (void)signum;
-    uv_close((uv_handle_t *)&listener, NULL);
-    uv_close((uv_handle_t *)&sigint, NULL);
-    uv_close((uv_handle_t *)&sigterm, NULL);
-    uv_close((uv_handle_t *)&check, NULL);
-    uv_walk(s->loop, close_walk, NULL);
+    conn_close(c);
 }
 
 static int open_db(const char *path)
@@ -286,32 +241,22 @@ static int open_db(const char *path)
 
 int main(int argc, char **argv)
 {
+    const struct bench_server_ops ops = {.conn_size = sizeof(struct conn),
+                                         .opened = opened,
+                                         .close = close_conn,
+                                         .on_read = on_read,
+                                         .extra = (uv_handle_t *)&check};
     uv_loop_t *loop = uv_default_loop();
-    struct sockaddr_in addr;
-    long port;
-    int r;
+    long port = argc == 3 ? bench_port(argv[1]) : 0;
 
-    if (argc != 3 || (port = strtol(argv[1], NULL, 10)) <= 0 || port > 65535) {
+    if (port == 0) {
         fprintf(stderr, "usage: %s PORT DB\n", argv[0]);
         return 2;
     }
-    if (open_db(argv[2]) < 0)
+    if (open_db(argv[2]) < 0 || bench_listen(loop, port, &ops) != 0)
         return 1;
-    uv_ip4_addr("127.0.0.1", (int)port, &addr);
-    uv_tcp_init(loop, &listener);
-    r = uv_tcp_bind(&listener, (const struct sockaddr *)&addr, 0);
-    if (r == 0)
-        r = uv_listen((uv_stream_t *)&listener, 511, on_connection);
-    if (r < 0) {
-        fprintf(stderr, "cannot listen on 127.0.0.1:%ld: %s\n", port, uv_strerror(r));
-        return 1;
-    }
     uv_check_init(loop, &check);
     uv_check_start(&check, on_check);
-    uv_signal_init(loop, &sigint);
-    uv_signal_init(loop, &sigterm);
-    uv_signal_start(&sigint, on_signal, SIGINT);
-    uv_signal_start(&sigterm, on_signal, SIGTERM);
     fprintf(stderr, "bench_durable_server listening on 127.0.0.1:%ld, storing in %s\n", port,
             argv[2]);
     uv_run(loop, UV_RUN_DEFAULT);
