@@ -104,7 +104,7 @@ void hale__api_respond_json(hale_http_req *req, int status, json_t *v)
 }
 
 /* "application/json", optionally with parameters ("; charset=utf-8"). */
-bool hale__api_is_json(const char *content_type)
+static bool is_json(const char *content_type)
 {
     static const char want[] = "application/json";
     size_t n = sizeof(want) - 1;
@@ -112,6 +112,28 @@ bool hale__api_is_json(const char *content_type)
     if (!content_type || strncasecmp(content_type, want, n) != 0)
         return false;
     return content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ';
+}
+
+bool hale__api_require_json(hale_http_req *req)
+{
+    if (is_json(hale_http_req_header(req, "Content-Type")))
+        return true;
+    (void)hale_http_respond_error(req, 415, "unsupported_media_type",
+                                  "Content-Type must be application/json");
+    return false;
+}
+
+void hale__api_respond_parse_error(hale_http_req *req, int r, const hale_diag *diag)
+{
+    const char *code = r == HALE_EUTF8    ? "invalid_utf8"
+                       : r == HALE_EPARSE ? "malformed_json"
+                       : r == HALE_ELIMIT ? "limit_exceeded"
+                                          : "invalid_payload";
+
+    if (r == -ENOMEM)
+        (void)hale_http_respond_error(req, 503, "out_of_memory", "try again later");
+    else
+        (void)hale_http_respond_error(req, 400, code, diag->msg[0] ? diag->msg : hale_strerror(r));
 }
 
 static void ingest(hale_api *api, hale_http_req *req, const char *kind)
@@ -122,27 +144,15 @@ static void ingest(hale_api *api, hale_http_req *req, const char *kind)
     size_t len;
     int r;
 
-    if (!hale__api_is_json(hale_http_req_header(req, "Content-Type"))) {
-        (void)hale_http_respond_error(req, 415, "unsupported_media_type",
-                                      "Content-Type must be application/json");
+    if (!hale__api_require_json(req))
         return;
-    }
     body = hale_http_req_body(req, &len);
     if (strcmp(kind, "alertmanager") == 0)
         r = hale_ingest_parse_alertmanager(body, len, &batch, &diag);
     else
         r = hale_ingest_parse_event(body, len, api->ops.now_ms(api->ud), &batch, &diag);
-    if (r == -ENOMEM) {
-        (void)hale_http_respond_error(req, 503, "out_of_memory", "try again later");
-        return;
-    }
     if (r < 0) {
-        const char *code = r == HALE_EUTF8    ? "invalid_utf8"
-                           : r == HALE_EPARSE ? "malformed_json"
-                           : r == HALE_ELIMIT ? "limit_exceeded"
-                                              : "invalid_payload";
-
-        (void)hale_http_respond_error(req, 400, code, diag.msg[0] ? diag.msg : hale_strerror(r));
+        hale__api_respond_parse_error(req, r, &diag);
         return;
     }
     api->ops.submit(api->ud, req, batch, kind);

@@ -33,11 +33,8 @@ static json_t *body_object(hale_http_req *req, bool empty_ok)
     body = hale_http_req_body(req, &len);
     if (len == 0 && empty_ok)
         return json_object();
-    if (!hale__api_is_json(hale_http_req_header(req, "Content-Type"))) {
-        (void)hale_http_respond_error(req, 415, "unsupported_media_type",
-                                      "Content-Type must be application/json");
+    if (!hale__api_require_json(req))
         return NULL;
-    }
     if (hale_json_parse(body, len, &v, &d) < 0 || !json_is_object(v)) {
         (void)hale_http_respond_error(req, 400, "malformed_json",
                                       d.msg[0] ? d.msg : "expected a JSON object");

@@ -68,7 +68,11 @@ void hale__api_on_approvals(hale_api *api, hale_http_req *req, const char *rest)
 void hale__api_on_approval(hale_api *api, hale_http_req *req, const char *rest);
 void hale__api_on_approval_vote(hale_api *api, hale_http_req *req, const char *rest);
 void hale__api_on_tool_run(hale_api *api, hale_http_req *req, const char *rest);
-bool hale__api_is_json(const char *content_type);
+/* Whether the request's Content-Type is application/json; answers 415 when it is not. */
+bool hale__api_require_json(hale_http_req *req);
+/* Answer a body parser's failure r: 503 for -ENOMEM, else 400 with a code for r (invalid_utf8,
+ * malformed_json, limit_exceeded, invalid_payload) and the parser's message. */
+void hale__api_respond_parse_error(hale_http_req *req, int r, const hale_diag *diag);
 
 /* Routes of api_metrics.c. */
 void hale__api_on_metrics_post(hale_api *api, hale_http_req *req, const char *rest);

@@ -21,25 +21,13 @@ void hale__api_on_metrics_post(hale_api *api, hale_http_req *req, const char *re
         (void)hale_http_respond_error(req, 503, "metrics_unavailable", "metrics are not running");
         return;
     }
-    if (!hale__api_is_json(hale_http_req_header(req, "Content-Type"))) {
-        (void)hale_http_respond_error(req, 415, "unsupported_media_type",
-                                      "Content-Type must be application/json");
+    if (!hale__api_require_json(req))
         return;
-    }
     body = hale_http_req_body(req, &len);
     r = hale_metrics_parse_samples(body, len, api->ops.metrics_max_samples(api->ud),
                                    api->ops.now_ms(api->ud), &set, &diag);
-    if (r == -ENOMEM) {
-        (void)hale_http_respond_error(req, 503, "out_of_memory", "try again later");
-        return;
-    }
     if (r < 0) {
-        const char *code = r == HALE_EUTF8    ? "invalid_utf8"
-                           : r == HALE_EPARSE ? "malformed_json"
-                           : r == HALE_ELIMIT ? "limit_exceeded"
-                                              : "invalid_payload";
-
-        (void)hale_http_respond_error(req, 400, code, diag.msg[0] ? diag.msg : hale_strerror(r));
+        hale__api_respond_parse_error(req, r, &diag);
         return;
     }
     r = api->ops.metrics_ingest(api->ud, set, &accepted, &refused);
