@@ -7,6 +7,8 @@
 #include "audit/audit_int.h"
 #include "hale/note.h"
 #include "hale/store.h"
+#include "util/json.h"
+#include "util/utf8.h"
 
 static const char sql_insert_leaf[] =
     "INSERT INTO audit_leaf (seq, body, leaf_hash) VALUES (?1, ?2, ?3)";
@@ -172,19 +174,17 @@ static int load_frontier(hale_audit *a, hale_diag *reterr)
 
 static int origin_as_json(hale_audit *a)
 {
-    json_t *s = json_string(a->origin);
+    size_t len = strlen(a->origin);
     hale_buf b;
-    const char *where, *problem;
     int r;
 
-    if (!s)
+    if (!hale_utf8_is_valid(a->origin, len))
         return HALE_EUTF8;
     hale_buf_init(&b, sizeof(a->origin_json) - 1);
-    r = hale__audit_canon(&b, s, NULL, &where, &problem);
+    r = hale_json_put_string(&b, a->origin, len, true);
     if (r == 0)
         memcpy(a->origin_json, b.data, b.len + 1);
     hale_buf_release(&b);
-    json_decref(s);
     return r;
 }
 

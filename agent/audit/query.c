@@ -6,13 +6,15 @@
  * against the stored body, so the indexes only make it fast. */
 #include "internal.h"
 
+#include <inttypes.h>
 #include <sodium.h>
 
-#include "hale/audit.h"
 #include "hale/audit_query.h"
 #include "hale/store.h"
 #include "query_int.h"
 #include "util/buf.h"
+#include "util/json.h"
+#include "util/utf8.h"
 
 #define MAX_BINDS     24u           /* parameters of one segment's statement */
 #define SQL_MAX_BYTES (16u * 1024u) /* one segment's SQL text */
@@ -244,25 +246,24 @@ static int add_filters(const struct run *q, hale_buf *sql, struct bind *binds, u
     return r;
 }
 
-/* "name":<canonical value> into a malloc'd string: the bytes a canonical body holds for that
- * member. Takes value (NULL: it was not UTF-8). Returns 0, -EINVAL or -ENOMEM. */
-static int member_text(const char *name, json_t *value, char **ret)
+/* "name":<value> as a canonical body holds that member (text, ASCII-escaped, or the integer
+ * when text is NULL) into a malloc'd string. Returns 0, -EINVAL (text not UTF-8) or -ENOMEM. */
+static int member_text(const char *name, const char *text, int64_t integer, char **ret)
 {
-    char *canon = NULL;
-    size_t len = 0;
     hale_buf b;
-    int r = value ? hale_audit_canonical(value, &canon, &len, NULL) : -EINVAL;
+    int r;
 
-    json_decref(value);
-    if (r < 0)
-        return r == -ENOMEM ? r : -EINVAL;
-    hale_buf_init(&b, len + strlen(name) + 8);
-    r = hale_buf_printf(&b, "\"%s\":%s", name, canon);
-    free(canon);
+    if (text && !hale_utf8_is_valid(text, strlen(text)))
+        return -EINVAL;
+    hale_buf_init(&b, SQL_MAX_BYTES);
+    r = hale_buf_printf(&b, "\"%s\":", name);
+    if (r == 0)
+        r = text ? hale_json_put_string(&b, text, strlen(text), true)
+                 : hale_buf_printf(&b, "%" PRId64, integer);
     *ret = r == 0 ? hale_buf_detach(&b, NULL) : NULL;
-    if (r < 0 || !*ret)
+    if (!*ret)
         hale_buf_release(&b);
-    return r < 0 ? r : *ret ? 0 : -ENOMEM;
+    return r < 0 ? (r == -ENOMEM ? r : -EINVAL) : *ret ? 0 : -ENOMEM;
 }
 
 static int member_texts(struct run *q)
@@ -272,9 +273,9 @@ static int member_texts(struct run *q)
 
     for (size_t i = 0; r == 0 && i < HALE_ARRAY_SIZE(member_names); i++)
         if (vals[i])
-            r = member_text(member_names[i], json_string(vals[i]), &q->member[i]);
+            r = member_text(member_names[i], vals[i], 0, &q->member[i]);
     if (r == 0 && q->f->incident_id > 0)
-        r = member_text("incident_id", json_integer(q->f->incident_id), &q->member[4]);
+        r = member_text("incident_id", NULL, q->f->incident_id, &q->member[4]);
     return r;
 }
 
